@@ -1,0 +1,56 @@
+//! Command-line interface: argument parsing and printing only. Each subcommand lives in its
+//! own file and calls into the library.
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod verify;
+
+/// prover: make language models better at math by RL with verifiable rewards.
+#[derive(Debug, Parser)]
+#[command(name = "prover", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// More logging (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check answers (FILE.jsonl or --reference/--response) or Lean proofs (FILE.lean).
+    Verify(verify::VerifyArgs),
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Entry point of the binary. Exit codes: 0 success (or all accepted), 1 rejected / some input
+/// failed, 2 could not run (bad usage, missing tool, I/O error).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Verify(args) => verify::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

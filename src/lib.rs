@@ -1,0 +1,15 @@
+//! prover — reinforcement learning with verifiable rewards for mathematics.
+//!
+//! Layers (see README "Architecture"):
+//! - [`policy`]: the trainable transformer, weights loading, tokenizer, sampler, scorer.
+//! - [`verify`]: the answer checker (pure functions) and the Lean 4 verifier pool.
+//! - [`rl`]: rewards, advantages, losses, optimizer, trainer loop, checkpoints.
+//! - [`eval`]: benchmarks and pass@k.
+//! - [`data`]: task formats and dataset readers.
+//! - [`cli`]: argument parsing and printing only.
+pub mod cli;
+pub mod data;
+pub mod eval;
+pub mod policy;
+pub mod rl;
+pub mod verify;
