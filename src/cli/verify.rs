@@ -2,7 +2,16 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
-use clap::Args;
+use clap::{Args, ValueEnum};
+
+/// Which Lean driver checks a `.lean` file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// leanprover-community REPL (`lake env repl`), one JSON command per file.
+    Repl,
+    /// `lake env lean --server` over LSP.
+    Lsp,
+}
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -14,6 +23,27 @@ pub struct VerifyArgs {
     /// Model response (with --reference).
     #[arg(long, requires = "reference")]
     pub response: Option<String>,
+    /// Lean: reference file whose theorems FILE must prove with identical statements.
+    #[arg(long, value_name = "REF.lean")]
+    pub against: Option<PathBuf>,
+    /// Lean: driver to use.
+    #[arg(long, value_enum, default_value_t = Backend::Repl)]
+    pub backend: Backend,
+    /// Lean: command that starts the REPL (default: `lake env <repl>` in the Lake project).
+    #[arg(long, value_name = "CMD")]
+    pub repl_cmd: Option<String>,
+    /// Lean: the Lake project (default: ./lean or $PROVER_LEAN_PROJECT).
+    #[arg(long, value_name = "DIR")]
+    pub lean_project: Option<PathBuf>,
+    /// Lean: wall-clock limit per file, seconds.
+    #[arg(long, default_value_t = 300.0)]
+    pub timeout: f64,
+    /// Lean: allow `Lean.ofReduceBool`/`Lean.trustCompiler` (native_decide) in axiom reports.
+    #[arg(long)]
+    pub allow_native_decide: bool,
+    /// Print machine-readable JSON instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Returns the process exit code.

@@ -1,1 +1,3 @@
-//! (module under construction: see the issues)
+//! The policy: trainable transformer, weights loading, tokenizer + chat template, sampler,
+//! scorer. Knows nothing of rewards.
+pub mod decoder;
