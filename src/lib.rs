@@ -12,4 +12,5 @@ pub mod data;
 pub mod eval;
 pub mod policy;
 pub mod rl;
+pub mod util;
 pub mod verify;

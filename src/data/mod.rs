@@ -1,1 +1,6 @@
-//! (module under construction: see the issues)
+//! Task formats and dataset readers.
+pub mod benchmarks;
+pub mod jsonl;
+pub mod task;
+
+pub use task::{FormalTask, InformalTask, Task};

@@ -1,1 +1,5 @@
-//! (module under construction: see the issues)
+//! Evaluation: pass@k on miniF2F with the Lean pool, accuracy on the math benchmarks.
+pub mod math;
+pub mod passk;
+pub mod prompts;
+pub mod source;

@@ -1,0 +1,216 @@
+//! Prompt styles for the evaluations and the extraction of a proof body from a completion.
+use crate::data::FormalTask;
+
+/// The `qwen25-math-cot` prompt of the Qwen2.5-Math evaluation (used by the 1-shot RLVR paper).
+pub const QWEN25_MATH_COT_SYSTEM: &str =
+    "Please reason step by step, and put your final answer within \\boxed{}.";
+
+/// How a math problem becomes the model's input.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum MathPromptStyle {
+    /// `<|im_start|>system\n{QWEN25_MATH_COT_SYSTEM}<|im_end|>\n<|im_start|>user\n{problem}<|im_end|>\n<|im_start|>assistant\n`
+    /// written literally (ChatML), as the Qwen2.5-Math evaluation does.
+    Qwen25MathCot,
+    /// The model's own chat template with the same system prompt.
+    Chat,
+    /// The problem text followed by the instruction, no template.
+    Raw,
+}
+
+/// The literal qwen25-math-cot prompt.
+pub fn qwen25_math_cot(problem: &str) -> String {
+    format!(
+        "<|im_start|>system\n{QWEN25_MATH_COT_SYSTEM}<|im_end|>\n<|im_start|>user\n{problem}<|im_end|>\n<|im_start|>assistant\n"
+    )
+}
+
+/// The raw prompt: problem then the instruction.
+pub fn raw_math_prompt(problem: &str) -> String {
+    format!("{problem}\n{QWEN25_MATH_COT_SYSTEM}\n")
+}
+
+/// How a formal task becomes the model's input.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProofPromptStyle {
+    /// DeepSeek-Prover-V1.5 "complete the proof": the model continues the code block after the
+    /// statement's `:= by`.
+    Complete,
+    /// For instruct models: a chat message asking for one ```lean4 block with the whole proof.
+    Chat,
+}
+
+/// DeepSeek-Prover-V1.5's completion prompt: `Complete the following Lean 4 code:\n\n```lean4\n`
+/// + header + optional informal statement (as a docstring) + statement without `sorry`.
+pub fn complete_prompt(task: &FormalTask) -> String {
+    let informal = task
+        .informal
+        .as_deref()
+        .map(|s| {
+            let s = s.trim();
+            if s.starts_with("/--") {
+                format!("{s}\n")
+            } else {
+                format!("/-- {s} -/\n")
+            }
+        })
+        .unwrap_or_default();
+    format!(
+        "Complete the following Lean 4 code:\n\n```lean4\n{}{}{}\n",
+        task.header,
+        informal,
+        task.statement_without_proof()
+    )
+}
+
+/// The user message of the chat style.
+pub fn chat_proof_request(task: &FormalTask) -> String {
+    let informal = task
+        .informal
+        .as_deref()
+        .map(|s| format!("Informal statement: {}\n\n", s.trim()))
+        .unwrap_or_default();
+    format!(
+        "{informal}Prove the following theorem in Lean 4 with Mathlib. Reply with the complete \
+         proof in one ```lean4 code block, starting from the theorem statement.\n\n```lean4\n{}{} sorry\n```",
+        task.header,
+        task.statement_without_proof()
+    )
+}
+
+/// Extracts the tactic-proof body (the text after the statement's `:= by`) from a completion.
+///
+/// - `Complete` style: the completion continues right after `:= by`; the body is everything up
+///   to the closing ``` fence (or the end).
+/// - `Chat` style: the last ```lean4 (or ```lean) block; if it restates the theorem, the body is
+///   what follows the first `:= by` after the theorem's name; otherwise the whole block.
+///
+/// Returns `None` when no body can be found. The body is never trusted: the verifier assembles
+/// the file from the trusted header and statement and runs its own guard on the body.
+pub fn extract_proof_body(
+    completion: &str,
+    task: &FormalTask,
+    style: ProofPromptStyle,
+) -> Option<String> {
+    match style {
+        ProofPromptStyle::Complete => {
+            let body = completion.split("```").next().unwrap_or("");
+            (!body.trim().is_empty()).then(|| body.trim_end().to_string())
+        }
+        ProofPromptStyle::Chat => {
+            let block = last_lean_block(completion)?;
+            let needle = format!("theorem {}", task.name);
+            let needle_lemma = format!("lemma {}", task.name);
+            let start = block.find(&needle).or_else(|| block.find(&needle_lemma));
+            let body = match start {
+                Some(pos) => {
+                    let rest = &block[pos..];
+                    let by = rest.find(":= by")?;
+                    &rest[by + ":= by".len()..]
+                }
+                None => block,
+            };
+            let body = body.trim_end();
+            (!body.trim().is_empty()).then(|| body.to_string())
+        }
+    }
+}
+
+fn last_lean_block(text: &str) -> Option<&str> {
+    let mut best = None;
+    let mut rest = text;
+    let mut offset = 0;
+    while let Some(open) = rest.find("```") {
+        let after_fence = &rest[open + 3..];
+        let line_end = after_fence.find('\n')?;
+        let lang = after_fence[..line_end].trim();
+        let content_start = offset + open + 3 + line_end + 1;
+        let content = &text[content_start..];
+        let close = content.find("```");
+        let end = close.map(|c| content_start + c).unwrap_or(text.len());
+        if lang.is_empty() || lang.starts_with("lean") {
+            best = Some(&text[content_start..end]);
+        }
+        match close {
+            Some(c) => {
+                offset = content_start + c + 3;
+                rest = &text[offset..];
+            }
+            None => break,
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task() -> FormalTask {
+        FormalTask {
+            name: "foo".into(),
+            header: "import Mathlib\n\n".into(),
+            formal_statement: "theorem foo (x : ℕ) : x + 0 = x := by sorry".into(),
+            informal: Some("Show x + 0 = x.".into()),
+            split: None,
+        }
+    }
+
+    #[test]
+    fn complete_prompt_ends_with_statement() {
+        let p = complete_prompt(&task());
+        assert!(p.starts_with("Complete the following Lean 4 code:\n\n```lean4\nimport Mathlib"));
+        assert!(p.contains("/-- Show x + 0 = x. -/\n"));
+        assert!(p.ends_with("theorem foo (x : ℕ) : x + 0 = x := by\n"));
+    }
+
+    #[test]
+    fn complete_style_stops_at_fence() {
+        let body = extract_proof_body(
+            "  simp\n```\nmore text",
+            &task(),
+            ProofPromptStyle::Complete,
+        );
+        assert_eq!(body.as_deref(), Some("  simp"));
+        assert_eq!(
+            extract_proof_body("```", &task(), ProofPromptStyle::Complete),
+            None
+        );
+    }
+
+    #[test]
+    fn chat_style_takes_last_lean_block_after_statement() {
+        let c = "Here:\n```lean4\ntheorem foo (x : ℕ) : x + 0 = x := by\n  omega\n```\nor\n```lean\ntheorem foo (x : ℕ) : x + 0 = x := by\n  simp\n```\n";
+        assert_eq!(
+            extract_proof_body(c, &task(), ProofPromptStyle::Chat).as_deref(),
+            Some("\n  simp")
+        );
+        let bare = "```lean4\n  simp\n```";
+        assert_eq!(
+            extract_proof_body(bare, &task(), ProofPromptStyle::Chat).as_deref(),
+            Some("  simp")
+        );
+        assert_eq!(
+            extract_proof_body("no code", &task(), ProofPromptStyle::Chat),
+            None
+        );
+        let python = "```python\nprint(1)\n```";
+        assert_eq!(
+            extract_proof_body(python, &task(), ProofPromptStyle::Chat),
+            None
+        );
+    }
+
+    #[test]
+    fn qwen_prompt_is_chatml() {
+        assert_eq!(
+            qwen25_math_cot("1+1?"),
+            "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n<|im_start|>user\n1+1?<|im_end|>\n<|im_start|>assistant\n"
+        );
+    }
+}
