@@ -1,0 +1,326 @@
+//! `prover eval minif2f`: pass@k of a prover model on miniF2F, every proof checked by the Lean
+//! pool through the sound assembly (trusted header + reference statement + the model's body).
+//!
+//! Generation and verification overlap: the model samples problem i+1 while verifier threads
+//! check the proofs of problem i. Per-problem results are appended to `results.jsonl` as they
+//! complete; a re-run with the same `--out` skips the problems already there.
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::sync::{mpsc, Mutex};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::math::progress_bar;
+use super::passk::{mean_pass_at_k, report_ks};
+use super::prompts::{chat_proof_request, complete_prompt, extract_proof_body, ProofPromptStyle};
+use super::source::{CompletionSource, Prompt};
+use crate::data::FormalTask;
+
+/// The verdict on one proof attempt, as the evaluator records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptVerdict {
+    /// `accepted`, `rejected` or `error` (the verifier failed; not counted as a proof).
+    pub verdict: String,
+    pub reason: String,
+    pub seconds: f64,
+}
+
+impl AttemptVerdict {
+    pub fn accepted(&self) -> bool {
+        self.verdict == "accepted"
+    }
+}
+
+/// Checks one proof body against a formal task (blocking; called from several threads).
+pub trait ProofChecker: Sync {
+    fn check(&self, task: &FormalTask, body: &str) -> AttemptVerdict;
+}
+
+/// Settings of a miniF2F evaluation.
+#[derive(Debug, Clone)]
+pub struct ProofEvalSettings {
+    pub style: ProofPromptStyle,
+    /// Samples per problem (n of pass@k).
+    pub samples: usize,
+    /// Threads submitting proofs to the checker concurrently (match the pool's workers).
+    pub verify_threads: usize,
+    pub out: Option<PathBuf>,
+    pub progress: bool,
+}
+
+/// One problem's outcome, a line of `results.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProofProblemResult {
+    pub name: String,
+    pub attempts: usize,
+    pub accepted: usize,
+    /// The first accepted proof body, if any.
+    pub proof: Option<String>,
+    pub verdicts: Vec<AttemptVerdict>,
+    pub generation_seconds: f64,
+    pub verification_seconds: f64,
+}
+
+/// The summary, also written as `summary.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProofEvalSummary {
+    pub problems: usize,
+    pub samples_per_problem: usize,
+    /// `(k, pass@k)` for k in 1, 8, 32, … up to the number of samples.
+    pub pass_at_k: Vec<(usize, f64)>,
+    pub solved: usize,
+    pub verifier_errors: usize,
+    pub seconds: f64,
+}
+
+fn load_done(path: &std::path::Path) -> Result<Vec<ProofProblemResult>> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let f = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(BufReader::new(f)
+        .lines()
+        .map_while(|l| l.ok())
+        .filter_map(|l| serde_json::from_str(&l).ok())
+        .collect())
+}
+
+/// The model's input for a formal task.
+pub fn proof_prompt(style: ProofPromptStyle, task: &FormalTask) -> Prompt {
+    match style {
+        ProofPromptStyle::Complete => Prompt::Raw(complete_prompt(task)),
+        ProofPromptStyle::Chat => Prompt::Chat {
+            system: None,
+            user: chat_proof_request(task),
+        },
+    }
+}
+
+/// Runs the evaluation.
+pub fn run_minif2f_eval(
+    tasks: &[FormalTask],
+    source: &mut dyn CompletionSource,
+    checker: &dyn ProofChecker,
+    settings: &ProofEvalSettings,
+) -> Result<(ProofEvalSummary, Vec<ProofProblemResult>)> {
+    let start = Instant::now();
+    let mut results = Vec::new();
+    let mut sink = None;
+    if let Some(out) = &settings.out {
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+        let path = out.join("results.jsonl");
+        results = load_done(&path)?;
+        let wanted: HashSet<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
+        results.retain(|r: &ProofProblemResult| wanted.contains(r.name.as_str()));
+        sink = Some(OpenOptions::new().create(true).append(true).open(&path)?);
+    }
+    let done: HashSet<String> = results.iter().map(|r| r.name.clone()).collect();
+    let todo: Vec<&FormalTask> = tasks.iter().filter(|t| !done.contains(&t.name)).collect();
+    let bar = progress_bar(settings.progress, tasks.len() as u64, done.len() as u64);
+    let samples = settings.samples.max(1);
+
+    // Work items: (problem index in `todo`, attempt index, body or None when nothing was extracted).
+    type Job = (usize, usize, Option<String>);
+    let (job_tx, job_rx) = mpsc::channel::<Job>();
+    let job_rx = Mutex::new(job_rx);
+    let (res_tx, res_rx) = mpsc::channel::<(usize, usize, Option<String>, AttemptVerdict)>();
+    let mut gen_secs = vec![0.0f64; todo.len()];
+    let mut gen_error = None;
+
+    std::thread::scope(|scope| -> Result<()> {
+        for _ in 0..settings.verify_threads.max(1) {
+            let res_tx = res_tx.clone();
+            let job_rx = &job_rx;
+            let todo = &todo;
+            scope.spawn(move || loop {
+                let job = { job_rx.lock().map(|rx| rx.recv()) };
+                let Ok(Ok((p, a, body))) = job else { break };
+                let verdict = match &body {
+                    Some(b) => checker.check(todo[p], b),
+                    None => AttemptVerdict {
+                        verdict: "rejected".into(),
+                        reason: "no proof found in the completion".into(),
+                        seconds: 0.0,
+                    },
+                };
+                if res_tx.send((p, a, body, verdict)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(res_tx);
+        // Generate on this thread while the verifier threads work.
+        for (p, task) in todo.iter().enumerate() {
+            let t0 = Instant::now();
+            let comps = match source.complete(&[proof_prompt(settings.style, task)], samples) {
+                Ok(mut c) => c.pop().unwrap_or_default(),
+                Err(e) => {
+                    gen_error = Some(e);
+                    break;
+                }
+            };
+            gen_secs[p] = t0.elapsed().as_secs_f64();
+            for (a, c) in comps.iter().enumerate() {
+                let body = extract_proof_body(&c.text, task, settings.style);
+                let _ = job_tx.send((p, a, body));
+            }
+        }
+        drop(job_tx);
+        // Collect: a problem is complete when all its attempts are back.
+        let mut pending: HashMap<usize, Vec<(usize, Option<String>, AttemptVerdict)>> =
+            HashMap::new();
+        for (p, a, body, v) in res_rx.iter() {
+            let entry = pending.entry(p).or_default();
+            entry.push((a, body, v));
+            if entry.len() == samples {
+                let mut attempts = pending.remove(&p).unwrap_or_default();
+                attempts.sort_by_key(|x| x.0);
+                let accepted = attempts.iter().filter(|x| x.2.accepted()).count();
+                let r = ProofProblemResult {
+                    name: todo[p].name.clone(),
+                    attempts: attempts.len(),
+                    accepted,
+                    proof: attempts
+                        .iter()
+                        .find(|x| x.2.accepted())
+                        .and_then(|x| x.1.clone()),
+                    verification_seconds: attempts.iter().map(|x| x.2.seconds).sum(),
+                    verdicts: attempts.into_iter().map(|x| x.2).collect(),
+                    generation_seconds: gen_secs[p],
+                };
+                if let Some(f) = sink.as_mut() {
+                    writeln!(f, "{}", serde_json::to_string(&r)?)?;
+                    f.flush()?;
+                }
+                results.push(r);
+                if let Some(b) = &bar {
+                    b.inc(1);
+                    let solved = results.iter().filter(|r| r.accepted > 0).count();
+                    b.set_message(format!("solved {solved}/{}", results.len()));
+                }
+            }
+        }
+        Ok(())
+    })?;
+    if let Some(e) = gen_error {
+        return Err(e.context("generation failed (finished problems are saved; re-run to resume)"));
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let counts: Vec<(usize, usize)> = results.iter().map(|r| (r.attempts, r.accepted)).collect();
+    let summary = ProofEvalSummary {
+        problems: results.len(),
+        samples_per_problem: samples,
+        pass_at_k: report_ks(samples)
+            .into_iter()
+            .map(|k| (k, mean_pass_at_k(&counts, k).0))
+            .collect(),
+        solved: results.iter().filter(|r| r.accepted > 0).count(),
+        verifier_errors: results
+            .iter()
+            .flat_map(|r| &r.verdicts)
+            .filter(|v| v.verdict == "error")
+            .count(),
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    if let Some(out) = &settings.out {
+        crate::util::write_atomic(
+            &out.join("summary.json"),
+            serde_json::to_string_pretty(&summary)?.as_bytes(),
+        )?;
+    }
+    Ok((summary, results))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::source::Completion;
+
+    struct Fixed(Vec<&'static str>);
+    impl CompletionSource for Fixed {
+        fn complete(&mut self, prompts: &[Prompt], n: usize) -> Result<Vec<Vec<Completion>>> {
+            Ok(prompts
+                .iter()
+                .map(|_| {
+                    (0..n)
+                        .map(|i| Completion {
+                            text: self.0[i % self.0.len()].into(),
+                            tokens: 1,
+                        })
+                        .collect()
+                })
+                .collect())
+        }
+    }
+
+    /// Accepts exactly the body "  rfl" for theorems whose name starts with "easy".
+    struct Judge;
+    impl ProofChecker for Judge {
+        fn check(&self, task: &FormalTask, body: &str) -> AttemptVerdict {
+            let ok = task.name.starts_with("easy") && body == "  rfl";
+            AttemptVerdict {
+                verdict: if ok { "accepted" } else { "rejected" }.into(),
+                reason: String::new(),
+                seconds: 0.0,
+            }
+        }
+    }
+
+    fn task(name: &str) -> FormalTask {
+        FormalTask {
+            name: name.into(),
+            header: "import Mathlib\n".into(),
+            formal_statement: format!("theorem {name} : 1 = 1 := by sorry"),
+            informal: None,
+            split: Some("valid".into()),
+        }
+    }
+
+    #[test]
+    fn pass_at_k_over_overlapped_generation_and_checking() {
+        let dir = tempfile::tempdir().unwrap();
+        let tasks = vec![task("easy1"), task("hard1"), task("easy2")];
+        let settings = ProofEvalSettings {
+            style: ProofPromptStyle::Complete,
+            samples: 4,
+            verify_threads: 3,
+            out: Some(dir.path().to_path_buf()),
+            progress: false,
+        };
+        // 1 of 4 attempts is the right body; one has no body at all.
+        let mut src = Fixed(vec!["  rfl\n```", "  simp\n```", "```", "  norm_num"]);
+        let (s, results) = run_minif2f_eval(&tasks, &mut src, &Judge, &settings).unwrap();
+        assert_eq!(s.problems, 3);
+        assert_eq!(s.solved, 2);
+        assert_eq!(
+            results.iter().map(|r| r.attempts).sum::<usize>(),
+            12,
+            "every attempt has one verdict"
+        );
+        let p1 = s.pass_at_k.iter().find(|(k, _)| *k == 1).unwrap().1;
+        assert!((p1 - (0.25 * 2.0 / 3.0)).abs() < 1e-9, "{p1}");
+        let p4 = s.pass_at_k.iter().find(|(k, _)| *k == 4).unwrap().1;
+        assert!((p4 - 2.0 / 3.0).abs() < 1e-9);
+        let easy = results.iter().find(|r| r.name == "easy1").unwrap();
+        assert_eq!(easy.proof.as_deref(), Some("  rfl"));
+        assert!(easy
+            .verdicts
+            .iter()
+            .any(|v| v.reason.contains("no proof found")));
+        // Resume: nothing left to do, the source is not called.
+        struct Never;
+        impl CompletionSource for Never {
+            fn complete(&mut self, _: &[Prompt], _: usize) -> Result<Vec<Vec<Completion>>> {
+                anyhow::bail!("must not be called")
+            }
+        }
+        let (s2, _) = run_minif2f_eval(&tasks, &mut Never, &Judge, &settings).unwrap();
+        assert_eq!(s2.solved, 2);
+    }
+}
