@@ -1,0 +1,70 @@
+//! Agreement with the labelled pairs of Math-Verify's test-suite
+//! (`../shared/fixtures/answers/math_verify_cases.jsonl`).
+//!
+//! Config mapping: each pair runs with lenient extraction on both sides; `match_types`
+//! without "expr" disables the bare-number fallback (Math-Verify's LaTeX-only extraction),
+//! without "latex" disables the `$…$` segment and whole-response stages;
+//! `allow_set_relation_comp` maps to `allow_inequality_for_interval`. `precision` and
+//! `strict` are not mapped (our rounding rule and variable strictness are fixed).
+use std::path::PathBuf;
+
+use prover::verify::answer::{AnswerChecker, CheckerConfig, ExtractOptions};
+use serde_json::Value;
+
+fn shared(rel: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/")).join(rel);
+    p.exists().then_some(p)
+}
+
+fn checker_for(cfg: &Value) -> AnswerChecker {
+    let mut c = CheckerConfig::lenient();
+    let mut opts = ExtractOptions::lenient();
+    if let Some(mt) = cfg.get("match_types").and_then(|m| m.as_array()) {
+        let has = |s: &str| mt.iter().any(|x| x.as_str() == Some(s));
+        opts.last_number = has("expr");
+        opts.math_segments = has("latex");
+        opts.whole = true;
+    }
+    c.extract = Some(opts);
+    c.allow_inequality_for_interval = cfg.get("allow_set_relation_comp").and_then(|v| v.as_bool()).unwrap_or(false);
+    AnswerChecker::new(c)
+}
+
+#[test]
+fn math_verify_cases_agreement() {
+    let Some(path) = shared("fixtures/answers/math_verify_cases.jsonl") else {
+        eprintln!("skipping: ../shared/fixtures/answers/math_verify_cases.jsonl not found");
+        return;
+    };
+    let text = std::fs::read_to_string(&path).expect("read fixture");
+    let mut agree = 0;
+    let mut total = 0;
+    for (i, line) in text.lines().enumerate() {
+        let v: Value = serde_json::from_str(line).expect("json");
+        let gold = v["gold"].as_str().unwrap_or_default();
+        let pred = v["pred"].as_str().unwrap_or_default();
+        let expected = v["expected"].as_bool().unwrap_or(false);
+        let checker = checker_for(&v["config"]);
+        let verdict = checker.check(gold, pred);
+        total += 1;
+        if verdict.correct == expected {
+            agree += 1;
+        } else {
+            let g: String = gold.chars().take(80).collect();
+            let p: String = verdict.extracted.clone().unwrap_or_default().chars().take(80).collect();
+            eprintln!(
+                "MISMATCH line {} ({}): expected {expected}, got {} — gold {:?} | extracted {:?} | ref {:?} | {}",
+                i + 1,
+                v["source"].as_str().unwrap_or(""),
+                verdict.correct,
+                g,
+                p,
+                checker.reference_answer(gold).chars().take(60).collect::<String>(),
+                verdict.reason
+            );
+        }
+    }
+    eprintln!("math_verify_cases: {agree}/{total} agree with the labels");
+    assert_eq!(total, 270);
+    assert!(agree >= 240, "only {agree}/{total} agree");
+}
