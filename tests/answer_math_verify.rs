@@ -66,5 +66,5 @@ fn math_verify_cases_agreement() {
     }
     eprintln!("math_verify_cases: {agree}/{total} agree with the labels");
     assert_eq!(total, 270);
-    assert!(agree >= 240, "only {agree}/{total} agree");
+    assert!(agree >= 263, "only {agree}/{total} agree (Math-Verify defaults: 263)");
 }

@@ -33,6 +33,12 @@ pub fn equal(g: &Expr, p: &Expr, cx: &Ctx, depth: u32) -> bool {
         return true;
     }
     let d = depth + 1;
+    if has_matrix_op(g) || has_matrix_op(p) {
+        return match (matrix_value(g, 0), matrix_value(p, 0)) {
+            (Some(a), Some(b)) => equal(&Expr::Matrix(a), &Expr::Matrix(b), cx, d),
+            _ => false,
+        };
+    }
     use Expr::*;
     match (g, p) {
         (List(a), _) if a.len() == 1 => equal(&a[0], p, cx, d),
@@ -237,6 +243,16 @@ fn rel_as_zero(l: &Expr, op: RelOp, r: &Expr) -> Option<(Expr, RelOp)> {
 
 fn rel_eq(g: &Expr, p: &Expr, cx: &Ctx, d: u32) -> bool {
     let (Expr::Rel { parts: gp, ops: go }, Expr::Rel { parts: pp, ops: po }) = (g, p) else { return false };
+    // membership vs inequality needs the set/relation switch
+    if !cx.cfg.allow_inequality_for_interval && go == &[RelOp::In] && po.iter().all(|o| matches!(o, RelOp::Lt | RelOp::Le | RelOp::Gt | RelOp::Ge)) {
+        return false;
+    }
+    // `x = 1/3` vs `x = 5+5+1 = 1/3 \approx 11`: same label, then the predicted value
+    if let (Some(gv), Some(pv)) = (gold_rel_value(g), pred_rel_value(p)) {
+        if go.len() == 1 && po.len() >= 2 && equal(&gp[0], &pp[0], cx, d) && equal(gv, pv, cx, d) {
+            return true;
+        }
+    }
     // same shape, part by part (also with one side reversed: a < x < b vs b > x > a)
     let flip = |o: &RelOp| match o {
         RelOp::Lt => RelOp::Gt,
@@ -453,4 +469,69 @@ fn scalar_eq(g: &Expr, p: &Expr, cx: &Ctx) -> bool {
         }
     }
     valid >= 3
+}
+
+fn is_matrix(e: &Expr) -> bool {
+    matches!(e, Expr::Matrix(_))
+}
+
+/// A sum / product / negation with a matrix operand.
+fn has_matrix_op(e: &Expr) -> bool {
+    match e {
+        Expr::Add(v) | Expr::Mul(v) => v.iter().any(|x| is_matrix(x) || has_matrix_op(x)),
+        Expr::Neg(a) => is_matrix(a) || has_matrix_op(a),
+        _ => false,
+    }
+}
+
+/// Evaluate matrix sums, products, scalings and negations entry-wise (symbolically).
+fn matrix_value(e: &Expr, depth: u32) -> Option<Vec<Vec<Expr>>> {
+    if depth > 16 {
+        return None;
+    }
+    match e {
+        Expr::Matrix(rows) => Some(rows.clone()),
+        Expr::Neg(a) => Some(
+            matrix_value(a, depth + 1)?
+                .into_iter()
+                .map(|r| r.into_iter().map(|x| Expr::Neg(Box::new(x))).collect())
+                .collect(),
+        ),
+        Expr::Add(v) => {
+            let ms: Vec<_> = v.iter().map(|x| matrix_value(x, depth + 1)).collect::<Option<_>>()?;
+            let (r, c) = (ms[0].len(), ms[0][0].len());
+            if ms.iter().any(|m| m.len() != r || m[0].len() != c) {
+                return None;
+            }
+            Some((0..r).map(|i| (0..c).map(|j| Expr::Add(ms.iter().map(|m| m[i][j].clone()).collect())).collect()).collect())
+        }
+        Expr::Mul(v) if v.len() == 2 => {
+            let (a, b) = (&v[0], &v[1]);
+            match (matrix_value(a, depth + 1), matrix_value(b, depth + 1)) {
+                (Some(x), Some(y)) => {
+                    let (n, k, m) = (x.len(), y.len(), y[0].len());
+                    if x[0].len() != k || n * m * k > 4096 {
+                        return None;
+                    }
+                    Some(
+                        (0..n)
+                            .map(|i| {
+                                (0..m)
+                                    .map(|j| Expr::Add((0..k).map(|t| Expr::Mul(vec![x[i][t].clone(), y[t][j].clone()])).collect()))
+                                    .collect()
+                            })
+                            .collect(),
+                    )
+                }
+                (Some(x), None) if !has_matrix_op(b) && !is_matrix(b) => Some(scale(x, b)),
+                (None, Some(y)) if !has_matrix_op(a) && !is_matrix(a) => Some(scale(y, a)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn scale(m: Vec<Vec<Expr>>, s: &Expr) -> Vec<Vec<Expr>> {
+    m.into_iter().map(|r| r.into_iter().map(|x| Expr::Mul(vec![s.clone(), x])).collect()).collect()
 }

@@ -191,6 +191,11 @@ pub fn last_boxed_group(s: &str) -> Option<String> {
 /// Contents of `$$…$$`, `\[…\]`, `$…$`, `\(…\)` segments in order (inline ones end at a
 /// newline).
 pub fn math_segments(s: &str) -> Vec<String> {
+    math_segments_at(s).into_iter().map(|(_, c)| c).collect()
+}
+
+/// Like [`math_segments`], with the byte offset where each segment ends.
+pub fn math_segments_at(s: &str) -> Vec<(usize, String)> {
     let b = s.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -232,7 +237,7 @@ pub fn math_segments(s: &str) -> Vec<String> {
             Some(k) => {
                 let c = s[cs..k].trim();
                 if !c.is_empty() {
-                    out.push(c.to_string());
+                    out.push((k + close.len(), c.to_string()));
                 }
                 i = k + close.len();
             }
@@ -248,6 +253,11 @@ pub fn math_segments(s: &str) -> Vec<String> {
 /// The last number of the text: `-12`, `1,000.99`, `2,74`, `3/4`; a number glued to a
 /// preceding letter (`AZYUK2A`) is not one.
 pub fn last_number(s: &str) -> Option<String> {
+    last_number_at(s).map(|(_, n)| n)
+}
+
+/// Like [`last_number`], with the char index where the number starts.
+pub fn last_number_at(s: &str) -> Option<(usize, String)> {
     let c: Vec<char> = s.chars().collect();
     let mut best = None;
     let mut i = 0;
@@ -261,7 +271,7 @@ pub fn last_number(s: &str) -> Option<String> {
         while j < c.len() && (c[j].is_ascii_digit() || ((c[j] == ',' || c[j] == '.' || c[j] == '/') && j + 1 < c.len() && c[j + 1].is_ascii_digit())) {
             j += 1;
         }
-        best = Some(c[st..j].iter().collect::<String>());
+        best = Some((st, c[st..j].iter().collect::<String>()));
         i = j;
     }
     best
@@ -339,6 +349,9 @@ fn parses(s: &str, limits: &Limits) -> bool {
 /// Reduce a piece of prose to its answer: its last math segment, else itself when it parses,
 /// else its last number.
 fn refine(text: &str, opts: &ExtractOptions, limits: &Limits) -> Option<String> {
+    if text.contains('$') && parses(text, limits) {
+        return Some(text.replace("\\\"", " ").replace('"', " ").trim().to_string());
+    }
     if let Some(m) = math_segments(text).pop() {
         return Some(m);
     }
@@ -361,6 +374,17 @@ pub fn extract_with(response: &str, opts: &ExtractOptions, limits: &Limits) -> O
         }
         s = &s[k..];
     }
+    let boxed_end = boxed_all(s).last().map(|b| b.end);
+    if opts.phrases {
+        // a closing "The final answer is …" after the last box overrides it
+        if let Some(be) = boxed_end {
+            if let Some(p) = phrase(&s[be..]) {
+                if let Some(r) = refine(&p, opts, limits) {
+                    return Some(r);
+                }
+            }
+        }
+    }
     if opts.boxed {
         if let Some(b) = last_boxed_group(s) {
             return Some(b);
@@ -381,15 +405,18 @@ pub fn extract_with(response: &str, opts: &ExtractOptions, limits: &Limits) -> O
     if opts.whole && s.len() <= 400 && parses(s, limits) {
         return Some(s.trim().to_string());
     }
-    if opts.math_segments {
-        if let Some(m) = math_segments(s).pop() {
-            return Some(m);
+    let seg = if opts.math_segments { math_segments_at(s).pop() } else { None };
+    let num = if opts.last_number { last_number_at(s) } else { None };
+    match (seg, num) {
+        (Some((end, m)), Some((start, n))) => {
+            // a number after the last math segment is the later statement
+            let end_chars = s[..end].chars().count();
+            Some(if start >= end_chars { n } else { m })
         }
+        (Some((_, m)), None) => Some(m),
+        (None, Some((_, n))) => Some(n),
+        (None, None) => None,
     }
-    if opts.last_number {
-        return last_number(s);
-    }
-    None
 }
 
 /// Extract the final answer from a model response (`None`: nothing found).

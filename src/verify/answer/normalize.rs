@@ -32,8 +32,8 @@ pub fn prepare(s: &str) -> String {
         s = out;
     }
     // explicit thousands separators
-    if s.contains("{,}") {
-        s = s.replace("{,}", "");
+    if s.contains("{,") {
+        s = s.replace("{,}", "").replace("{, }", "");
     }
     if s.contains(",\\!") {
         s = s.replace(",\\!", "");
@@ -74,8 +74,8 @@ fn decimal_comma(s: &str) -> Option<String> {
     if !a.chars().all(|c| c.is_ascii_digit()) || !b.chars().all(|c| c.is_ascii_digit()) {
         return None;
     }
-    // "1,000" is a thousands separator unless the integer part is 0
-    if b.len() == 3 && a != "0" {
+    // "1,000" is a thousands separator unless the integer part is 0; "1,2" is a list
+    if (b.len() == 3 && a != "0") || b.len() < 2 {
         return None;
     }
     Some(format!("{}{a}.{b}", if s.starts_with('-') { "-" } else { "" }))
@@ -187,6 +187,8 @@ mod tests {
         assert_eq!(prepare("(3,100)"), "(3,100)");
         assert_eq!(prepare("32, 349"), "32, 349");
         assert_eq!(prepare("21,16,11"), "21,16,11");
+        assert_eq!(prepare("1,2"), "1,2");
+        assert_eq!(prepare("14 {, }916"), "14916");
     }
 
     #[test]
