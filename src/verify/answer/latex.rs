@@ -649,7 +649,7 @@ impl Parser<'_> {
 
     fn starts_factor(&self) -> bool {
         match self.peek() {
-            Some(Tok::Num(_)) | Some(Tok::Letter(_)) | Some(Tok::LParen) | Some(Tok::LBrace) => true,
+            Some(Tok::Num(_)) | Some(Tok::Letter(_)) | Some(Tok::LParen) | Some(Tok::LBrace) | Some(Tok::LBrack) => true,
             Some(Tok::Word(w)) => !is_connector(w) && !is_unit_word(w),
             Some(Tok::Cmd(c)) => c != "circ",
             Some(Tok::Begin(_)) => true,
@@ -745,7 +745,19 @@ impl Parser<'_> {
     fn parse_power(&mut self) -> PResult<Expr> {
         self.enter()?;
         let base = self.parse_postfix()?;
-        let r = if self.peek() == Some(&Tok::Op('^')) {
+        let prime = match (self.peek_at(1), self.peek_at(2), self.peek_at(3)) {
+            (Some(Tok::Op('\'')), _, _) => 2,
+            (Some(Tok::LBrace), Some(Tok::Op('\'')), Some(Tok::RBrace)) => 4,
+            _ => 0,
+        };
+        let r = if self.peek() == Some(&Tok::Op('^')) && prime > 0 {
+            self.pos += prime;
+            let p = match base {
+                Expr::Sym(s) => Expr::Sym(format!("{s}'")),
+                other => Expr::Func("prime".into(), vec![other]),
+            };
+            self.parse_postfix_ops(p)?
+        } else if self.peek() == Some(&Tok::Op('^')) {
             self.pos += 1;
             match self.parse_exponent()? {
                 Some(e) => {

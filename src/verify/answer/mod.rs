@@ -146,7 +146,11 @@ impl AnswerChecker {
             return b;
         }
         let budget = Budget::new(lim.max_steps / 4);
-        if parse_expr(&prepare(reference), lim, &budget, false).is_ok() {
+        let prose = reference.contains('$')
+            || reference.contains("\\(")
+            || reference.contains("\\[")
+            || reference.split_whitespace().count() > 12;
+        if !prose || parse_expr(&prepare(reference), lim, &budget, false).is_ok() {
             return reference.trim().to_string();
         }
         let mut opts = ExtractOptions::lenient();
