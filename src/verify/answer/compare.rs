@@ -8,6 +8,7 @@ use num_traits::{Signed, ToPrimitive, Zero};
 
 use super::ast::{Const, Expr, RelOp};
 use super::limits::{Budget, Limits};
+use super::surd::{surd, surd_equal};
 use super::value::{exact, free_symbols, numeric, C64};
 use super::CheckerConfig;
 
@@ -68,7 +69,7 @@ pub fn equal(g: &Expr, p: &Expr, cx: &Ctx, depth: u32) -> bool {
             Some(s) => equal(&s, p, cx, d),
             None => gold_rel_value(g).is_some_and(|v| equal(v, p, cx, d)),
         },
-        (Interval { .. } | Union(_), Rel { .. }) => {
+        (Interval { .. } | Union(_) | Tuple(_), Rel { .. }) => {
             if let Some(v) = pred_rel_value(p) {
                 if equal(g, v, cx, d) {
                     return true;
@@ -444,6 +445,17 @@ fn scalar_eq(g: &Expr, p: &Expr, cx: &Ctx) -> bool {
             return true;
         }
         return rounding_ok(a, p, cx.cfg.rounding_min_places) || rounding_ok(b, g, cx.cfg.reference_rounding_min_places);
+    }
+    // quadratic surds: decided exactly, never by floating point
+    if let (Some(a), Some(b)) = (surd(g, cx.lim, cx.budget, 0), surd(p, cx.lim, cx.budget, 0)) {
+        match surd_equal(&a, &b) {
+            Some(true) => return true,
+            Some(false) | None => {
+                let (Some(x), Some(y)) = (eval_at(g, 0, cx), eval_at(p, 0, cx)) else { return false };
+                return (eg.is_none() && rounding_ok_f64(x, p, cx.cfg.rounding_min_places))
+                    || (ep.is_none() && rounding_ok_f64(y, g, cx.cfg.reference_rounding_min_places));
+            }
+        }
     }
     let Some(syms) = symbols_of(g, p) else { return false };
     if syms.is_empty() {

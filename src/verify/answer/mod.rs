@@ -38,6 +38,7 @@ pub mod extract;
 pub mod latex;
 pub mod limits;
 pub mod normalize;
+pub mod surd;
 pub mod value;
 
 use serde::{Deserialize, Serialize};
