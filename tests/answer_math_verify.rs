@@ -68,3 +68,26 @@ fn math_verify_cases_agreement() {
     assert_eq!(total, 270);
     assert!(agree >= 263, "only {agree}/{total} agree (Math-Verify defaults: 263)");
 }
+
+#[test]
+fn math_verify_string_extraction_cases() {
+    use prover::verify::answer::extract::extract_choice;
+    let Some(path) = shared("fixtures/answers/math_verify_string_extraction_cases.jsonl") else {
+        eprintln!("skipping: ../shared/fixtures/answers/math_verify_string_extraction_cases.jsonl not found");
+        return;
+    };
+    let text = std::fs::read_to_string(&path).expect("read fixture");
+    let mut n = 0;
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).expect("json");
+        let pred = v["pred"].as_str().unwrap_or_default();
+        let letters = match v["config"]["StringExtractionConfig"]["strings"].as_array() {
+            Some(a) => a.iter().filter_map(|x| x.as_str()).collect::<String>(),
+            None => "ABCD".to_string(),
+        };
+        let expected = v["expected_parse"].as_array().and_then(|a| a.get(1)).and_then(|x| x.as_str()).and_then(|s| s.chars().next());
+        assert_eq!(extract_choice(pred, &letters), expected, "{pred:?}");
+        n += 1;
+    }
+    assert_eq!(n, 7);
+}

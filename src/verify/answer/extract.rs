@@ -448,3 +448,37 @@ mod tests {
         assert_eq!(extract_answer("AZYUK2A", l), None);
     }
 }
+
+/// Multiple-choice letter of a response, among `letters` (e.g. "ABCDE"): the letter after
+/// "answer is" / "answer:", else a letter opening the response (`A.`, `(B)`), else the first
+/// standalone allowed capital letter. `\boxed{(C)}` and `\text{(C)}` count.
+pub fn extract_choice(response: &str, letters: &str) -> Option<char> {
+    let allowed = |c: char| letters.contains(c);
+    let standalone = |s: &str| -> Option<char> {
+        let c: Vec<char> = s.chars().collect();
+        (0..c.len()).find_map(|i| {
+            let before = i == 0 || !c[i - 1].is_alphanumeric();
+            let after = i + 1 == c.len() || !c[i + 1].is_alphanumeric();
+            (allowed(c[i]) && before && after).then_some(c[i])
+        })
+    };
+    if let Some(b) = last_boxed_group(response) {
+        let inner = b.replace("\\text", "").replace("\\textbf", "");
+        if let Some(l) = standalone(&inner) {
+            return Some(l);
+        }
+    }
+    if let Some(p) = phrase(response) {
+        if let Some(l) = standalone(&p) {
+            return Some(l);
+        }
+    }
+    let t = response.trim_start().trim_start_matches('(');
+    let mut cs = t.chars();
+    if let (Some(a), b) = (cs.next(), cs.next()) {
+        if allowed(a) && b.is_none_or(|b| matches!(b, '.' | ')' | ':' | ' ')) {
+            return Some(a);
+        }
+    }
+    standalone(response)
+}

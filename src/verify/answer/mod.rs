@@ -147,15 +147,12 @@ impl AnswerChecker {
             return b;
         }
         let budget = Budget::new(lim.max_steps / 4);
-        let prose = reference.contains('$')
-            || reference.contains("\\(")
-            || reference.contains("\\[")
-            || reference.split_whitespace().count() > 12;
-        if !prose || parse_expr(&prepare(reference), lim, &budget, false).is_ok() {
+        if parse_expr(&prepare(reference), lim, &budget, false).is_ok() {
             return reference.trim().to_string();
         }
         let mut opts = ExtractOptions::lenient();
         opts.whole = false;
+        opts.last_number = false; // a stray number of a prose reference is not its answer
         extract::extract_with(reference, &opts, lim).unwrap_or_else(|| reference.trim().to_string())
     }
 
