@@ -623,6 +623,7 @@ impl Parser<'_> {
     fn parse_additive(&mut self) -> PResult<Expr> {
         self.enter()?;
         let mut terms = vec![self.parse_term()?];
+        let mut pm_depth = 0;
         loop {
             match self.peek() {
                 Some(Tok::Op('+')) => {
@@ -636,6 +637,8 @@ impl Parser<'_> {
                 }
                 Some(Tok::Pm) | Some(Tok::Mp) => {
                     self.pos += 1;
+                    self.enter()?; // ± nests: counts as depth until this sum ends
+                    pm_depth += 1;
                     let t = self.parse_term()?;
                     let left = mk_add(std::mem::take(&mut terms));
                     terms.push(Expr::PlusMinus(Box::new(left), Box::new(t)));
@@ -643,6 +646,7 @@ impl Parser<'_> {
                 _ => break,
             }
         }
+        self.depth -= pm_depth;
         self.leave();
         Ok(mk_add(terms))
     }
@@ -691,19 +695,39 @@ impl Parser<'_> {
         self.enter()?;
         let mut acc = self.parse_unary()?;
         let mut last_was_num = matches!(acc, Expr::Num { .. });
+        let mut divs = 0u32;
+        // products stay flat; quotients nest, so their count is capped like nesting depth
+        let mul = |acc: Expr, f: Expr, fresh: &mut bool| -> Expr {
+            match acc {
+                Expr::Mul(mut v) if !*fresh => {
+                    v.push(f);
+                    Expr::Mul(v)
+                }
+                other => {
+                    *fresh = false;
+                    Expr::Mul(vec![other, f])
+                }
+            }
+        };
+        let mut fresh = true;
         loop {
             self.skip_units();
             match self.peek() {
                 Some(Tok::Op('*')) => {
                     self.pos += 1;
                     let f = self.parse_unary()?;
-                    acc = Expr::Mul(vec![acc, f]);
+                    acc = mul(acc, f, &mut fresh);
                     last_was_num = false;
                 }
                 Some(Tok::Op('/')) | Some(Tok::Op(':')) => {
                     self.pos += 1;
+                    divs += 1;
+                    if divs > self.limits.max_depth {
+                        return Err(ParseError::TooDeep(self.limits.max_depth));
+                    }
                     let f = self.parse_unary()?;
                     acc = Expr::Div(Box::new(acc), Box::new(f));
+                    fresh = true;
                     last_was_num = false;
                 }
                 _ if self.starts_factor() => {
@@ -712,7 +736,7 @@ impl Parser<'_> {
                     }
                     let f = self.parse_power()?;
                     last_was_num = false;
-                    acc = Expr::Mul(vec![acc, f]);
+                    acc = mul(acc, f, &mut fresh);
                 }
                 _ => break,
             }
