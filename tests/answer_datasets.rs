@@ -19,10 +19,17 @@ fn rows(set: &str, v: &Value) -> Option<(String, Option<String>)> {
     let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
     let n = |k: &str| v.get(k).and_then(|x| x.as_f64()).map(|f| format!("{f}"));
     match set {
-        "math500" | "aime24" | "aime25" | "amc23" => Some((s("answer").or(n("answer"))?, s("solution"))),
+        "math500" | "aime24" | "aime25" | "amc23" => {
+            Some((s("answer").or(n("answer"))?, s("solution")))
+        }
         "minerva_math" => Some((last_boxed_group(&s("solution")?)?, None)),
         "olympiadbench" => {
-            let fa = v.get("final_answer")?.as_array()?.first()?.as_str()?.to_string();
+            let fa = v
+                .get("final_answer")?
+                .as_array()?
+                .first()?
+                .as_str()?
+                .to_string();
             let sol = v.get("solution").and_then(|x| match x {
                 Value::Array(a) => a.first().and_then(|y| y.as_str()).map(str::to_string),
                 Value::String(t) => Some(t.clone()),
@@ -97,9 +104,18 @@ fn dataset_gold_answers_verify() {
             }
         }
         eprintln!("{set}: parsed {parsed}/{n}, self {self_ok}/{n}, against own solution's box {sol_ok}/{sol_n}");
-        assert!(parsed as f64 >= 0.9 * n as f64, "{set}: parsed only {parsed}/{n}");
+        assert!(
+            parsed as f64 >= 0.9 * n as f64,
+            "{set}: parsed only {parsed}/{n}"
+        );
         assert!(n > 0, "{set}: no rows");
-        assert!(self_ok as f64 >= min_self * n as f64, "{set}: self {self_ok}/{n}");
-        assert!(sol_ok as f64 >= min_sol * sol_n as f64, "{set}: solution {sol_ok}/{sol_n}");
+        assert!(
+            self_ok as f64 >= min_self * n as f64,
+            "{set}: self {self_ok}/{n}"
+        );
+        assert!(
+            sol_ok as f64 >= min_sol * sol_n as f64,
+            "{set}: solution {sol_ok}/{sol_n}"
+        );
     }
 }

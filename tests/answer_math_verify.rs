@@ -26,7 +26,10 @@ fn checker_for(cfg: &Value) -> AnswerChecker {
         opts.whole = true;
     }
     c.extract = Some(opts);
-    c.allow_inequality_for_interval = cfg.get("allow_set_relation_comp").and_then(|v| v.as_bool()).unwrap_or(false);
+    c.allow_inequality_for_interval = cfg
+        .get("allow_set_relation_comp")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
     AnswerChecker::new(c)
 }
 
@@ -51,7 +54,13 @@ fn math_verify_cases_agreement() {
             agree += 1;
         } else {
             let g: String = gold.chars().take(80).collect();
-            let p: String = verdict.extracted.clone().unwrap_or_default().chars().take(80).collect();
+            let p: String = verdict
+                .extracted
+                .clone()
+                .unwrap_or_default()
+                .chars()
+                .take(80)
+                .collect();
             eprintln!(
                 "MISMATCH line {} ({}): expected {expected}, got {} — gold {:?} | extracted {:?} | ref {:?} | {}",
                 i + 1,
@@ -66,7 +75,10 @@ fn math_verify_cases_agreement() {
     }
     eprintln!("math_verify_cases: {agree}/{total} agree with the labels");
     assert_eq!(total, 270);
-    assert!(agree >= 263, "only {agree}/{total} agree (Math-Verify defaults: 263)");
+    assert!(
+        agree >= 263,
+        "only {agree}/{total} agree (Math-Verify defaults: 263)"
+    );
 }
 
 #[test]
@@ -85,7 +97,11 @@ fn math_verify_string_extraction_cases() {
             Some(a) => a.iter().filter_map(|x| x.as_str()).collect::<String>(),
             None => "ABCD".to_string(),
         };
-        let expected = v["expected_parse"].as_array().and_then(|a| a.get(1)).and_then(|x| x.as_str()).and_then(|s| s.chars().next());
+        let expected = v["expected_parse"]
+            .as_array()
+            .and_then(|a| a.get(1))
+            .and_then(|x| x.as_str())
+            .and_then(|s| s.chars().next());
         assert_eq!(extract_choice(pred, &letters), expected, "{pred:?}");
         n += 1;
     }

@@ -7,7 +7,10 @@ fn same(a: &str, b: &str) {
     assert!(equivalent(b, a), "expected {b:?} ≡ {a:?} (swapped)");
 }
 fn accepts(gold: &str, pred: &str) {
-    assert!(equivalent(gold, pred), "expected reference {gold:?} to accept {pred:?}");
+    assert!(
+        equivalent(gold, pred),
+        "expected reference {gold:?} to accept {pred:?}"
+    );
 }
 fn differ(a: &str, b: &str) {
     assert!(!equivalent(a, b), "expected {a:?} ≢ {b:?}");
@@ -92,7 +95,10 @@ fn tuples_intervals_sets() {
     same("\\{1, 2, 3\\}", "\\{3, 2, 1\\}");
     same("1, 2, 3", "3, 1, 2");
     differ("\\{1, 2\\}", "\\{1, 2, 3\\}");
-    same("(-\\infty, 2) \\cup (3, \\infty)", "(-\\infty,2)\\cup(3,\\infty)");
+    same(
+        "(-\\infty, 2) \\cup (3, \\infty)",
+        "(-\\infty,2)\\cup(3,\\infty)",
+    );
     same("(\\frac{3}{5},\\frac{8}{3}]", "(0.6,\\frac{16}{6}]");
 }
 
@@ -123,9 +129,18 @@ fn equations_and_inequalities() {
 
 #[test]
 fn matrices() {
-    same("\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}", "\\begin{bmatrix}1&2\\\\3&4\\end{bmatrix}");
-    differ("\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}", "\\begin{pmatrix}1 & 2 \\\\ 3 & 5\\end{pmatrix}");
-    differ("\\begin{pmatrix}1 & 2\\end{pmatrix}", "\\begin{pmatrix}1 \\\\ 2\\end{pmatrix}");
+    same(
+        "\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}",
+        "\\begin{bmatrix}1&2\\\\3&4\\end{bmatrix}",
+    );
+    differ(
+        "\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix}",
+        "\\begin{pmatrix}1 & 2 \\\\ 3 & 5\\end{pmatrix}",
+    );
+    differ(
+        "\\begin{pmatrix}1 & 2\\end{pmatrix}",
+        "\\begin{pmatrix}1 \\\\ 2\\end{pmatrix}",
+    );
 }
 
 #[test]
@@ -142,7 +157,10 @@ fn rounding_rule() {
     same("12.8", "12.80");
     accepts("\\frac{1}{3}", "0.33");
     accepts("\\frac{1}{3}", "0.3333");
-    assert!(!equivalent("0.33", "\\frac{1}{3}"), "a 2-place reference does not accept the exact value");
+    assert!(
+        !equivalent("0.33", "\\frac{1}{3}"),
+        "a 2-place reference does not accept the exact value"
+    );
     differ("\\frac{1}{3}", "0.3");
     differ("\\frac{1}{3}", "0.334");
     differ("\\frac{1}{8}", "0.13");
@@ -153,7 +171,11 @@ fn rounding_rule() {
     differ("12.85", "12.9");
     differ("13", "12.8");
     // disabled rounding: exact only
-    let c = AnswerChecker::new(CheckerConfig { rounding_min_places: None, reference_rounding_min_places: None, ..Default::default() });
+    let c = AnswerChecker::new(CheckerConfig {
+        rounding_min_places: None,
+        reference_rounding_min_places: None,
+        ..Default::default()
+    });
     assert!(!c.compare_answers("\\frac{1}{3}", "0.3333").0);
 }
 
@@ -178,7 +200,10 @@ fn strict_mode_needs_a_box_lenient_falls_back() {
     assert!(!v.correct && v.extracted.is_none());
     assert!(strict.check("5", "so $\\boxed{5}$").correct);
     assert!(strict.check("\\boxed{5}", "so $\\boxed{5}$").correct);
-    assert!(!strict.check("5", "\\boxed{5} or \\boxed{6}").correct, "hedging with two boxes is a list, not 5");
+    assert!(
+        !strict.check("5", "\\boxed{5} or \\boxed{6}").correct,
+        "hedging with two boxes is a list, not 5"
+    );
     let lenient = AnswerChecker::new(CheckerConfig::lenient());
     assert!(lenient.check("5", "The answer is 5.").correct);
     assert!(lenient.check("\\frac{2}{21}", "\\dfrac{8}{84}").correct);

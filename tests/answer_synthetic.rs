@@ -8,7 +8,10 @@ use serde_json::Value;
 
 #[test]
 fn synthetic_pairs_accuracy() {
-    let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/answers/synthetic_pairs.jsonl"));
+    let path = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/answers/synthetic_pairs.jsonl"
+    ));
     if !path.exists() {
         eprintln!("skipping: {} not found", path.display());
         return;
@@ -19,13 +22,24 @@ fn synthetic_pairs_accuracy() {
     let mut shown = 0;
     for (i, line) in text.lines().enumerate() {
         let v: Value = serde_json::from_str(line).expect("json");
-        let verdict = checker.check(v["gold"].as_str().unwrap_or(""), v["pred"].as_str().unwrap_or(""));
+        let verdict = checker.check(
+            v["gold"].as_str().unwrap_or(""),
+            v["pred"].as_str().unwrap_or(""),
+        );
         n += 1;
         if verdict.correct == v["expected"].as_bool().unwrap_or(false) {
             ok += 1;
         } else if shown < 30 {
             shown += 1;
-            eprintln!("MISS line {} [{}]: gold {} pred {:?} -> {:?} ({})", i + 1, v["kind"], v["gold"], verdict.extracted, verdict.correct, verdict.reason);
+            eprintln!(
+                "MISS line {} [{}]: gold {} pred {:?} -> {:?} ({})",
+                i + 1,
+                v["kind"],
+                v["gold"],
+                verdict.extracted,
+                verdict.correct,
+                verdict.reason
+            );
         }
     }
     eprintln!("synthetic: {ok}/{n} agree with labels (Math-Verify: 9200/10000)");

@@ -23,7 +23,8 @@ struct OutLine<'a> {
 /// skipped. Prints a summary on stderr. Returns the exit code: 1 if any line was malformed,
 /// else 0.
 pub fn run_jsonl(path: &Path, checker: &AnswerChecker, out: &mut impl Write) -> Result<u8> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let reader = BufReader::new(file);
     let start = Instant::now();
     let (mut total, mut correct, mut malformed) = (0u64, 0u64, 0u64);
@@ -55,7 +56,12 @@ pub fn run_jsonl(path: &Path, checker: &AnswerChecker, out: &mut impl Write) -> 
         total += 1;
         correct += verdict.correct as u64;
         let id = v.get("id").cloned().unwrap_or_else(|| Value::from(lineno));
-        let o = OutLine { id, correct: verdict.correct, extracted: verdict.extracted.as_deref(), reason: &verdict.reason };
+        let o = OutLine {
+            id,
+            correct: verdict.correct,
+            extracted: verdict.extracted.as_deref(),
+            reason: &verdict.reason,
+        };
         serde_json::to_writer(&mut *out, &o)?;
         out.write_all(b"\n")?;
     }
@@ -71,11 +77,23 @@ pub fn run_jsonl(path: &Path, checker: &AnswerChecker, out: &mut impl Write) -> 
 /// Check one pair with the default (strict, boxed-only) checker, printing a human line or a
 /// JSON object on stdout. Exit code 0 when correct, 1 when not.
 pub fn run_pair(reference: &str, response: &str, json: bool) -> Result<u8> {
-    run_pair_with(&AnswerChecker::default(), reference, response, json, &mut std::io::stdout())
+    run_pair_with(
+        &AnswerChecker::default(),
+        reference,
+        response,
+        json,
+        &mut std::io::stdout(),
+    )
 }
 
 /// [`run_pair`] with an explicit checker and output.
-pub fn run_pair_with(checker: &AnswerChecker, reference: &str, response: &str, json: bool, out: &mut impl Write) -> Result<u8> {
+pub fn run_pair_with(
+    checker: &AnswerChecker,
+    reference: &str,
+    response: &str,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<u8> {
     let v = checker.check(reference, response);
     if json {
         serde_json::to_writer(&mut *out, &v)?;
@@ -85,7 +103,10 @@ pub fn run_pair_with(checker: &AnswerChecker, reference: &str, response: &str, j
             out,
             "{}: extracted {} — {}",
             if v.correct { "CORRECT" } else { "INCORRECT" },
-            v.extracted.as_deref().map(|s| format!("{s:?}")).unwrap_or_else(|| "nothing".into()),
+            v.extracted
+                .as_deref()
+                .map(|s| format!("{s:?}"))
+                .unwrap_or_else(|| "nothing".into()),
             v.reason
         )?;
     }

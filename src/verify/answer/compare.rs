@@ -45,7 +45,18 @@ pub fn equal(g: &Expr, p: &Expr, cx: &Ctx, depth: u32) -> bool {
         (List(a), _) if a.len() == 1 => equal(&a[0], p, cx, d),
         (_, List(b)) if b.len() == 1 => equal(g, &b[0], cx, d),
         (List(_) | Set(_) | PlusMinus(..), List(_) | Set(_) | PlusMinus(..)) => {
-            if matches!((g, p), (Set(_), PlusMinus(..)) | (PlusMinus(..), Set(_)) | (List(_), List(_)) | (Set(_), Set(_)) | (List(_), Set(_)) | (Set(_), List(_)) | (PlusMinus(..), PlusMinus(..)) | (PlusMinus(..), List(_)) | (List(_), PlusMinus(..))) {
+            if matches!(
+                (g, p),
+                (Set(_), PlusMinus(..))
+                    | (PlusMinus(..), Set(_))
+                    | (List(_), List(_))
+                    | (Set(_), Set(_))
+                    | (List(_), Set(_))
+                    | (Set(_), List(_))
+                    | (PlusMinus(..), PlusMinus(..))
+                    | (PlusMinus(..), List(_))
+                    | (List(_), PlusMinus(..))
+            ) {
                 unordered(&expand(g), &expand(p), cx, d)
             } else {
                 false
@@ -53,16 +64,30 @@ pub fn equal(g: &Expr, p: &Expr, cx: &Ctx, depth: u32) -> bool {
         }
         (List(a), Tuple(b)) | (Tuple(a), List(b)) | (Tuple(a), Tuple(b)) => ordered(a, b, cx, d),
         (Interval { .. }, Interval { .. }) => interval_eq(g, p, cx, d),
-        (Tuple(t), Interval { lo_closed: false, hi_closed: false, lo, hi })
-        | (Interval { lo_closed: false, hi_closed: false, lo, hi }, Tuple(t))
-            if t.len() == 2 =>
-        {
-            equal(&t[0], lo, cx, d) && equal(&t[1], hi, cx, d)
-        }
+        (
+            Tuple(t),
+            Interval {
+                lo_closed: false,
+                hi_closed: false,
+                lo,
+                hi,
+            },
+        )
+        | (
+            Interval {
+                lo_closed: false,
+                hi_closed: false,
+                lo,
+                hi,
+            },
+            Tuple(t),
+        ) if t.len() == 2 => equal(&t[0], lo, cx, d) && equal(&t[1], hi, cx, d),
         (Union(a), Union(b)) => ordered(a, b, cx, d) || unordered(a, b, cx, d),
         (Matrix(a), Matrix(b)) => {
             a.len() == b.len()
-                && a.iter().zip(b).all(|(ra, rb)| ra.len() == rb.len() && ra.iter().zip(rb).all(|(x, y)| equal(x, y, cx, d)))
+                && a.iter().zip(b).all(|(ra, rb)| {
+                    ra.len() == rb.len() && ra.iter().zip(rb).all(|(x, y)| equal(x, y, cx, d))
+                })
         }
         (Rel { .. }, Rel { .. }) => rel_eq(g, p, cx, d),
         (Rel { .. }, Interval { .. } | Union(_) | Tuple(_)) => match rel_to_set(g) {
@@ -75,7 +100,8 @@ pub fn equal(g: &Expr, p: &Expr, cx: &Ctx, depth: u32) -> bool {
                     return true;
                 }
             }
-            cx.cfg.allow_inequality_for_interval && rel_to_set(p).is_some_and(|s| equal(g, &s, cx, d))
+            cx.cfg.allow_inequality_for_interval
+                && rel_to_set(p).is_some_and(|s| equal(g, &s, cx, d))
         }
         (Rel { .. }, _) => gold_rel_value(g).is_some_and(|v| equal(v, p, cx, d)),
         (_, Rel { .. }) => pred_rel_value(p).is_some_and(|v| equal(g, v, cx, d)),
@@ -143,8 +169,18 @@ fn unordered(a: &[Expr], b: &[Expr], cx: &Ctx, d: u32) -> bool {
 fn interval_eq(g: &Expr, p: &Expr, cx: &Ctx, d: u32) -> bool {
     match (g, p) {
         (
-            Expr::Interval { lo: a, hi: b, lo_closed: c1, hi_closed: c2 },
-            Expr::Interval { lo: x, hi: y, lo_closed: k1, hi_closed: k2 },
+            Expr::Interval {
+                lo: a,
+                hi: b,
+                lo_closed: c1,
+                hi_closed: c2,
+            },
+            Expr::Interval {
+                lo: x,
+                hi: y,
+                lo_closed: k1,
+                hi_closed: k2,
+            },
         ) => c1 == k1 && c2 == k2 && equal(a, x, cx, d) && equal(b, y, cx, d),
         _ => false,
     }
@@ -166,7 +202,9 @@ fn is_label(e: &Expr) -> bool {
 
 /// Value named by a reference relation: `x = 5` → 5, `a = b = 5` → 5, `x \in S` → S.
 fn gold_rel_value(e: &Expr) -> Option<&Expr> {
-    let Expr::Rel { parts, ops } = e else { return None };
+    let Expr::Rel { parts, ops } = e else {
+        return None;
+    };
     if !ops.iter().all(|o| matches!(o, RelOp::Eq | RelOp::In)) {
         return None;
     }
@@ -180,8 +218,13 @@ fn gold_rel_value(e: &Expr) -> Option<&Expr> {
 /// Value given by a predicted relation chain: the last part of `x = 5+5 = 10`, cut before an
 /// `\approx` that follows an `=` (`x = 1/3 \approx 0.33` → 1/3).
 fn pred_rel_value(e: &Expr) -> Option<&Expr> {
-    let Expr::Rel { parts, ops } = e else { return None };
-    if !ops.iter().all(|o| matches!(o, RelOp::Eq | RelOp::In | RelOp::Approx)) {
+    let Expr::Rel { parts, ops } = e else {
+        return None;
+    };
+    if !ops
+        .iter()
+        .all(|o| matches!(o, RelOp::Eq | RelOp::In | RelOp::Approx))
+    {
         return None;
     }
     match ops.iter().position(|o| *o == RelOp::Approx) {
@@ -196,19 +239,30 @@ fn neg_inf() -> Expr {
 
 /// `-2 \le x \le 7` → `[-2, 7]`, `x > 2` → `(2, ∞)`, `x \in S` → S.
 fn rel_to_set(e: &Expr) -> Option<Expr> {
-    let Expr::Rel { parts, ops } = e else { return None };
+    let Expr::Rel { parts, ops } = e else {
+        return None;
+    };
     let has_var = |x: &Expr| {
         let mut v = Vec::new();
         free_symbols(x, &mut v);
         !v.is_empty()
     };
-    let iv = |lo: &Expr, hi: &Expr, lc: bool, hc: bool| Expr::Interval { lo: Box::new(lo.clone()), hi: Box::new(hi.clone()), lo_closed: lc, hi_closed: hc };
+    let iv = |lo: &Expr, hi: &Expr, lc: bool, hc: bool| Expr::Interval {
+        lo: Box::new(lo.clone()),
+        hi: Box::new(hi.clone()),
+        lo_closed: lc,
+        hi_closed: hc,
+    };
     let inf = Expr::Const(Const::Inf);
     match (parts.as_slice(), ops.as_slice()) {
         ([x, s], [RelOp::In]) if is_label(x) => Some(s.clone()),
         ([a, x, b], [o1, o2]) if has_var(x) && !has_var(a) && !has_var(b) => match (o1, o2) {
-            (RelOp::Lt | RelOp::Le, RelOp::Lt | RelOp::Le) => Some(iv(a, b, *o1 == RelOp::Le, *o2 == RelOp::Le)),
-            (RelOp::Gt | RelOp::Ge, RelOp::Gt | RelOp::Ge) => Some(iv(b, a, *o2 == RelOp::Ge, *o1 == RelOp::Ge)),
+            (RelOp::Lt | RelOp::Le, RelOp::Lt | RelOp::Le) => {
+                Some(iv(a, b, *o1 == RelOp::Le, *o2 == RelOp::Le))
+            }
+            (RelOp::Gt | RelOp::Ge, RelOp::Gt | RelOp::Ge) => {
+                Some(iv(b, a, *o2 == RelOp::Ge, *o1 == RelOp::Ge))
+            }
             _ => None,
         },
         ([x, c], [o]) if has_var(x) && !has_var(c) => match o {
@@ -243,9 +297,16 @@ fn rel_as_zero(l: &Expr, op: RelOp, r: &Expr) -> Option<(Expr, RelOp)> {
 }
 
 fn rel_eq(g: &Expr, p: &Expr, cx: &Ctx, d: u32) -> bool {
-    let (Expr::Rel { parts: gp, ops: go }, Expr::Rel { parts: pp, ops: po }) = (g, p) else { return false };
+    let (Expr::Rel { parts: gp, ops: go }, Expr::Rel { parts: pp, ops: po }) = (g, p) else {
+        return false;
+    };
     // membership vs inequality needs the set/relation switch
-    if !cx.cfg.allow_inequality_for_interval && go == &[RelOp::In] && po.iter().all(|o| matches!(o, RelOp::Lt | RelOp::Le | RelOp::Gt | RelOp::Ge)) {
+    if !cx.cfg.allow_inequality_for_interval
+        && go == &[RelOp::In]
+        && po
+            .iter()
+            .all(|o| matches!(o, RelOp::Lt | RelOp::Le | RelOp::Gt | RelOp::Ge))
+    {
         return false;
     }
     // `x = 1/3` vs `x = 5+5+1 = 1/3 \approx 11`: same label, then the predicted value
@@ -285,7 +346,10 @@ fn rel_eq(g: &Expr, p: &Expr, cx: &Ctx, d: u32) -> bool {
     }
     // single relations: proportional differences
     if go.len() == 1 && po.len() == 1 {
-        let (Some((dg, og)), Some((dp, op))) = (rel_as_zero(&gp[0], go[0], &gp[1]), rel_as_zero(&pp[0], po[0], &pp[1])) else {
+        let (Some((dg, og)), Some((dp, op))) = (
+            rel_as_zero(&gp[0], go[0], &gp[1]),
+            rel_as_zero(&pp[0], po[0], &pp[1]),
+        ) else {
             return false;
         };
         if og != op {
@@ -323,12 +387,16 @@ fn eval_at(e: &Expr, k: u64, cx: &Ctx) -> Option<C64> {
 
 /// `a` = c·`b` for one constant c (c > 0 when `positive`), at every sample point.
 fn proportional(a: &Expr, b: &Expr, positive: bool, cx: &Ctx) -> bool {
-    let Some(syms) = symbols_of(a, b) else { return false };
+    let Some(syms) = symbols_of(a, b) else {
+        return false;
+    };
     let n = if syms.is_empty() { 1 } else { POINTS };
     let mut ratio: Option<f64> = None;
     let mut valid = 0;
     for k in 0..n {
-        let (Some(x), Some(y)) = (eval_at(a, k, cx), eval_at(b, k, cx)) else { continue };
+        let (Some(x), Some(y)) = (eval_at(a, k, cx), eval_at(b, k, cx)) else {
+            continue;
+        };
         let (zx, zy) = (x.abs() < 1e-12, y.abs() < 1e-12);
         if zx && zy {
             valid += 1;
@@ -376,7 +444,10 @@ fn contains_inf(e: &Expr) -> bool {
 /// Digits after the point of a (possibly negated) decimal literal.
 fn decimal_places(e: &Expr) -> Option<(u32, BigRational)> {
     match e {
-        Expr::Num { value, decimals: Some(d) } => Some((*d, value.clone())),
+        Expr::Num {
+            value,
+            decimals: Some(d),
+        } => Some((*d, value.clone())),
         Expr::Neg(a) => decimal_places(a).map(|(d, v)| (d, -v)),
         _ => None,
     }
@@ -404,17 +475,24 @@ fn rounds_to(v: &BigRational, dec: &BigRational, places: u32) -> bool {
 }
 
 fn rounding_ok(exact_side: &BigRational, dec_side: &Expr, min: Option<u32>) -> bool {
-    let (Some(min), Some((d, dec))) = (min, decimal_places(dec_side)) else { return false };
+    let (Some(min), Some((d, dec))) = (min, decimal_places(dec_side)) else {
+        return false;
+    };
     d >= min && !terminates(exact_side) && rounds_to(exact_side, &dec, d)
 }
 
 fn rounding_ok_f64(v: C64, dec_side: &Expr, min: Option<u32>) -> bool {
-    let (Some(min), Some((d, dec))) = (min, decimal_places(dec_side)) else { return false };
+    let (Some(min), Some((d, dec))) = (min, decimal_places(dec_side)) else {
+        return false;
+    };
     if d < min || d > 15 || v.im != 0.0 {
         return false;
     }
-    let Some(decf) = dec.to_f64() else { return false };
-    (v.re - decf).abs() <= 0.5 * 10f64.powi(-(d as i32)) * (1.0 + 1e-9) && (v.re - decf).abs() > 0.0 || v.re == decf
+    let Some(decf) = dec.to_f64() else {
+        return false;
+    };
+    (v.re - decf).abs() <= 0.5 * 10f64.powi(-(d as i32)) * (1.0 + 1e-9) && (v.re - decf).abs() > 0.0
+        || v.re == decf
 }
 
 fn close(a: C64, b: C64, tol: f64) -> bool {
@@ -444,22 +522,30 @@ fn scalar_eq(g: &Expr, p: &Expr, cx: &Ctx) -> bool {
         if a == b {
             return true;
         }
-        return rounding_ok(a, p, cx.cfg.rounding_min_places) || rounding_ok(b, g, cx.cfg.reference_rounding_min_places);
+        return rounding_ok(a, p, cx.cfg.rounding_min_places)
+            || rounding_ok(b, g, cx.cfg.reference_rounding_min_places);
     }
     // quadratic surds: decided exactly, never by floating point
     if let (Some(a), Some(b)) = (surd(g, cx.lim, cx.budget, 0), surd(p, cx.lim, cx.budget, 0)) {
         match surd_equal(&a, &b) {
             Some(true) => return true,
             Some(false) | None => {
-                let (Some(x), Some(y)) = (eval_at(g, 0, cx), eval_at(p, 0, cx)) else { return false };
+                let (Some(x), Some(y)) = (eval_at(g, 0, cx), eval_at(p, 0, cx)) else {
+                    return false;
+                };
                 return (eg.is_none() && rounding_ok_f64(x, p, cx.cfg.rounding_min_places))
-                    || (ep.is_none() && rounding_ok_f64(y, g, cx.cfg.reference_rounding_min_places));
+                    || (ep.is_none()
+                        && rounding_ok_f64(y, g, cx.cfg.reference_rounding_min_places));
             }
         }
     }
-    let Some(syms) = symbols_of(g, p) else { return false };
+    let Some(syms) = symbols_of(g, p) else {
+        return false;
+    };
     if syms.is_empty() {
-        let (Some(a), Some(b)) = (eval_at(g, 0, cx), eval_at(p, 0, cx)) else { return false };
+        let (Some(a), Some(b)) = (eval_at(g, 0, cx), eval_at(p, 0, cx)) else {
+            return false;
+        };
         if close(a, b, cx.cfg.relative_tolerance) {
             return true;
         }
@@ -510,12 +596,23 @@ fn matrix_value(e: &Expr, depth: u32) -> Option<Vec<Vec<Expr>>> {
                 .collect(),
         ),
         Expr::Add(v) => {
-            let ms: Vec<_> = v.iter().map(|x| matrix_value(x, depth + 1)).collect::<Option<_>>()?;
+            let ms: Vec<_> = v
+                .iter()
+                .map(|x| matrix_value(x, depth + 1))
+                .collect::<Option<_>>()?;
             let (r, c) = (ms[0].len(), ms[0][0].len());
             if ms.iter().any(|m| m.len() != r || m[0].len() != c) {
                 return None;
             }
-            Some((0..r).map(|i| (0..c).map(|j| Expr::Add(ms.iter().map(|m| m[i][j].clone()).collect())).collect()).collect())
+            Some(
+                (0..r)
+                    .map(|i| {
+                        (0..c)
+                            .map(|j| Expr::Add(ms.iter().map(|m| m[i][j].clone()).collect()))
+                            .collect()
+                    })
+                    .collect(),
+            )
         }
         Expr::Mul(v) if v.len() == 2 => {
             let (a, b) = (&v[0], &v[1]);
@@ -529,7 +626,18 @@ fn matrix_value(e: &Expr, depth: u32) -> Option<Vec<Vec<Expr>>> {
                         (0..n)
                             .map(|i| {
                                 (0..m)
-                                    .map(|j| Expr::Add((0..k).map(|t| Expr::Mul(vec![x[i][t].clone(), y[t][j].clone()])).collect()))
+                                    .map(|j| {
+                                        Expr::Add(
+                                            (0..k)
+                                                .map(|t| {
+                                                    Expr::Mul(vec![
+                                                        x[i][t].clone(),
+                                                        y[t][j].clone(),
+                                                    ])
+                                                })
+                                                .collect(),
+                                        )
+                                    })
                                     .collect()
                             })
                             .collect(),
@@ -545,5 +653,11 @@ fn matrix_value(e: &Expr, depth: u32) -> Option<Vec<Vec<Expr>>> {
 }
 
 fn scale(m: Vec<Vec<Expr>>, s: &Expr) -> Vec<Vec<Expr>> {
-    m.into_iter().map(|r| r.into_iter().map(|x| Expr::Mul(vec![s.clone(), x])).collect()).collect()
+    m.into_iter()
+        .map(|r| {
+            r.into_iter()
+                .map(|x| Expr::Mul(vec![s.clone(), x]))
+                .collect()
+        })
+        .collect()
 }

@@ -37,11 +37,23 @@ pub struct ExtractOptions {
 impl ExtractOptions {
     /// Boxed only.
     pub fn strict() -> Self {
-        ExtractOptions { boxed: true, phrases: false, whole: false, math_segments: false, last_number: false }
+        ExtractOptions {
+            boxed: true,
+            phrases: false,
+            whole: false,
+            math_segments: false,
+            last_number: false,
+        }
     }
     /// Every stage.
     pub fn lenient() -> Self {
-        ExtractOptions { boxed: true, phrases: true, whole: true, math_segments: true, last_number: true }
+        ExtractOptions {
+            boxed: true,
+            phrases: true,
+            whole: true,
+            math_segments: true,
+            last_number: true,
+        }
     }
 }
 
@@ -115,7 +127,11 @@ pub fn boxed_all(s: &str) -> Vec<Boxed> {
             }
             match closed {
                 Some(k) => {
-                    out.push(Boxed { start, end: k + 1, content: s[cstart..k].to_string() });
+                    out.push(Boxed {
+                        start,
+                        end: k + 1,
+                        content: s[cstart..k].to_string(),
+                    });
                     i = k + 1;
                 }
                 None => i = j + 1,
@@ -129,7 +145,11 @@ pub fn boxed_all(s: &str) -> Vec<Boxed> {
             }
             let content = s[cstart..k].trim_end_matches(['.', ',']).to_string();
             if !content.is_empty() {
-                out.push(Boxed { start, end: k, content });
+                out.push(Boxed {
+                    start,
+                    end: k,
+                    content,
+                });
             }
             i = k.max(j + 1);
         }
@@ -262,13 +282,20 @@ pub fn last_number_at(s: &str) -> Option<(usize, String)> {
     let mut best = None;
     let mut i = 0;
     while i < c.len() {
-        if !c[i].is_ascii_digit() || (i > 0 && (c[i - 1].is_alphanumeric() || c[i - 1] == '.' || c[i - 1] == '_')) {
+        if !c[i].is_ascii_digit()
+            || (i > 0 && (c[i - 1].is_alphanumeric() || c[i - 1] == '.' || c[i - 1] == '_'))
+        {
             i += 1;
             continue;
         }
         let st = if i > 0 && c[i - 1] == '-' { i - 1 } else { i };
         let mut j = i;
-        while j < c.len() && (c[j].is_ascii_digit() || ((c[j] == ',' || c[j] == '.' || c[j] == '/') && j + 1 < c.len() && c[j + 1].is_ascii_digit())) {
+        while j < c.len()
+            && (c[j].is_ascii_digit()
+                || ((c[j] == ',' || c[j] == '.' || c[j] == '/')
+                    && j + 1 < c.len()
+                    && c[j + 1].is_ascii_digit()))
+        {
             j += 1;
         }
         best = Some((st, c[st..j].iter().collect::<String>()));
@@ -279,7 +306,13 @@ pub fn last_number_at(s: &str) -> Option<(usize, String)> {
 
 fn phrase(s: &str) -> Option<String> {
     let lower = s.to_ascii_lowercase();
-    let pats = ["final answer is", "the answer is", "answer is", "final answer:", "answer:"];
+    let pats = [
+        "final answer is",
+        "the answer is",
+        "answer is",
+        "final answer:",
+        "answer:",
+    ];
     let mut best: Option<usize> = None;
     for p in pats {
         if let Some(k) = lower.rfind(p) {
@@ -298,13 +331,13 @@ fn phrase(s: &str) -> Option<String> {
     for (n, &(k, ch)) in rc.iter().enumerate() {
         match ch {
             '$' => in_math = !in_math,
-            '\n' if !in_math && rest[..k].trim().len() > 0 => {
+            '\n' if !in_math && !rest[..k].trim().is_empty() => {
                 end = k;
                 break;
             }
             '.' if !in_math => {
                 let next = rc.get(n + 1).map(|x| x.1);
-                if next.is_none_or(|d| !d.is_ascii_digit()) && rest[..k].trim().len() > 0 {
+                if next.is_none_or(|d| !d.is_ascii_digit()) && !rest[..k].trim().is_empty() {
                     end = k;
                     break;
                 }
@@ -316,7 +349,11 @@ fn phrase(s: &str) -> Option<String> {
             break;
         }
     }
-    let mut text = rest[..end].trim().trim_start_matches(':').trim().to_string();
+    let mut text = rest[..end]
+        .trim()
+        .trim_start_matches(':')
+        .trim()
+        .to_string();
     let tl = text.to_ascii_lowercase();
     if let Some(k) = tl.rfind(" is ") {
         text = text[k + 4..].trim().to_string();
@@ -334,11 +371,12 @@ fn bold(s: &str) -> Option<String> {
     }
     // odd indices are inside ** **
     let mut k = parts.len() - 2;
-    if k % 2 == 0 {
+    if k.is_multiple_of(2) {
         k -= 1;
     }
     let c = parts[k].trim();
-    (!c.is_empty() && c.len() < 200 && !c.to_ascii_lowercase().contains("final answer")).then(|| c.to_string())
+    (!c.is_empty() && c.len() < 200 && !c.to_ascii_lowercase().contains("final answer"))
+        .then(|| c.to_string())
 }
 
 fn parses(s: &str, limits: &Limits) -> bool {
@@ -350,7 +388,8 @@ fn parses(s: &str, limits: &Limits) -> bool {
 /// else its last number.
 fn refine(text: &str, opts: &ExtractOptions, limits: &Limits) -> Option<String> {
     if text.contains('$') && parses(text, limits) {
-        return Some(text.replace("\\\"", " ").replace('"', " ").trim().to_string());
+        let t = text.replace("\\\"", " ").replace(['"', '$'], " ");
+        return Some(t.split_whitespace().collect::<Vec<_>>().join(" "));
     }
     if let Some(m) = math_segments(text).pop() {
         return Some(m);
@@ -405,8 +444,16 @@ pub fn extract_with(response: &str, opts: &ExtractOptions, limits: &Limits) -> O
     if opts.whole && s.len() <= 400 && parses(s, limits) {
         return Some(s.trim().to_string());
     }
-    let seg = if opts.math_segments { math_segments_at(s).pop() } else { None };
-    let num = if opts.last_number { last_number_at(s) } else { None };
+    let seg = if opts.math_segments {
+        math_segments_at(s).pop()
+    } else {
+        None
+    };
+    let num = if opts.last_number {
+        last_number_at(s)
+    } else {
+        None
+    };
     match (seg, num) {
         (Some((end, m)), Some((start, n))) => {
             // a number after the last math segment is the later statement
@@ -422,31 +469,6 @@ pub fn extract_with(response: &str, opts: &ExtractOptions, limits: &Limits) -> O
 /// Extract the final answer from a model response (`None`: nothing found).
 pub fn extract_answer(response: &str, mode: ExtractMode) -> Option<String> {
     extract_with(response, &mode.options(), &Limits::default())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn boxed_nested_and_unbraced() {
-        assert_eq!(extract_answer("so $\\boxed{\\frac{1}{2}}$.", ExtractMode::Strict).as_deref(), Some("\\frac{1}{2}"));
-        assert_eq!(extract_answer("\\boxed 5.", ExtractMode::Strict).as_deref(), Some("5"));
-        assert_eq!(extract_answer("\\fbox{3} then \\boxed{4} done. Many more words here to separate", ExtractMode::Strict).as_deref(), Some("3, 4"));
-        assert_eq!(extract_answer("a \\boxed{1} no no no no no \\boxed{2}", ExtractMode::Strict).as_deref(), Some("2"));
-        assert_eq!(extract_answer("the answer is 5", ExtractMode::Strict), None);
-    }
-
-    #[test]
-    fn lenient_fallbacks() {
-        let l = ExtractMode::Lenient;
-        assert_eq!(extract_answer("Thus the answer is $\\frac{3}{4}$. I hope", l).as_deref(), Some("\\frac{3}{4}"));
-        assert_eq!(extract_answer("Final Answer: The largest $n$ is 34.", l).as_deref(), Some("34"));
-        assert_eq!(extract_answer("\\sqrt{72}", l).as_deref(), Some("\\sqrt{72}"));
-        assert_eq!(extract_answer("We get **42** apples", l).as_deref(), Some("42"));
-        assert_eq!(extract_answer("which is 1,000.99€", l).as_deref(), Some("1,000.99"));
-        assert_eq!(extract_answer("AZYUK2A", l), None);
-    }
 }
 
 /// Multiple-choice letter of a response, among `letters` (e.g. "ABCDE"): the letter after
@@ -481,4 +503,64 @@ pub fn extract_choice(response: &str, letters: &str) -> Option<char> {
         }
     }
     standalone(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boxed_nested_and_unbraced() {
+        assert_eq!(
+            extract_answer("so $\\boxed{\\frac{1}{2}}$.", ExtractMode::Strict).as_deref(),
+            Some("\\frac{1}{2}")
+        );
+        assert_eq!(
+            extract_answer("\\boxed 5.", ExtractMode::Strict).as_deref(),
+            Some("5")
+        );
+        assert_eq!(
+            extract_answer(
+                "\\fbox{3} then \\boxed{4} done. Many more words here to separate",
+                ExtractMode::Strict
+            )
+            .as_deref(),
+            Some("3, 4")
+        );
+        assert_eq!(
+            extract_answer(
+                "a \\boxed{1} no no no no no \\boxed{2}",
+                ExtractMode::Strict
+            )
+            .as_deref(),
+            Some("2")
+        );
+        assert_eq!(extract_answer("the answer is 5", ExtractMode::Strict), None);
+    }
+
+    #[test]
+    fn lenient_fallbacks() {
+        let l = ExtractMode::Lenient;
+        assert_eq!(
+            extract_answer("Thus the answer is $\\frac{3}{4}$. I hope", l).as_deref(),
+            Some("\\frac{3}{4}")
+        );
+        assert_eq!(
+            extract_answer("Final Answer: The largest $n$ is 34.", l).as_deref(),
+            Some("34")
+        );
+        assert_eq!(
+            extract_answer("\\sqrt{72}", l).as_deref(),
+            Some("\\sqrt{72}")
+        );
+        assert_eq!(
+            extract_answer("We get **42** apples", l).as_deref(),
+            Some("42")
+        );
+        assert_eq!(
+            extract_answer("which is 1,000.99€", l).as_deref(),
+            Some("1,000.99")
+        );
+        assert_eq!(extract_answer("AZYUK2A", l), None);
+    }
 }

@@ -112,8 +112,8 @@ const SKIP_CMDS: &[&str] = &[
 ];
 /// Functions that take one argument.
 pub(crate) const FUNCS: &[&str] = &[
-    "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh",
-    "tanh", "ln", "log", "exp", "lg",
+    "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
+    "ln", "log", "exp", "lg",
 ];
 const UNIT_WORDS: &[&str] = &[
     "percent",
@@ -257,14 +257,18 @@ fn tokenize(s: &str, limits: &Limits) -> PResult<Vec<Tok>> {
     let mut i = 0;
     while i < chars.len() {
         if toks.len() > limits.max_tokens {
-            return Err(ParseError::TooLarge(format!("over {} tokens", limits.max_tokens)));
+            return Err(ParseError::TooLarge(format!(
+                "over {} tokens",
+                limits.max_tokens
+            )));
         }
         let c = chars[i];
         if c.is_whitespace() || c == '~' || c == '$' {
             i += 1;
             continue;
         }
-        if c.is_ascii_digit() || (c == '.' && i + 1 < chars.len() && chars[i + 1].is_ascii_digit()) {
+        if c.is_ascii_digit() || (c == '.' && i + 1 < chars.len() && chars[i + 1].is_ascii_digit())
+        {
             let st = i;
             while i < chars.len() && chars[i].is_ascii_digit() {
                 i += 1;
@@ -274,7 +278,10 @@ fn tokenize(s: &str, limits: &Limits) -> PResult<Vec<Tok>> {
                 while i < chars.len() && chars[i].is_ascii_digit() {
                     i += 1;
                 }
-            } else if i < chars.len() && chars[i] == '.' && (i + 1 == chars.len() || chars[i + 1].is_whitespace()) {
+            } else if i < chars.len()
+                && chars[i] == '.'
+                && (i + 1 == chars.len() || chars[i + 1].is_whitespace())
+            {
                 // "5." -> 5
                 let num: String = chars[st..i].iter().collect();
                 i += 1;
@@ -459,7 +466,11 @@ pub(crate) fn parse_number(s: &str) -> Option<(BigRational, Option<u32>)> {
         None => (mant, None),
     };
     let digits = format!("{}{}", ip, fp.unwrap_or(""));
-    let n: BigInt = if digits.is_empty() { BigInt::zero() } else { digits.parse().ok()? };
+    let n: BigInt = if digits.is_empty() {
+        BigInt::zero()
+    } else {
+        digits.parse().ok()?
+    };
     let places = fp.map(|f| f.len() as i64).unwrap_or(0) - exp;
     let ten = BigInt::from(10);
     let v = if places >= 0 {
@@ -467,7 +478,11 @@ pub(crate) fn parse_number(s: &str) -> Option<(BigRational, Option<u32>)> {
     } else {
         BigRational::from_integer(n * num_traits::pow(ten, (-places) as usize))
     };
-    let decimals = if exp == 0 { fp.map(|f| f.len() as u32) } else { None };
+    let decimals = if exp == 0 {
+        fp.map(|f| f.len() as u32)
+    } else {
+        None
+    };
     Some((v, decimals))
 }
 
@@ -497,7 +512,10 @@ pub fn parse_expr(s: &str, limits: &Limits, budget: &Budget, strict_words: bool)
     };
     let items = p.parse_list()?;
     if p.pos < p.toks.len() {
-        return Err(ParseError::Syntax(format!("unexpected {:?}", p.toks[p.pos])));
+        return Err(ParseError::Syntax(format!(
+            "unexpected {:?}",
+            p.toks[p.pos]
+        )));
     }
     match items.len() {
         0 => Err(ParseError::Syntax("empty answer".into())),
@@ -548,7 +566,11 @@ impl Parser<'_> {
         self.depth -= 1;
     }
     fn err<T>(&self, what: &str) -> PResult<T> {
-        Err(ParseError::Syntax(format!("{what} at token {} ({:?})", self.pos, self.peek())))
+        Err(ParseError::Syntax(format!(
+            "{what} at token {} ({:?})",
+            self.pos,
+            self.peek()
+        )))
     }
 
     fn is_separator(&self) -> bool {
@@ -653,7 +675,8 @@ impl Parser<'_> {
 
     fn starts_factor(&self) -> bool {
         match self.peek() {
-            Some(Tok::Num(_)) | Some(Tok::Letter(_)) | Some(Tok::LParen) | Some(Tok::LBrace) | Some(Tok::LBrack) => true,
+            Some(Tok::Num(_)) | Some(Tok::Letter(_)) | Some(Tok::LParen) | Some(Tok::LBrace)
+            | Some(Tok::LBrack) => true,
             Some(Tok::Word(w)) => !is_connector(w) && !is_unit_word(w),
             Some(Tok::Cmd(c)) => c != "circ",
             Some(Tok::Begin(_)) => true,
@@ -847,12 +870,16 @@ impl Parser<'_> {
                     self.pos += 1;
                     let sub = self.raw_subscript()?;
                     p = match p {
-                        Expr::Num { value, decimals: None } if value.is_integer() => {
-                            match base_convert(&value, &sub) {
-                                Some(v) => Expr::Num { value: v, decimals: None },
-                                None => return self.err("bad base subscript"),
-                            }
-                        }
+                        Expr::Num {
+                            value,
+                            decimals: None,
+                        } if value.is_integer() => match base_convert(&value, &sub) {
+                            Some(v) => Expr::Num {
+                                value: v,
+                                decimals: None,
+                            },
+                            None => return self.err("bad base subscript"),
+                        },
                         Expr::Sym(s) => Expr::Sym(format!("{s}_{{{sub}}}")),
                         Expr::Const(Const::E) => Expr::Sym(format!("e_{{{sub}}}")),
                         Expr::Const(Const::I) => Expr::Sym(format!("i_{{{sub}}}")),
@@ -912,7 +939,10 @@ impl Parser<'_> {
                 let rest: String = n.chars().skip(1).collect();
                 self.toks[self.pos] = Tok::Num(rest);
                 let (v, d) = parse_number(&first).ok_or(ParseError::Syntax("number".into()))?;
-                Ok(Expr::Num { value: v, decimals: d })
+                Ok(Expr::Num {
+                    value: v,
+                    decimals: d,
+                })
             }
             Some(Tok::Word(w)) => {
                 let mut cs = w.chars();
@@ -1038,7 +1068,10 @@ impl Parser<'_> {
                 _ => {
                     let cell = self.parse_rel()?;
                     row.push(cell);
-                    if !matches!(self.peek(), Some(Tok::Amp) | Some(Tok::RowSep) | Some(Tok::End(_))) {
+                    if !matches!(
+                        self.peek(),
+                        Some(Tok::Amp) | Some(Tok::RowSep) | Some(Tok::End(_))
+                    ) {
                         return self.err("bad matrix cell");
                     }
                 }
@@ -1115,7 +1148,9 @@ impl Parser<'_> {
             "pi" => Expr::Const(Const::Pi),
             "infty" | "infin" | "infinity" => Expr::Const(Const::Inf),
             "boxed" | "fbox" | "overline" | "underline" | "vec" | "hat" | "bar" | "mathbb"
-            | "mathcal" | "widehat" | "overrightarrow" | "tilde" | "mathring" => self.parse_arg()?,
+            | "mathcal" | "widehat" | "overrightarrow" | "tilde" | "mathring" => {
+                self.parse_arg()?
+            }
             "sum" | "prod" | "int" | "lim" => {
                 // opaque operator: its bounds become part of its name
                 let mut name = c.to_string();
@@ -1163,14 +1198,20 @@ impl Parser<'_> {
         if t.is_empty() {
             return self.err("empty text");
         }
-        let simple = t.chars().all(|c| c.is_alphanumeric() || "()+-. ".contains(c));
-        let word = t.chars().all(|c| c.is_alphabetic() || c == ' ' || c == '-' || c == '\'');
+        let simple = t
+            .chars()
+            .all(|c| c.is_alphanumeric() || "()+-. ".contains(c));
+        let word = t
+            .chars()
+            .all(|c| c.is_alphabetic() || c == ' ' || c == '-' || c == '\'');
         if simple && !(word && t.chars().count() > 1) {
             if let Ok(e) = parse_expr(t, self.limits, self.budget, false) {
                 return Ok(e);
             }
         }
-        Ok(Expr::Text(t.split_whitespace().collect::<Vec<_>>().join(" ")))
+        Ok(Expr::Text(
+            t.split_whitespace().collect::<Vec<_>>().join(" "),
+        ))
     }
 }
 
@@ -1232,7 +1273,10 @@ mod tests {
     fn numbers_are_exact() {
         assert_eq!(
             p("0.1"),
-            Expr::Num { value: BigRational::new(1.into(), 10.into()), decimals: Some(1) }
+            Expr::Num {
+                value: BigRational::new(1.into(), 10.into()),
+                decimals: Some(1)
+            }
         );
         assert!(matches!(p("1.5e3"), Expr::Num { decimals: None, .. }));
         assert_eq!(p("1011_2"), Expr::int(11));
@@ -1247,11 +1291,21 @@ mod tests {
 
     #[test]
     fn structures() {
-        assert!(matches!(p("[0,1)"), Expr::Interval { lo_closed: true, hi_closed: false, .. }));
+        assert!(matches!(
+            p("[0,1)"),
+            Expr::Interval {
+                lo_closed: true,
+                hi_closed: false,
+                ..
+            }
+        ));
         assert!(matches!(p("(1,2,3)"), Expr::Tuple(_)));
         assert!(matches!(p("\\{1,2\\}"), Expr::Set(_)));
         assert!(matches!(p("x \\le 5"), Expr::Rel { .. }));
-        assert!(matches!(p("\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}"), Expr::Matrix(_)));
+        assert!(matches!(
+            p("\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}"),
+            Expr::Matrix(_)
+        ));
         assert!(matches!(p("1 \\pm \\sqrt{2}"), Expr::PlusMinus(..)));
     }
 

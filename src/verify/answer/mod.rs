@@ -89,7 +89,10 @@ impl Default for CheckerConfig {
 impl CheckerConfig {
     /// Default settings with lenient extraction (for evaluation of free-form answers).
     pub fn lenient() -> Self {
-        CheckerConfig { mode: ExtractMode::Lenient, ..Default::default() }
+        CheckerConfig {
+            mode: ExtractMode::Lenient,
+            ..Default::default()
+        }
     }
     fn extract_options(&self) -> ExtractOptions {
         self.extract.unwrap_or_else(|| self.mode.options())
@@ -129,14 +132,24 @@ impl AnswerChecker {
         let extracted = extract::extract_with(response, &self.config.extract_options(), lim);
         let Some(pred) = extracted else {
             let why = match self.config.mode {
-                ExtractMode::Strict if self.config.extract.is_none() => "no \\boxed{} answer in the response (strict mode)",
+                ExtractMode::Strict if self.config.extract.is_none() => {
+                    "no \\boxed{} answer in the response (strict mode)"
+                }
                 _ => "no answer found in the response",
             };
-            return Verdict { correct: false, extracted: None, reason: why.into() };
+            return Verdict {
+                correct: false,
+                extracted: None,
+                reason: why.into(),
+            };
         };
         let gold = self.reference_answer(reference);
         let (correct, reason) = self.compare_answers(&gold, &pred);
-        Verdict { correct, extracted: Some(pred), reason }
+        Verdict {
+            correct,
+            extracted: Some(pred),
+            reason,
+        }
     }
 
     /// The answer inside a reference: its last box group if boxed, else the reference itself
@@ -160,7 +173,10 @@ impl AnswerChecker {
     pub fn compare_answers(&self, gold: &str, pred: &str) -> (bool, String) {
         let lim = &self.config.limits;
         if gold.len() > lim.max_answer_bytes || pred.len() > lim.max_answer_bytes {
-            return (false, format!("answer longer than {} bytes", lim.max_answer_bytes));
+            return (
+                false,
+                format!("answer longer than {} bytes", lim.max_answer_bytes),
+            );
         }
         let kg = text_key(gold);
         if !kg.is_empty() && kg == text_key(pred) {
@@ -175,7 +191,11 @@ impl AnswerChecker {
             Ok(p) => p,
             Err(e) => return (false, format!("answer not parsed ({e}); texts differ")),
         };
-        let cx = Ctx { cfg: &self.config, lim, budget: &budget };
+        let cx = Ctx {
+            cfg: &self.config,
+            lim,
+            budget: &budget,
+        };
         let eq = equal(&g, &p, &cx, 0);
         if budget.exhausted() {
             return (false, "step budget exhausted".into());

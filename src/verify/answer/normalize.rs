@@ -17,7 +17,8 @@ pub fn prepare(s: &str) -> String {
         let b: Vec<char> = s.chars().collect();
         let mut i = 0;
         while i < b.len() {
-            if b[i] == '\\' && i + 2 < b.len() && b[i + 1] == '\\' && b[i + 2].is_ascii_alphabetic() {
+            if b[i] == '\\' && i + 2 < b.len() && b[i + 1] == '\\' && b[i + 2].is_ascii_alphabetic()
+            {
                 // keep `\\` row separators before a letter inside matrices only when the
                 // matrix environment is present
                 if !s.contains("\\begin") {
@@ -78,7 +79,10 @@ fn decimal_comma(s: &str) -> Option<String> {
     if (b.len() == 3 && a != "0") || b.len() < 2 {
         return None;
     }
-    Some(format!("{}{a}.{b}", if s.starts_with('-') { "-" } else { "" }))
+    Some(format!(
+        "{}{a}.{b}",
+        if s.starts_with('-') { "-" } else { "" }
+    ))
 }
 
 /// Remove commas of `d{1,3}(,ddd)+` groups at bracket depth 0.
@@ -97,7 +101,8 @@ fn collapse_thousands(s: &str) -> String {
             ')' | ']' | '}' => depth -= 1,
             _ => {}
         }
-        let starts_num = ch.is_ascii_digit() && (i == 0 || !(c[i - 1].is_ascii_digit() || c[i - 1] == '.'));
+        let starts_num =
+            ch.is_ascii_digit() && (i == 0 || !(c[i - 1].is_ascii_digit() || c[i - 1] == '.'));
         if depth == 0 && starts_num {
             let mut j = i;
             while j < c.len() && c[j].is_ascii_digit() {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use num_bigint::BigInt;
-use num_integer::{Integer, Roots};
+use num_integer::Integer;
 use num_rational::BigRational;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
@@ -30,11 +30,17 @@ impl Surd {
         if !c.is_zero() {
             terms.insert(BigInt::one(), c);
         }
-        Surd { terms, certain: true }
+        Surd {
+            terms,
+            certain: true,
+        }
     }
     fn add(mut self, o: &Surd) -> Option<Surd> {
         for (n, c) in &o.terms {
-            let e = self.terms.entry(n.clone()).or_insert_with(BigRational::zero);
+            let e = self
+                .terms
+                .entry(n.clone())
+                .or_insert_with(BigRational::zero);
             *e += c;
             if e.is_zero() {
                 self.terms.remove(n);
@@ -60,7 +66,10 @@ impl Surd {
                 let c = ca * cb * BigRational::from_integer(g);
                 let mut t = BTreeMap::new();
                 t.insert(n, c);
-                out = out.add(&Surd { terms: t, certain: true })?;
+                out = out.add(&Surd {
+                    terms: t,
+                    certain: true,
+                })?;
             }
         }
         Some(out)
@@ -79,8 +88,14 @@ impl Surd {
                 let (n, c) = self.terms.iter().next()?;
                 // 1/(c√n) = √n/(c·n)
                 let mut t = BTreeMap::new();
-                t.insert(n.clone(), (c * BigRational::from_integer(n.clone())).recip());
-                Some(Surd { terms: t, certain: self.certain })
+                t.insert(
+                    n.clone(),
+                    (c * BigRational::from_integer(n.clone())).recip(),
+                );
+                Some(Surd {
+                    terms: t,
+                    certain: self.certain,
+                })
             }
             2 if self.terms.contains_key(&one) => {
                 // 1/(a + b√n) = (a − b√n)/(a² − b²n)
@@ -93,7 +108,10 @@ impl Surd {
                 let mut t = BTreeMap::new();
                 t.insert(one, &a / &den);
                 t.insert(n.clone(), -(b / &den));
-                Some(Surd { terms: t, certain: self.certain })
+                Some(Surd {
+                    terms: t,
+                    certain: self.certain,
+                })
             }
             _ => None,
         }

@@ -58,7 +58,10 @@ pub fn exact(e: &Expr, lim: &Limits, budget: &Budget) -> Option<BigRational> {
                 if !n.is_integer() || n.is_negative() {
                     return None;
                 }
-                let n = n.to_integer().to_u64().filter(|&n| n <= lim.max_factorial)?;
+                let n = n
+                    .to_integer()
+                    .to_u64()
+                    .filter(|&n| n <= lim.max_factorial)?;
                 if !budget.spend(n) {
                     return None;
                 }
@@ -74,7 +77,10 @@ pub fn exact(e: &Expr, lim: &Limits, budget: &Budget) -> Option<BigRational> {
                 if !n.is_integer() || !k.is_integer() || k.is_negative() {
                     return None;
                 }
-                let k = k.to_integer().to_u64().filter(|&k| k <= lim.max_factorial)?;
+                let k = k
+                    .to_integer()
+                    .to_u64()
+                    .filter(|&k| k <= lim.max_factorial)?;
                 if !budget.spend(k) {
                     return None;
                 }
@@ -92,22 +98,39 @@ pub fn exact(e: &Expr, lim: &Limits, budget: &Budget) -> Option<BigRational> {
     }
 }
 
-fn pow_exact(base: &BigRational, ex: &BigRational, lim: &Limits, budget: &Budget) -> Option<BigRational> {
+fn pow_exact(
+    base: &BigRational,
+    ex: &BigRational,
+    lim: &Limits,
+    budget: &Budget,
+) -> Option<BigRational> {
     if ex.is_integer() {
         let n = ex.to_integer();
         let mag = n.abs().to_u64()?;
         if base.is_zero() {
-            return if n.is_negative() { None } else if mag == 0 { Some(BigRational::one()) } else { Some(BigRational::zero()) };
+            return if n.is_negative() {
+                None
+            } else if mag == 0 {
+                Some(BigRational::one())
+            } else {
+                Some(BigRational::zero())
+            };
         }
         if base.abs().is_one() {
             let neg = base.is_negative() && mag % 2 == 1;
-            return Some(if neg { -BigRational::one() } else { BigRational::one() });
+            return Some(if neg {
+                -BigRational::one()
+            } else {
+                BigRational::one()
+            });
         }
         if mag > lim.max_exponent {
             return None;
         }
         let bits = base.numer().bits().max(base.denom().bits());
-        if bits.saturating_mul(mag) > lim.max_power_bits || !budget.spend(bits.saturating_mul(mag) / 64 + 1) {
+        if bits.saturating_mul(mag) > lim.max_power_bits
+            || !budget.spend(bits.saturating_mul(mag) / 64 + 1)
+        {
             return None;
         }
         let p = num_traits::pow(base.clone(), mag as usize);
@@ -116,7 +139,12 @@ fn pow_exact(base: &BigRational, ex: &BigRational, lim: &Limits, budget: &Budget
     // rational exponent p/q: exact only when base is a perfect q-th power
     let q = ex.denom().to_u32().filter(|&q| q <= 64)?;
     let r = root_exact(base, q)?;
-    pow_exact(&r, &BigRational::from_integer(ex.numer().clone()), lim, budget)
+    pow_exact(
+        &r,
+        &BigRational::from_integer(ex.numer().clone()),
+        lim,
+        budget,
+    )
 }
 
 /// Exact n-th root of a rational when it is rational (perfect powers only).
@@ -132,7 +160,9 @@ fn root_exact(x: &BigRational, n: u32) -> Option<BigRational> {
     }
     let a = x.numer().nth_root(n);
     let b = x.denom().nth_root(n);
-    if num_traits::pow(a.clone(), n as usize) == *x.numer() && num_traits::pow(b.clone(), n as usize) == *x.denom() {
+    if num_traits::pow(a.clone(), n as usize) == *x.numer()
+        && num_traits::pow(b.clone(), n as usize) == *x.denom()
+    {
         Some(BigRational::new(a, b))
     } else {
         None
@@ -154,20 +184,32 @@ impl C64 {
         C64 { re, im: 0.0 }
     }
     fn add(self, o: C64) -> C64 {
-        C64 { re: self.re + o.re, im: self.im + o.im }
+        C64 {
+            re: self.re + o.re,
+            im: self.im + o.im,
+        }
     }
     fn mul(self, o: C64) -> C64 {
-        C64 { re: self.re * o.re - self.im * o.im, im: self.re * o.im + self.im * o.re }
+        C64 {
+            re: self.re * o.re - self.im * o.im,
+            im: self.re * o.im + self.im * o.re,
+        }
     }
     fn neg(self) -> C64 {
-        C64 { re: -self.re, im: -self.im }
+        C64 {
+            re: -self.re,
+            im: -self.im,
+        }
     }
     fn div(self, o: C64) -> Option<C64> {
         let d = o.re * o.re + o.im * o.im;
         if d == 0.0 || !d.is_finite() {
             return None;
         }
-        Some(C64 { re: (self.re * o.re + self.im * o.im) / d, im: (self.im * o.re - self.re * o.im) / d })
+        Some(C64 {
+            re: (self.re * o.re + self.im * o.im) / d,
+            im: (self.im * o.re - self.re * o.im) / d,
+        })
     }
     /// Modulus.
     pub fn abs(self) -> f64 {
@@ -178,13 +220,19 @@ impl C64 {
     }
     fn exp(self) -> C64 {
         let m = self.re.exp();
-        C64 { re: m * self.im.cos(), im: m * self.im.sin() }
+        C64 {
+            re: m * self.im.cos(),
+            im: m * self.im.sin(),
+        }
     }
     fn ln(self) -> Option<C64> {
         if self.re == 0.0 && self.im == 0.0 {
             return None;
         }
-        Some(C64 { re: self.abs().ln(), im: self.im.atan2(self.re) })
+        Some(C64 {
+            re: self.abs().ln(),
+            im: self.im.atan2(self.re),
+        })
     }
     fn sqrt(self) -> C64 {
         if self.is_real() && self.re >= 0.0 {
@@ -192,7 +240,9 @@ impl C64 {
         }
         let r = self.abs();
         let re = ((r + self.re) / 2.0).sqrt();
-        let im = ((r - self.re) / 2.0).sqrt().copysign(if self.im == 0.0 { 1.0 } else { self.im });
+        let im = ((r - self.re) / 2.0)
+            .sqrt()
+            .copysign(if self.im == 0.0 { 1.0 } else { self.im });
         C64 { re, im }
     }
     fn pow(self, e: C64) -> Option<C64> {
@@ -202,13 +252,21 @@ impl C64 {
             for _ in 0..n.unsigned_abs() {
                 acc = acc.mul(self);
             }
-            return if n < 0 { C64::real(1.0).div(acc) } else { Some(acc) };
+            return if n < 0 {
+                C64::real(1.0).div(acc)
+            } else {
+                Some(acc)
+            };
         }
         if self.is_real() && self.re > 0.0 && e.is_real() {
             return Some(C64::real(self.re.powf(e.re)));
         }
         if self.re == 0.0 && self.im == 0.0 {
-            return if e.re > 0.0 { Some(C64::real(0.0)) } else { None };
+            return if e.re > 0.0 {
+                Some(C64::real(0.0))
+            } else {
+                None
+            };
         }
         Some(e.mul(self.ln()?).exp())
     }
@@ -270,7 +328,12 @@ pub fn numeric(e: &Expr, env: &dyn Fn(&str) -> f64, budget: &Budget) -> Option<C
                 "sqrt" => x.sqrt(),
                 "root" => {
                     let n = numeric(args.get(1)?, env, budget)?;
-                    if x.is_real() && n.is_real() && x.re < 0.0 && n.re.fract() == 0.0 && (n.re as i64) % 2 != 0 {
+                    if x.is_real()
+                        && n.is_real()
+                        && x.re < 0.0
+                        && n.re.fract() == 0.0
+                        && (n.re as i64) % 2 != 0
+                    {
                         C64::real(-(-x.re).powf(1.0 / n.re))
                     } else {
                         x.pow(C64::real(1.0).div(n)?)?
@@ -305,7 +368,9 @@ pub fn numeric(e: &Expr, env: &dyn Fn(&str) -> f64, budget: &Budget) -> Option<C
                     }
                     let mut acc = C64::real(1.0);
                     for j in 0..k.re as u64 {
-                        acc = acc.mul(x.add(C64::real(-(j as f64)))).div(C64::real(j as f64 + 1.0))?;
+                        acc = acc
+                            .mul(x.add(C64::real(-(j as f64))))
+                            .div(C64::real(j as f64 + 1.0))?;
                     }
                     acc
                 }
@@ -317,7 +382,10 @@ pub fn numeric(e: &Expr, env: &dyn Fn(&str) -> f64, budget: &Budget) -> Option<C
                     let b = ((h >> 20) % 1000) as f64 / 1000.0;
                     let mut v = x;
                     for extra in &args[1..] {
-                        v = v.add(numeric(extra, env, budget)?.mul(C64::real(0.7071)));
+                        v = v.add(
+                            numeric(extra, env, budget)?
+                                .mul(C64::real(std::f64::consts::FRAC_1_SQRT_2)),
+                        );
                     }
                     real_fn(v, |t| (a * t + b).sin() + 0.5 * (t * b).cos())?
                 }
@@ -336,9 +404,12 @@ pub fn free_symbols(e: &Expr, out: &mut Vec<String>) {
                 out.push(s.clone());
             }
         }
-        Expr::Add(v) | Expr::Mul(v) | Expr::Tuple(v) | Expr::List(v) | Expr::Set(v) | Expr::Union(v) => {
-            v.iter().for_each(|x| free_symbols(x, out))
-        }
+        Expr::Add(v)
+        | Expr::Mul(v)
+        | Expr::Tuple(v)
+        | Expr::List(v)
+        | Expr::Set(v)
+        | Expr::Union(v) => v.iter().for_each(|x| free_symbols(x, out)),
         Expr::Func(_, v) => v.iter().for_each(|x| free_symbols(x, out)),
         Expr::Neg(a) => free_symbols(a, out),
         Expr::Div(a, b) | Expr::Pow(a, b) | Expr::PlusMinus(a, b) => {
@@ -369,7 +440,10 @@ mod tests {
 
     #[test]
     fn exact_arithmetic() {
-        assert_eq!(ex("\\frac{1}{2^{99}}").unwrap() * BigRational::from_integer(2.into()), ex("\\frac{1}{2^{98}}").unwrap());
+        assert_eq!(
+            ex("\\frac{1}{2^{99}}").unwrap() * BigRational::from_integer(2.into()),
+            ex("\\frac{1}{2^{98}}").unwrap()
+        );
         assert_ne!(ex("1/2004!"), ex("1/2006!"));
         assert_eq!(ex("\\sqrt{72}/\\sqrt{2}"), None); // sqrt(72) is not rational
         assert_eq!(ex("\\sqrt{49}"), ex("7"));
