@@ -4,8 +4,9 @@
 //! Config mapping: each pair runs with lenient extraction on both sides; `match_types`
 //! without "expr" disables the bare-number fallback (Math-Verify's LaTeX-only extraction),
 //! without "latex" disables the `$…$` segment and whole-response stages;
-//! `allow_set_relation_comp` maps to `allow_inequality_for_interval`. `precision` and
-//! `strict` are not mapped (our rounding rule and variable strictness are fixed).
+//! `allow_set_relation_comp` maps to `allow_inequality_for_interval`; `precision` p lowers
+//! the rounding rule's minimum to min(p, 3) digits (Math-Verify compares at p digits).
+//! `strict` is not mapped (variables are always compared strictly).
 use std::path::PathBuf;
 
 use prover::verify::answer::{AnswerChecker, CheckerConfig, ExtractOptions};
@@ -26,6 +27,9 @@ fn checker_for(cfg: &Value) -> AnswerChecker {
         opts.whole = true;
     }
     c.extract = Some(opts);
+    if let Some(p) = cfg.get("precision").and_then(|v| v.as_u64()) {
+        c.rounding_min_places = Some(p.min(3) as u32);
+    }
     c.allow_inequality_for_interval = cfg
         .get("allow_set_relation_comp")
         .and_then(|v| v.as_bool())

@@ -39,6 +39,10 @@ fn fractions_and_roots() {
     same("\\frac{\\sqrt{3}}{2}", "\\frac{1}{2}\\sqrt{3}");
     differ("2\\sqrt{5}", "\\sqrt{21}");
     differ("4", "4\\sqrt{2}");
+    same("1\\frac{4}{5}", "\\frac{9}{5}");
+    same("-2\\frac{1}{2}", "-2.5");
+    same("2\\frac{\\pi}{3}", "\\frac{2\\pi}{3}");
+    same("3\\frac{5}{4}", "\\frac{15}{4}");
 }
 
 #[test]
@@ -155,8 +159,12 @@ fn multiple_choice_letters() {
 #[test]
 fn rounding_rule() {
     same("12.8", "12.80");
-    accepts("\\frac{1}{3}", "0.33");
+    accepts("\\frac{1}{3}", "0.333");
     accepts("\\frac{1}{3}", "0.3333");
+    assert!(
+        !equivalent("\\frac{1}{3}", "0.33"),
+        "2 places are below the default minimum of 3"
+    );
     assert!(
         !equivalent("0.33", "\\frac{1}{3}"),
         "a 2-place reference does not accept the exact value"
@@ -170,6 +178,11 @@ fn rounding_rule() {
     accepts("4.1231056256", "\\sqrt{17}");
     differ("12.85", "12.9");
     differ("13", "12.8");
+    let two = AnswerChecker::new(CheckerConfig {
+        rounding_min_places: Some(2),
+        ..Default::default()
+    });
+    assert!(two.compare_answers("\\frac{1}{3}", "0.33").0);
     // disabled rounding: exact only
     let c = AnswerChecker::new(CheckerConfig {
         rounding_min_places: None,
@@ -219,4 +232,36 @@ fn checker_is_send_sync_and_verdict_serializes() {
     let v = AnswerChecker::default().check("1", "\\boxed{1}");
     let s = serde_json::to_string(&v).unwrap();
     assert!(s.contains("\"correct\":true"));
+}
+
+#[test]
+fn reward_hacks_are_rejected() {
+    let c = AnswerChecker::default();
+    for hack in [
+        "\\boxed{}",
+        "\\boxed{5} \\boxed{6}",
+        "\\boxed{5} or \\boxed{6}",
+        "\\boxed{5 \\text{ or } 6}",
+        "\\boxed{5, 6}",
+        "\\boxed{x}",
+        "\\boxed{\\infty}",
+        "\\boxed{0/0}",
+        "\\boxed{1/0}",
+        "\\boxed{[0, 10]}",
+        "\\boxed{\\{5, 6\\}}",
+        "\\boxed{5 \\pm 1}",
+        "\\boxed{the answer is 5 or 6}",
+        "\\boxed{4.99999999999}",
+        "\\boxed{5 + 10^{-30}}",
+        "\\boxed{x \\in \\{4, 5, 6\\}}",
+        "\\boxed{\\ge 5}",
+        "5",
+    ] {
+        let v = c.check("5", hack);
+        assert!(!v.correct, "{hack:?} must not be accepted for 5 ({})", v.reason);
+    }
+    for ok in ["\\boxed{5}", "\\boxed{\\text{5}}", "\\boxed{x = 5}", "\\boxed{5.0}", "\\boxed{\\frac{10}{2}}"] {
+        let v = c.check("5", ok);
+        assert!(v.correct, "{ok:?} should be accepted for 5 ({})", v.reason);
+    }
 }

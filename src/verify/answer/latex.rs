@@ -757,8 +757,19 @@ impl Parser<'_> {
                     if last_was_num && matches!(self.peek(), Some(Tok::Num(_))) {
                         return self.err("two numbers in a row");
                     }
+                    let mixed_candidate = fresh
+                        && is_int_literal(&acc)
+                        && matches!(self.peek(), Some(Tok::Cmd(c)) if matches!(c.as_str(), "frac" | "dfrac" | "tfrac"));
                     let f = self.parse_power()?;
                     last_was_num = false;
+                    if mixed_candidate && is_proper_fraction(&f) {
+                        // mixed number: 2\frac{1}{2} = 5/2, -1\frac{1}{2} = -3/2
+                        acc = match acc {
+                            Expr::Neg(a) => Expr::Neg(Box::new(Expr::Add(vec![*a, f]))),
+                            a => Expr::Add(vec![a, f]),
+                        };
+                        continue;
+                    }
                     acc = mul(acc, f, &mut fresh);
                 }
                 _ => break,
@@ -1212,6 +1223,36 @@ impl Parser<'_> {
         Ok(Expr::Text(
             t.split_whitespace().collect::<Vec<_>>().join(" "),
         ))
+    }
+}
+
+fn is_int_literal(e: &Expr) -> bool {
+    match e {
+        Expr::Num {
+            value,
+            decimals: None,
+        } => value.is_integer() && value > &BigRational::zero(),
+        Expr::Neg(a) => is_int_literal(a),
+        _ => false,
+    }
+}
+
+fn is_proper_fraction(e: &Expr) -> bool {
+    match e {
+        Expr::Div(a, b) => match (a.as_ref(), b.as_ref()) {
+            (
+                Expr::Num {
+                    value: x,
+                    decimals: None,
+                },
+                Expr::Num {
+                    value: y,
+                    decimals: None,
+                },
+            ) => x.is_integer() && y.is_integer() && x > &BigRational::zero() && x < y,
+            _ => false,
+        },
+        _ => false,
     }
 }
 

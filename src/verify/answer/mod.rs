@@ -11,10 +11,10 @@
 //!    `1/2004!` ≠ `1/2006!`. Powers with exponent > `max_exponent` or result over
 //!    `max_power_bits`, and factorials over `max_factorial`, are refused (not computed).
 //! 3. **Rounding rule.** A predicted decimal with `d ≥ rounding_min_places` digits after the
-//!    point (default 2) matches a reference whose exact value is *not* a terminating decimal
+//!    point (default 3) matches a reference whose exact value is *not* a terminating decimal
 //!    (or is irrational) when it is that value correctly rounded: |ref − pred| ≤ ½·10^−d.
-//!    So `1/3` accepts `0.33` and `0.3333` but not `0.3` or `0.334`; `1/8` (= 0.125) does not
-//!    accept `0.13`; `12.8` accepts `12.80` (exactly equal). Symmetrically a reference
+//!    So `1/3` accepts `0.333` and `0.3333` but not `0.33`, `0.3` or `0.334`; `1/8`
+//!    (= 0.125) does not accept `0.13`; `12.8` accepts `12.80` (exactly equal). Symmetrically a reference
 //!    decimal with `d ≥ reference_rounding_min_places` digits (default 4) accepts the exact
 //!    value it rounds (`4.1231` vs `\sqrt{17}`). Set either to `None` to disable.
 //! 4. Symbolic scalars (with `\sqrt`, π, e, i, variables, functions) must have the same free
@@ -30,7 +30,9 @@
 //!    differences are positively proportional; an inequality in one variable equals the
 //!    interval it describes (`x > 2` ↔ `(2, \infty)`); a reference interval accepts a
 //!    predicted inequality only with `allow_inequality_for_interval` (default true).
-//! 6. Percent signs, degree marks, `\$`, units and `\text{}` words after a number are dropped:
+//! 6. An integer directly followed by a proper numeric fraction is a mixed number:
+//!    `2\frac{1}{2}` = 5/2 (anything else side by side is a product).
+//! 7. Percent signs, degree marks, `\$`, units and `\text{}` words after a number are dropped:
 //!    `28\%` = `28` (not 0.28), `90^\circ` = `90`, `5\text{ cm}` = `5`.
 pub mod ast;
 pub mod compare;
@@ -77,7 +79,7 @@ impl Default for CheckerConfig {
         CheckerConfig {
             mode: ExtractMode::Strict,
             extract: None,
-            rounding_min_places: Some(2),
+            rounding_min_places: Some(3),
             reference_rounding_min_places: Some(4),
             relative_tolerance: 1e-9,
             allow_inequality_for_interval: true,
