@@ -40,6 +40,10 @@ fn jsonl_checks_lines_and_reports_malformed_ones() {
     assert_eq!(lines[1]["id"], 2, "id defaults to the line number");
     assert_eq!(lines[1]["correct"], false);
     assert_eq!(lines[2]["id"], 7);
+    assert_eq!(
+        lines[2]["id"], 7,
+        "line numbers keep counting past malformed lines"
+    );
     assert_eq!(lines[2]["correct"], true);
 }
 

@@ -135,3 +135,25 @@ fn huge_inputs_are_bounded() {
         let _ = c.check(&chain, &format!("\\boxed{{{chain}}}"));
     }
 }
+
+#[test]
+fn adversarial_megabyte_responses_stay_linear() {
+    // each of these would be quadratic with naive rescanning; they must finish promptly
+    let c = AnswerChecker::new(CheckerConfig::lenient());
+    for unit in [
+        "\\boxed{",
+        "\\[",
+        "\\(",
+        "$$",
+        "$",
+        "{",
+        "\\fbox{1",
+        "**",
+        "answer is ",
+        "1,",
+    ] {
+        let s = unit.repeat((1 << 20) / unit.len());
+        let _ = c.check("1", &s);
+        let _ = AnswerChecker::default().check("1", &s);
+    }
+}

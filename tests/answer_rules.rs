@@ -258,9 +258,19 @@ fn reward_hacks_are_rejected() {
         "5",
     ] {
         let v = c.check("5", hack);
-        assert!(!v.correct, "{hack:?} must not be accepted for 5 ({})", v.reason);
+        assert!(
+            !v.correct,
+            "{hack:?} must not be accepted for 5 ({})",
+            v.reason
+        );
     }
-    for ok in ["\\boxed{5}", "\\boxed{\\text{5}}", "\\boxed{x = 5}", "\\boxed{5.0}", "\\boxed{\\frac{10}{2}}"] {
+    for ok in [
+        "\\boxed{5}",
+        "\\boxed{\\text{5}}",
+        "\\boxed{x = 5}",
+        "\\boxed{5.0}",
+        "\\boxed{\\frac{10}{2}}",
+    ] {
         let v = c.check("5", ok);
         assert!(v.correct, "{ok:?} should be accepted for 5 ({})", v.reason);
     }

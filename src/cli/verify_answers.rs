@@ -25,16 +25,32 @@ struct OutLine<'a> {
 pub fn run_jsonl(path: &Path, checker: &AnswerChecker, out: &mut impl Write) -> Result<u8> {
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let reader = BufReader::new(file);
+    let mut reader = BufReader::new(file);
     let start = Instant::now();
     let (mut total, mut correct, mut malformed) = (0u64, 0u64, 0u64);
-    for (i, line) in reader.lines().enumerate() {
-        let lineno = i + 1;
-        let line = line.with_context(|| format!("{}:{lineno}: read error", path.display()))?;
+    let mut buf = Vec::new();
+    let mut lineno = 0usize;
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .with_context(|| format!("{}:{}: read error", path.display(), lineno + 1))?;
+        if n == 0 {
+            break;
+        }
+        lineno += 1;
+        let Ok(line) = std::str::from_utf8(&buf) else {
+            malformed += 1;
+            eprintln!(
+                "{}:{lineno}: not valid UTF-8; expected one JSON object per line",
+                path.display()
+            );
+            continue;
+        };
         if line.trim().is_empty() {
             continue;
         }
-        let parsed: Result<Value, _> = serde_json::from_str(&line);
+        let parsed: Result<Value, _> = serde_json::from_str(line);
         let fields = parsed.as_ref().ok().and_then(|v| {
             let r = v.get("reference")?.as_str()?;
             let s = v.get("response")?.as_str()?;

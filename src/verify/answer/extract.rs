@@ -81,7 +81,8 @@ pub struct Boxed {
 /// All `\boxed{…}`, `\boxed …`, `\fbox{…}` occurrences in order.
 pub fn boxed_all(s: &str) -> Vec<Boxed> {
     let b = s.as_bytes();
-    let mut out = Vec::new();
+    // openers: (start of the command, index of its `{` or of its bare argument)
+    let mut openers: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < b.len() {
         let rest = &b[i..];
@@ -93,57 +94,68 @@ pub fn boxed_all(s: &str) -> Vec<Boxed> {
             i += 1;
             continue;
         };
-        let start = i;
         let mut j = i + skip;
         if j < b.len() && b[j].is_ascii_alphabetic() {
             i = j;
             continue; // \boxedfoo
         }
-        while j < b.len() && (b[j] == b' ') {
+        while j < b.len() && b[j] == b' ' {
             j += 1;
         }
-        if j < b.len() && b[j] == b'{' {
-            let mut depth = 0usize;
-            let cstart = j + 1;
-            let mut k = j;
-            let mut closed = None;
-            while k < b.len() {
-                match b[k] {
-                    b'\\' => {
-                        k += 2;
-                        continue;
-                    }
-                    b'{' => depth += 1,
-                    b'}' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            closed = Some(k);
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-                k += 1;
+        openers.push((i, j));
+        i = j.max(i + 1);
+    }
+    if openers.is_empty() {
+        return Vec::new();
+    }
+    // one pass of brace matching for the braced openers
+    let wanted: std::collections::HashSet<usize> = openers
+        .iter()
+        .filter(|(_, j)| b.get(*j) == Some(&b'{'))
+        .map(|(_, j)| *j)
+        .collect();
+    let mut closes: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    let mut stack: Vec<usize> = Vec::new();
+    let first = openers[0].1;
+    let mut k = first;
+    while k < b.len() {
+        match b[k] {
+            b'\\' => {
+                k += 2;
+                continue;
             }
-            match closed {
-                Some(k) => {
-                    out.push(Boxed {
-                        start,
-                        end: k + 1,
-                        content: s[cstart..k].to_string(),
-                    });
-                    i = k + 1;
+            b'{' => stack.push(k),
+            b'}' => {
+                if let Some(o) = stack.pop() {
+                    if wanted.contains(&o) {
+                        closes.insert(o, k);
+                    }
                 }
-                None => i = j + 1,
+            }
+            _ => {}
+        }
+        k += 1;
+    }
+    let mut out = Vec::new();
+    for (start, j) in openers {
+        if b.get(j) == Some(&b'{') {
+            if let Some(&k) = closes.get(&j) {
+                out.push(Boxed {
+                    start,
+                    end: k + 1,
+                    content: s[j + 1..k].to_string(),
+                });
             }
         } else {
             // `\boxed 5`: up to whitespace or `$`
-            let cstart = j;
             let mut k = j;
             while k < b.len() && !b[k].is_ascii_whitespace() && b[k] != b'$' {
                 k += 1;
             }
-            let content = s[cstart..k].trim_end_matches(['.', ',']).to_string();
+            if !s.is_char_boundary(j) || !s.is_char_boundary(k) {
+                continue;
+            }
+            let content = s[j..k].trim_end_matches(['.', ',']).to_string();
             if !content.is_empty() {
                 out.push(Boxed {
                     start,
@@ -151,10 +163,18 @@ pub fn boxed_all(s: &str) -> Vec<Boxed> {
                     content,
                 });
             }
-            i = k.max(j + 1);
         }
     }
-    out
+    // nested boxes: keep the outer ones only when one contains the other
+    out.sort_by_key(|x| x.start);
+    let mut kept: Vec<Boxed> = Vec::new();
+    for x in out {
+        if kept.last().is_some_and(|l| x.start < l.end) {
+            continue;
+        }
+        kept.push(x);
+    }
+    kept
 }
 
 fn word_count(gap: &str) -> Option<usize> {
@@ -219,32 +239,36 @@ pub fn math_segments_at(s: &str) -> Vec<(usize, String)> {
     let b = s.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    let find = |from: usize, pat: &str, inline: bool| -> Option<usize> {
+    // Err(p): no closer before p (a newline for inline math, else the end of the text)
+    let find = |from: usize, pat: &str, inline: bool| -> Result<usize, usize> {
         let mut k = from;
         while k + pat.len() <= b.len() {
             if inline && b[k] == b'\n' {
-                return None;
+                return Err(k);
             }
             if b[k] == b'\\' && pat == "$" {
                 k += 2;
                 continue;
             }
             if b[k..].starts_with(pat.as_bytes()) {
-                return Some(k);
+                return Ok(k);
             }
             k += 1;
         }
-        None
+        Err(b.len())
     };
+    // an opener whose closer was not found before `dead[kind]` cannot be closed by a later
+    // opener of the same kind before that point either: skip them (keeps this linear)
+    let mut dead = [0usize; 4];
     while i < b.len() {
-        let (open, close, inline) = if b[i..].starts_with(b"$$") {
-            ("$$", "$$", false)
+        let (kind, open, close, inline) = if b[i..].starts_with(b"$$") {
+            (0, "$$", "$$", false)
         } else if b[i..].starts_with(b"\\[") {
-            ("\\[", "\\]", false)
+            (1, "\\[", "\\]", false)
         } else if b[i..].starts_with(b"\\(") {
-            ("\\(", "\\)", true)
+            (2, "\\(", "\\)", true)
         } else if b[i] == b'$' {
-            ("$", "$", true)
+            (3, "$", "$", true)
         } else if b[i] == b'\\' {
             i += 2;
             continue;
@@ -253,15 +277,22 @@ pub fn math_segments_at(s: &str) -> Vec<(usize, String)> {
             continue;
         };
         let cs = i + open.len();
+        if cs <= dead[kind] {
+            i = cs;
+            continue;
+        }
         match find(cs, close, inline) {
-            Some(k) => {
+            Ok(k) => {
                 let c = s[cs..k].trim();
                 if !c.is_empty() {
                     out.push((k + close.len(), c.to_string()));
                 }
                 i = k + close.len();
             }
-            None => i = cs,
+            Err(stop) => {
+                dead[kind] = stop;
+                i = cs;
+            }
         }
         while i < b.len() && !s.is_char_boundary(i) {
             i += 1;

@@ -132,20 +132,38 @@ fn sqrt_rational(r: &BigRational, budget: &Budget) -> Option<Surd> {
         return None;
     }
     let mut out = BigInt::one();
-    let mut p: u64 = 2;
-    while p <= TRIAL_LIMIT {
-        let pb = BigInt::from(p);
-        if &pb * &pb > m {
-            break;
+    if let Some(mut v) = m.to_u128() {
+        // fast path: machine integers
+        let mut o: u128 = 1;
+        let mut p: u128 = 2;
+        while p <= TRIAL_LIMIT as u128 && p * p <= v {
+            while v % (p * p) == 0 {
+                v /= p * p;
+                o *= p;
+            }
+            p += if p == 2 { 1 } else { 2 };
         }
-        let sq = &pb * &pb;
-        while (&m % &sq).is_zero() {
-            m /= &sq;
-            out *= &pb;
-        }
-        p += if p == 2 { 1 } else { 2 };
-        if !budget.spend(1) {
+        if !budget.spend(64) {
             return None;
+        }
+        m = BigInt::from(v);
+        out = BigInt::from(o);
+    } else {
+        let mut p: u64 = 2;
+        while p <= TRIAL_LIMIT {
+            let pb = BigInt::from(p);
+            let sq = &pb * &pb;
+            if sq > m {
+                break;
+            }
+            while (&m % &sq).is_zero() {
+                m /= &sq;
+                out *= &pb;
+            }
+            p += if p == 2 { 1 } else { 2 };
+            if !budget.spend(1) {
+                return None;
+            }
         }
     }
     let root = m.sqrt();
@@ -153,8 +171,8 @@ fn sqrt_rational(r: &BigRational, budget: &Budget) -> Option<Surd> {
         out *= &root;
         m = BigInt::one();
     }
-    // certain when every prime factor ≤ TRIAL_LIMIT was removed and the cofactor is below
-    // TRIAL_LIMIT² (then it has at most one prime factor beyond the limit... or is prime)
+    // square-free is proven when the cofactor is below TRIAL_LIMIT²: every square p² with
+    // p ≤ TRIAL_LIMIT was divided out, and a larger square would exceed the cofactor
     let certain = m.to_u64().is_some_and(|v| v < TRIAL_LIMIT * TRIAL_LIMIT);
     let c = BigRational::new(out, r.denom().clone());
     let mut t = BTreeMap::new();
