@@ -126,8 +126,7 @@ impl AnswerField {
                 let text = v
                     .as_str()
                     .ok_or_else(|| anyhow!("field `{}` is not text", self.name()))?;
-                crate::verify::answer::last_boxed(text)
-                    .map(|s| s.to_string())
+                crate::verify::answer::extract::last_boxed_group(text)
                     .ok_or_else(|| anyhow!("field `{}` has no \\boxed{{}}", self.name()))
             }
             AnswerField::AfterHashes(_) => {

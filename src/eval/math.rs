@@ -246,7 +246,7 @@ mod tests {
     }
 
     fn grade(reference: &str, response: &str) -> Graded {
-        let extracted = crate::verify::answer::last_boxed(response).map(str::to_string);
+        let extracted = crate::verify::answer::extract::last_boxed_group(response);
         Graded {
             correct: extracted.as_deref() == Some(reference),
             extracted,

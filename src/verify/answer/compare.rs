@@ -1,0 +1,663 @@
+//! Equivalence of two parsed answers. Rational values are compared exactly; symbolic ones by
+//! structure, then by seeded evaluation at several points with a relative tolerance (values
+//! that are huge or not finite are refused, never accepted); tuples, intervals, sets, lists,
+//! `±`, equations, inequalities and matrices by their own rules. See `mod.rs` for the rules.
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::{Signed, ToPrimitive, Zero};
+
+use super::ast::{Const, Expr, RelOp};
+use super::limits::{Budget, Limits};
+use super::surd::{surd, surd_equal};
+use super::value::{exact, free_symbols, numeric, C64};
+use super::CheckerConfig;
+
+/// Everything a comparison needs.
+pub struct Ctx<'a> {
+    /// settings
+    pub cfg: &'a CheckerConfig,
+    /// resource limits
+    pub lim: &'a Limits,
+    /// per-pair work budget
+    pub budget: &'a Budget,
+}
+
+const MAX_ITEMS: usize = 256;
+const POINTS: u64 = 6;
+
+/// Is `pred` an acceptable answer for reference `gold`?
+pub fn equal(g: &Expr, p: &Expr, cx: &Ctx, depth: u32) -> bool {
+    if depth > cx.lim.max_depth || !cx.budget.spend(1) {
+        return false;
+    }
+    if g == p {
+        return true;
+    }
+    let d = depth + 1;
+    if has_matrix_op(g) || has_matrix_op(p) {
+        return match (matrix_value(g, 0), matrix_value(p, 0)) {
+            (Some(a), Some(b)) => equal(&Expr::Matrix(a), &Expr::Matrix(b), cx, d),
+            _ => false,
+        };
+    }
+    use Expr::*;
+    match (g, p) {
+        (List(a), _) if a.len() == 1 => equal(&a[0], p, cx, d),
+        (_, List(b)) if b.len() == 1 => equal(g, &b[0], cx, d),
+        (List(_) | Set(_) | PlusMinus(..), List(_) | Set(_) | PlusMinus(..)) => {
+            if matches!(
+                (g, p),
+                (Set(_), PlusMinus(..))
+                    | (PlusMinus(..), Set(_))
+                    | (List(_), List(_))
+                    | (Set(_), Set(_))
+                    | (List(_), Set(_))
+                    | (Set(_), List(_))
+                    | (PlusMinus(..), PlusMinus(..))
+                    | (PlusMinus(..), List(_))
+                    | (List(_), PlusMinus(..))
+            ) {
+                unordered(&expand(g), &expand(p), cx, d)
+            } else {
+                false
+            }
+        }
+        (List(a), Tuple(b)) | (Tuple(a), List(b)) | (Tuple(a), Tuple(b)) => ordered(a, b, cx, d),
+        (Interval { .. }, Interval { .. }) => interval_eq(g, p, cx, d),
+        (
+            Tuple(t),
+            Interval {
+                lo_closed: false,
+                hi_closed: false,
+                lo,
+                hi,
+            },
+        )
+        | (
+            Interval {
+                lo_closed: false,
+                hi_closed: false,
+                lo,
+                hi,
+            },
+            Tuple(t),
+        ) if t.len() == 2 => equal(&t[0], lo, cx, d) && equal(&t[1], hi, cx, d),
+        (Union(a), Union(b)) => ordered(a, b, cx, d) || unordered(a, b, cx, d),
+        (Matrix(a), Matrix(b)) => {
+            a.len() == b.len()
+                && a.iter().zip(b).all(|(ra, rb)| {
+                    ra.len() == rb.len() && ra.iter().zip(rb).all(|(x, y)| equal(x, y, cx, d))
+                })
+        }
+        (Rel { .. }, Rel { .. }) => rel_eq(g, p, cx, d),
+        (Rel { .. }, Interval { .. } | Union(_) | Tuple(_)) => match rel_to_set(g) {
+            Some(s) => equal(&s, p, cx, d),
+            None => gold_rel_value(g).is_some_and(|v| equal(v, p, cx, d)),
+        },
+        (Interval { .. } | Union(_) | Tuple(_), Rel { .. }) => {
+            if let Some(v) = pred_rel_value(p) {
+                if equal(g, v, cx, d) {
+                    return true;
+                }
+            }
+            cx.cfg.allow_inequality_for_interval
+                && rel_to_set(p).is_some_and(|s| equal(g, &s, cx, d))
+        }
+        (Rel { .. }, _) => gold_rel_value(g).is_some_and(|v| equal(v, p, cx, d)),
+        (_, Rel { .. }) => pred_rel_value(p).is_some_and(|v| equal(g, v, cx, d)),
+        (Text(a), Text(b)) => a.eq_ignore_ascii_case(b),
+        (Text(_), _) | (_, Text(_)) => false,
+        (List(_) | Set(_) | Tuple(_) | Interval { .. } | Union(_) | Matrix(_), _)
+        | (_, List(_) | Set(_) | Tuple(_) | Interval { .. } | Union(_) | Matrix(_)) => false,
+        (PlusMinus(..), _) | (_, PlusMinus(..)) => false,
+        _ => scalar_eq(g, p, cx),
+    }
+}
+
+fn expand(e: &Expr) -> Vec<Expr> {
+    let mut out = Vec::new();
+    fn go(e: &Expr, out: &mut Vec<Expr>) {
+        if out.len() > MAX_ITEMS {
+            return;
+        }
+        match e {
+            Expr::List(v) | Expr::Set(v) => v.iter().for_each(|x| go(x, out)),
+            Expr::PlusMinus(a, b) => {
+                out.push(Expr::Add(vec![(**a).clone(), (**b).clone()]));
+                out.push(Expr::Add(vec![(**a).clone(), Expr::Neg(b.clone())]));
+            }
+            other => out.push(other.clone()),
+        }
+    }
+    go(e, &mut out);
+    out
+}
+
+fn ordered(a: &[Expr], b: &[Expr], cx: &Ctx, d: u32) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| equal(x, y, cx, d))
+}
+
+/// Multiset equality: every reference item matched by a distinct predicted item.
+fn unordered(a: &[Expr], b: &[Expr], cx: &Ctx, d: u32) -> bool {
+    // duplicates in a set/list answer count once
+    let dedup = |v: &[Expr]| {
+        let mut out: Vec<Expr> = Vec::new();
+        for x in v {
+            if !out.contains(x) {
+                out.push(x.clone());
+            }
+        }
+        out
+    };
+    let (a, b) = (dedup(a), dedup(b));
+    if a.len() != b.len() || a.len() > MAX_ITEMS {
+        return false;
+    }
+    let mut used = vec![false; b.len()];
+    'outer: for x in &a {
+        for (j, y) in b.iter().enumerate() {
+            if !used[j] && equal(x, y, cx, d) {
+                used[j] = true;
+                continue 'outer;
+            }
+        }
+        return false;
+    }
+    true
+}
+
+fn interval_eq(g: &Expr, p: &Expr, cx: &Ctx, d: u32) -> bool {
+    match (g, p) {
+        (
+            Expr::Interval {
+                lo: a,
+                hi: b,
+                lo_closed: c1,
+                hi_closed: c2,
+            },
+            Expr::Interval {
+                lo: x,
+                hi: y,
+                lo_closed: k1,
+                hi_closed: k2,
+            },
+        ) => c1 == k1 && c2 == k2 && equal(a, x, cx, d) && equal(b, y, cx, d),
+        _ => false,
+    }
+}
+
+/// A "label" is what may stand left of `=` in a final answer: `x`, `a_3`, `f(x)`, `|AB|`,
+/// `V_1:V_2`, `(p, q)`.
+fn is_label(e: &Expr) -> bool {
+    match e {
+        Expr::Sym(_) => true,
+        Expr::Mul(v) => v.iter().all(is_label),
+        Expr::Func(f, a) => f == "abs" && a.iter().all(is_label),
+        Expr::Div(a, b) => is_label(a) && is_label(b),
+        Expr::Tuple(v) => v.iter().all(is_label),
+        Expr::Pow(a, _) => is_label(a),
+        _ => false,
+    }
+}
+
+/// Value named by a reference relation: `x = 5` → 5, `a = b = 5` → 5, `x \in S` → S.
+fn gold_rel_value(e: &Expr) -> Option<&Expr> {
+    let Expr::Rel { parts, ops } = e else {
+        return None;
+    };
+    if !ops.iter().all(|o| matches!(o, RelOp::Eq | RelOp::In)) {
+        return None;
+    }
+    if parts.len() >= 3 || is_label(&parts[0]) {
+        parts.last()
+    } else {
+        None
+    }
+}
+
+/// Value given by a predicted relation chain: the last part of `x = 5+5 = 10`, cut before an
+/// `\approx` that follows an `=` (`x = 1/3 \approx 0.33` → 1/3).
+fn pred_rel_value(e: &Expr) -> Option<&Expr> {
+    let Expr::Rel { parts, ops } = e else {
+        return None;
+    };
+    if !ops
+        .iter()
+        .all(|o| matches!(o, RelOp::Eq | RelOp::In | RelOp::Approx))
+    {
+        return None;
+    }
+    match ops.iter().position(|o| *o == RelOp::Approx) {
+        Some(k) if k >= 1 => Some(&parts[k]),
+        _ => parts.last(),
+    }
+}
+
+fn neg_inf() -> Expr {
+    Expr::Neg(Box::new(Expr::Const(Const::Inf)))
+}
+
+/// `-2 \le x \le 7` → `[-2, 7]`, `x > 2` → `(2, ∞)`, `x \in S` → S.
+fn rel_to_set(e: &Expr) -> Option<Expr> {
+    let Expr::Rel { parts, ops } = e else {
+        return None;
+    };
+    let has_var = |x: &Expr| {
+        let mut v = Vec::new();
+        free_symbols(x, &mut v);
+        !v.is_empty()
+    };
+    let iv = |lo: &Expr, hi: &Expr, lc: bool, hc: bool| Expr::Interval {
+        lo: Box::new(lo.clone()),
+        hi: Box::new(hi.clone()),
+        lo_closed: lc,
+        hi_closed: hc,
+    };
+    let inf = Expr::Const(Const::Inf);
+    match (parts.as_slice(), ops.as_slice()) {
+        ([x, s], [RelOp::In]) if is_label(x) => Some(s.clone()),
+        ([a, x, b], [o1, o2]) if has_var(x) && !has_var(a) && !has_var(b) => match (o1, o2) {
+            (RelOp::Lt | RelOp::Le, RelOp::Lt | RelOp::Le) => {
+                Some(iv(a, b, *o1 == RelOp::Le, *o2 == RelOp::Le))
+            }
+            (RelOp::Gt | RelOp::Ge, RelOp::Gt | RelOp::Ge) => {
+                Some(iv(b, a, *o2 == RelOp::Ge, *o1 == RelOp::Ge))
+            }
+            _ => None,
+        },
+        ([x, c], [o]) if has_var(x) && !has_var(c) => match o {
+            RelOp::Lt | RelOp::Le => Some(iv(&neg_inf(), c, false, *o == RelOp::Le)),
+            RelOp::Gt | RelOp::Ge => Some(iv(c, &inf, *o == RelOp::Ge, false)),
+            _ => None,
+        },
+        ([c, x], [o]) if has_var(x) && !has_var(c) => match o {
+            RelOp::Gt | RelOp::Ge => Some(iv(&neg_inf(), c, false, *o == RelOp::Ge)),
+            RelOp::Lt | RelOp::Le => Some(iv(c, &inf, *o == RelOp::Le, false)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn sub(a: &Expr, b: &Expr) -> Expr {
+    Expr::Add(vec![a.clone(), Expr::Neg(Box::new(b.clone()))])
+}
+
+/// One relation `lhs op rhs` as `(d, op)` with `d op' 0`, op' ∈ {=, >, ≥, ≠}.
+fn rel_as_zero(l: &Expr, op: RelOp, r: &Expr) -> Option<(Expr, RelOp)> {
+    Some(match op {
+        RelOp::Eq => (sub(l, r), RelOp::Eq),
+        RelOp::Ne => (sub(l, r), RelOp::Ne),
+        RelOp::Gt => (sub(l, r), RelOp::Gt),
+        RelOp::Ge => (sub(l, r), RelOp::Ge),
+        RelOp::Lt => (sub(r, l), RelOp::Gt),
+        RelOp::Le => (sub(r, l), RelOp::Ge),
+        _ => return None,
+    })
+}
+
+fn rel_eq(g: &Expr, p: &Expr, cx: &Ctx, d: u32) -> bool {
+    let (Expr::Rel { parts: gp, ops: go }, Expr::Rel { parts: pp, ops: po }) = (g, p) else {
+        return false;
+    };
+    // membership vs inequality needs the set/relation switch
+    if !cx.cfg.allow_inequality_for_interval
+        && go == &[RelOp::In]
+        && po
+            .iter()
+            .all(|o| matches!(o, RelOp::Lt | RelOp::Le | RelOp::Gt | RelOp::Ge))
+    {
+        return false;
+    }
+    // `x = 1/3` vs `x = 5+5+1 = 1/3 \approx 11`: same label, then the predicted value
+    if let (Some(gv), Some(pv)) = (gold_rel_value(g), pred_rel_value(p)) {
+        if go.len() == 1 && po.len() >= 2 && equal(&gp[0], &pp[0], cx, d) && equal(gv, pv, cx, d) {
+            return true;
+        }
+    }
+    // same shape, part by part (also with one side reversed: a < x < b vs b > x > a)
+    let flip = |o: &RelOp| match o {
+        RelOp::Lt => RelOp::Gt,
+        RelOp::Gt => RelOp::Lt,
+        RelOp::Le => RelOp::Ge,
+        RelOp::Ge => RelOp::Le,
+        o => *o,
+    };
+    if go.len() == po.len() {
+        if go == po && ordered(gp, pp, cx, d) {
+            return true;
+        }
+        let rev_ops: Vec<RelOp> = po.iter().rev().map(flip).collect();
+        let rev_parts: Vec<Expr> = pp.iter().rev().cloned().collect();
+        if *go == rev_ops && ordered(gp, &rev_parts, cx, d) {
+            return true;
+        }
+    }
+    // equation chains: same first and last part
+    let all_eq = |o: &[RelOp]| o.iter().all(|x| *x == RelOp::Eq);
+    if all_eq(go) && all_eq(po) && (gp.len() >= 3 || pp.len() >= 3) {
+        return equal(&gp[0], &pp[0], cx, d) && equal(&gp[gp.len() - 1], &pp[pp.len() - 1], cx, d);
+    }
+    // x \in S vs an inequality, or two inequalities describing the same set
+    if let (Some(a), Some(b)) = (rel_to_set(g), rel_to_set(p)) {
+        if equal(&a, &b, cx, d) {
+            return true;
+        }
+    }
+    // single relations: proportional differences
+    if go.len() == 1 && po.len() == 1 {
+        let (Some((dg, og)), Some((dp, op))) = (
+            rel_as_zero(&gp[0], go[0], &gp[1]),
+            rel_as_zero(&pp[0], po[0], &pp[1]),
+        ) else {
+            return false;
+        };
+        if og != op {
+            return false;
+        }
+        return proportional(&dg, &dp, matches!(og, RelOp::Gt | RelOp::Ge), cx);
+    }
+    false
+}
+
+fn symbols_of(a: &Expr, b: &Expr) -> Option<Vec<String>> {
+    let mut sa = Vec::new();
+    let mut sb = Vec::new();
+    free_symbols(a, &mut sa);
+    free_symbols(b, &mut sb);
+    (sa == sb).then_some(sa)
+}
+
+/// Deterministic pseudo-random value in [0.3, 2.9] for symbol `name` at point `k`.
+fn point_value(name: &str, k: u64) -> f64 {
+    let mut h: u64 = 0x9e3779b97f4a7c15 ^ k.wrapping_mul(0xbf58476d1ce4e5b9);
+    for b in name.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+        h ^= h >> 29;
+    }
+    h = h.wrapping_mul(0x94d049bb133111eb);
+    h ^= h >> 31;
+    0.3 + 2.6 * ((h >> 11) as f64 / (1u64 << 53) as f64)
+}
+
+fn eval_at(e: &Expr, k: u64, cx: &Ctx) -> Option<C64> {
+    numeric(e, &|s| point_value(s, k), cx.budget)
+}
+
+/// `a` = c·`b` for one constant c (c > 0 when `positive`), at every sample point.
+fn proportional(a: &Expr, b: &Expr, positive: bool, cx: &Ctx) -> bool {
+    let Some(syms) = symbols_of(a, b) else {
+        return false;
+    };
+    let n = if syms.is_empty() { 1 } else { POINTS };
+    let mut ratio: Option<f64> = None;
+    let mut valid = 0;
+    for k in 0..n {
+        let (Some(x), Some(y)) = (eval_at(a, k, cx), eval_at(b, k, cx)) else {
+            continue;
+        };
+        let (zx, zy) = (x.abs() < 1e-12, y.abs() < 1e-12);
+        if zx && zy {
+            valid += 1;
+            continue;
+        }
+        if zx != zy || x.im.abs() > 1e-12 * x.abs() || y.im.abs() > 1e-12 * y.abs() {
+            return false;
+        }
+        let r = x.re / y.re;
+        if !r.is_finite() || r == 0.0 || (positive && r < 0.0) {
+            return false;
+        }
+        match ratio {
+            None => ratio = Some(r),
+            Some(r0) => {
+                if (r - r0).abs() > cx.cfg.relative_tolerance * r0.abs().max(r.abs()) {
+                    return false;
+                }
+            }
+        }
+        valid += 1;
+    }
+    valid >= if syms.is_empty() { 1 } else { 3 }
+}
+
+fn inf_sign(e: &Expr) -> Option<i8> {
+    match e {
+        Expr::Const(Const::Inf) => Some(1),
+        Expr::Neg(a) => inf_sign(a).map(|s| -s),
+        Expr::Add(v) if v.len() == 1 => inf_sign(&v[0]),
+        _ => None,
+    }
+}
+
+fn contains_inf(e: &Expr) -> bool {
+    match e {
+        Expr::Const(Const::Inf) => true,
+        Expr::Add(v) | Expr::Mul(v) | Expr::Func(_, v) => v.iter().any(contains_inf),
+        Expr::Neg(a) => contains_inf(a),
+        Expr::Div(a, b) | Expr::Pow(a, b) => contains_inf(a) || contains_inf(b),
+        _ => false,
+    }
+}
+
+/// Digits after the point of a (possibly negated) decimal literal.
+fn decimal_places(e: &Expr) -> Option<(u32, BigRational)> {
+    match e {
+        Expr::Num {
+            value,
+            decimals: Some(d),
+        } => Some((*d, value.clone())),
+        Expr::Neg(a) => decimal_places(a).map(|(d, v)| (d, -v)),
+        _ => None,
+    }
+}
+
+fn terminates(v: &BigRational) -> bool {
+    let mut d = v.denom().clone();
+    for p in [2u32, 5] {
+        let p = BigInt::from(p);
+        while (&d % &p).is_zero() {
+            d /= &p;
+        }
+    }
+    d == BigInt::from(1)
+}
+
+/// `dec` (written with `places` digits) is `v` correctly rounded: |v − dec| ≤ ½·10^−places.
+fn rounds_to(v: &BigRational, dec: &BigRational, places: u32) -> bool {
+    if places > 60 {
+        return false;
+    }
+    let scale = BigRational::from_integer(num_traits::pow(BigInt::from(10), places as usize));
+    let diff = (v - dec).abs() * scale * BigRational::from_integer(BigInt::from(2));
+    diff <= BigRational::from_integer(BigInt::from(1))
+}
+
+fn rounding_ok(exact_side: &BigRational, dec_side: &Expr, min: Option<u32>) -> bool {
+    let (Some(min), Some((d, dec))) = (min, decimal_places(dec_side)) else {
+        return false;
+    };
+    d >= min && !terminates(exact_side) && rounds_to(exact_side, &dec, d)
+}
+
+fn rounding_ok_f64(v: C64, dec_side: &Expr, min: Option<u32>) -> bool {
+    let (Some(min), Some((d, dec))) = (min, decimal_places(dec_side)) else {
+        return false;
+    };
+    if d < min || d > 15 || v.im != 0.0 {
+        return false;
+    }
+    let Some(decf) = dec.to_f64() else {
+        return false;
+    };
+    (v.re - decf).abs() <= 0.5 * 10f64.powi(-(d as i32)) * (1.0 + 1e-9) && (v.re - decf).abs() > 0.0
+        || v.re == decf
+}
+
+fn close(a: C64, b: C64, tol: f64) -> bool {
+    let m = a.abs().max(b.abs());
+    if m > 1e15 {
+        return false; // ill-conditioned: refuse rather than accept
+    }
+    if a.abs() == 0.0 || b.abs() == 0.0 {
+        return m < 1e-12;
+    }
+    (a.re - b.re).hypot(a.im - b.im) <= tol * m
+}
+
+/// Two scalar expressions.
+fn scalar_eq(g: &Expr, p: &Expr, cx: &Ctx) -> bool {
+    match (inf_sign(g), inf_sign(p)) {
+        (Some(a), Some(b)) => return a == b,
+        (Some(_), None) | (None, Some(_)) => return false,
+        _ => {}
+    }
+    if contains_inf(g) || contains_inf(p) {
+        return false;
+    }
+    let eg = exact(g, cx.lim, cx.budget);
+    let ep = exact(p, cx.lim, cx.budget);
+    if let (Some(a), Some(b)) = (&eg, &ep) {
+        if a == b {
+            return true;
+        }
+        return rounding_ok(a, p, cx.cfg.rounding_min_places)
+            || rounding_ok(b, g, cx.cfg.reference_rounding_min_places);
+    }
+    // quadratic surds: decided exactly, never by floating point
+    if let (Some(a), Some(b)) = (surd(g, cx.lim, cx.budget, 0), surd(p, cx.lim, cx.budget, 0)) {
+        match surd_equal(&a, &b) {
+            Some(true) => return true,
+            Some(false) | None => {
+                let (Some(x), Some(y)) = (eval_at(g, 0, cx), eval_at(p, 0, cx)) else {
+                    return false;
+                };
+                return (eg.is_none() && rounding_ok_f64(x, p, cx.cfg.rounding_min_places))
+                    || (ep.is_none()
+                        && rounding_ok_f64(y, g, cx.cfg.reference_rounding_min_places));
+            }
+        }
+    }
+    let Some(syms) = symbols_of(g, p) else {
+        return false;
+    };
+    if syms.is_empty() {
+        let (Some(a), Some(b)) = (eval_at(g, 0, cx), eval_at(p, 0, cx)) else {
+            return false;
+        };
+        if close(a, b, cx.cfg.relative_tolerance) {
+            return true;
+        }
+        // an irrational reference and a rounded decimal, or the other way round
+        return (eg.is_none() && rounding_ok_f64(a, p, cx.cfg.rounding_min_places))
+            || (ep.is_none() && rounding_ok_f64(b, g, cx.cfg.reference_rounding_min_places));
+    }
+    let mut valid = 0;
+    for k in 0..POINTS {
+        match (eval_at(g, k, cx), eval_at(p, k, cx)) {
+            (None, None) => continue,
+            (Some(a), Some(b)) => {
+                if !close(a, b, cx.cfg.relative_tolerance) {
+                    return false;
+                }
+                valid += 1;
+            }
+            _ => return false,
+        }
+    }
+    valid >= 3
+}
+
+fn is_matrix(e: &Expr) -> bool {
+    matches!(e, Expr::Matrix(_))
+}
+
+/// A sum / product / negation with a matrix operand.
+fn has_matrix_op(e: &Expr) -> bool {
+    match e {
+        Expr::Add(v) | Expr::Mul(v) => v.iter().any(|x| is_matrix(x) || has_matrix_op(x)),
+        Expr::Neg(a) => is_matrix(a) || has_matrix_op(a),
+        _ => false,
+    }
+}
+
+/// Evaluate matrix sums, products, scalings and negations entry-wise (symbolically).
+fn matrix_value(e: &Expr, depth: u32) -> Option<Vec<Vec<Expr>>> {
+    if depth > 16 {
+        return None;
+    }
+    match e {
+        Expr::Matrix(rows) => Some(rows.clone()),
+        Expr::Neg(a) => Some(
+            matrix_value(a, depth + 1)?
+                .into_iter()
+                .map(|r| r.into_iter().map(|x| Expr::Neg(Box::new(x))).collect())
+                .collect(),
+        ),
+        Expr::Add(v) => {
+            let ms: Vec<_> = v
+                .iter()
+                .map(|x| matrix_value(x, depth + 1))
+                .collect::<Option<_>>()?;
+            let (r, c) = (ms[0].len(), ms[0][0].len());
+            if ms.iter().any(|m| m.len() != r || m[0].len() != c) {
+                return None;
+            }
+            Some(
+                (0..r)
+                    .map(|i| {
+                        (0..c)
+                            .map(|j| Expr::Add(ms.iter().map(|m| m[i][j].clone()).collect()))
+                            .collect()
+                    })
+                    .collect(),
+            )
+        }
+        Expr::Mul(v) if v.len() == 2 => {
+            let (a, b) = (&v[0], &v[1]);
+            match (matrix_value(a, depth + 1), matrix_value(b, depth + 1)) {
+                (Some(x), Some(y)) => {
+                    let (n, k, m) = (x.len(), y.len(), y[0].len());
+                    if x[0].len() != k || n * m * k > 4096 {
+                        return None;
+                    }
+                    Some(
+                        (0..n)
+                            .map(|i| {
+                                (0..m)
+                                    .map(|j| {
+                                        Expr::Add(
+                                            (0..k)
+                                                .map(|t| {
+                                                    Expr::Mul(vec![
+                                                        x[i][t].clone(),
+                                                        y[t][j].clone(),
+                                                    ])
+                                                })
+                                                .collect(),
+                                        )
+                                    })
+                                    .collect()
+                            })
+                            .collect(),
+                    )
+                }
+                (Some(x), None) if !has_matrix_op(b) && !is_matrix(b) => Some(scale(x, b)),
+                (None, Some(y)) if !has_matrix_op(a) && !is_matrix(a) => Some(scale(y, a)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn scale(m: Vec<Vec<Expr>>, s: &Expr) -> Vec<Vec<Expr>> {
+    m.into_iter()
+        .map(|r| {
+            r.into_iter()
+                .map(|x| Expr::Mul(vec![s.clone(), x]))
+                .collect()
+        })
+        .collect()
+}

@@ -1,0 +1,1369 @@
+//! Tokenizer and recursive-descent parser from LaTeX / plain math to [`Expr`], with depth,
+//! token and node caps. Spacing commands, `\left`/`\right`, `$` delimiters, degree marks,
+//! percent signs and unit words are dropped here; thousands separators and decimal commas are
+//! resolved in [`super::normalize`] before tokenizing.
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::{One, Zero};
+use thiserror::Error;
+
+use super::ast::{Const, Expr, RelOp};
+use super::limits::{Budget, Limits};
+
+/// Why an answer could not be parsed.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// Input longer than `Limits::max_answer_bytes` or with too many tokens.
+    #[error("answer too large ({0})")]
+    TooLarge(String),
+    /// Nesting deeper than `Limits::max_depth`.
+    #[error("nesting deeper than {0}")]
+    TooDeep(u32),
+    /// The step budget ran out.
+    #[error("step budget exhausted")]
+    Budget,
+    /// Anything else: unexpected token, unbalanced brackets, prose.
+    #[error("syntax: {0}")]
+    Syntax(String),
+}
+
+type PResult<T> = Result<T, ParseError>;
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Num(String),
+    Letter(char),
+    Word(String),
+    Cmd(String),
+    Text(String),
+    LBrace,
+    RBrace,
+    LParen,
+    RParen,
+    LBrack,
+    RBrack,
+    LSet,
+    RSet,
+    Op(char),
+    Rel(RelOp),
+    Pm,
+    Mp,
+    Cup,
+    RowSep,
+    Amp,
+    Percent,
+    Begin(String),
+    End(String),
+}
+
+const TEXT_CMDS: &[&str] = &[
+    "text",
+    "textbf",
+    "textit",
+    "textrm",
+    "textsf",
+    "texttt",
+    "textnormal",
+    "mathrm",
+    "mathbf",
+    "mathit",
+    "mathsf",
+    "mathtt",
+    "mbox",
+    "operatorname",
+    "textup",
+    "emph",
+    "hbox",
+];
+const SKIP_CMDS: &[&str] = &[
+    "left",
+    "right",
+    "big",
+    "Big",
+    "bigl",
+    "bigr",
+    "Bigl",
+    "Bigr",
+    "bigg",
+    "Bigg",
+    "biggl",
+    "biggr",
+    "Biggl",
+    "Biggr",
+    "displaystyle",
+    "textstyle",
+    "quad",
+    "qquad",
+    "limits",
+    "nolimits",
+    "mathstrut",
+    "hfill",
+    "degree",
+    "dollar",
+    "euro",
+    "pounds",
+    "nonumber",
+    "notag",
+    "hline",
+    "rm",
+    "bf",
+    "it",
+    "noindent",
+];
+/// Functions that take one argument.
+pub(crate) const FUNCS: &[&str] = &[
+    "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
+    "ln", "log", "exp", "lg",
+];
+const UNIT_WORDS: &[&str] = &[
+    "percent",
+    "percentage",
+    "pct",
+    "cm",
+    "mm",
+    "km",
+    "meter",
+    "meters",
+    "metre",
+    "metres",
+    "mile",
+    "miles",
+    "feet",
+    "foot",
+    "ft",
+    "inch",
+    "inches",
+    "yard",
+    "yards",
+    "unit",
+    "units",
+    "dollar",
+    "dollars",
+    "cent",
+    "cents",
+    "degree",
+    "degrees",
+    "yuan",
+    "hour",
+    "hours",
+    "minute",
+    "minutes",
+    "second",
+    "seconds",
+    "day",
+    "days",
+    "week",
+    "weeks",
+    "month",
+    "months",
+    "year",
+    "years",
+    "kg",
+    "gram",
+    "grams",
+    "liter",
+    "liters",
+    "litre",
+    "litres",
+    "ml",
+    "mph",
+    "kmh",
+    "sq",
+    "square",
+    "cubic",
+    "people",
+    "students",
+    "ways",
+    "times",
+    "points",
+    "pages",
+    "items",
+    "dots",
+    "mins",
+    "hrs",
+    "cups",
+    "boxes",
+    "apples",
+    "marbles",
+    "coins",
+    "rad",
+    "radians",
+    "m",
+];
+
+/// True for a unit or counting word dropped after a number (`5 cm`, `28 percent`).
+pub(crate) fn is_unit_word(w: &str) -> bool {
+    let w = w.trim().trim_end_matches(['.', '²', '³']);
+    let w = w.strip_suffix("^2").or(w.strip_suffix("^3")).unwrap_or(w);
+    UNIT_WORDS.contains(&w.to_ascii_lowercase().as_str())
+}
+
+fn is_connector(w: &str) -> bool {
+    matches!(w.trim(), "and" | "or" | "," | ";" | "or else")
+}
+
+fn read_group_raw(chars: &[char], i: &mut usize) -> PResult<String> {
+    // skip spaces
+    while *i < chars.len() && chars[*i].is_whitespace() {
+        *i += 1;
+    }
+    if *i >= chars.len() {
+        return Ok(String::new());
+    }
+    if chars[*i] != '{' {
+        // single character / command argument
+        let c = chars[*i];
+        *i += 1;
+        if c == '\\' {
+            let mut s = String::from("\\");
+            while *i < chars.len() && chars[*i].is_ascii_alphabetic() {
+                s.push(chars[*i]);
+                *i += 1;
+            }
+            return Ok(s);
+        }
+        return Ok(c.to_string());
+    }
+    let mut depth = 0usize;
+    let start = *i + 1;
+    while *i < chars.len() {
+        match chars[*i] {
+            '\\' => {
+                *i += 2;
+                continue;
+            }
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    let s: String = chars[start..*i].iter().collect();
+                    *i += 1;
+                    return Ok(s);
+                }
+            }
+            _ => {}
+        }
+        *i += 1;
+    }
+    Err(ParseError::Syntax("unbalanced braces".into()))
+}
+
+fn tokenize(s: &str, limits: &Limits) -> PResult<Vec<Tok>> {
+    if s.len() > limits.max_answer_bytes {
+        return Err(ParseError::TooLarge(format!("{} bytes", s.len())));
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if toks.len() > limits.max_tokens {
+            return Err(ParseError::TooLarge(format!(
+                "over {} tokens",
+                limits.max_tokens
+            )));
+        }
+        let c = chars[i];
+        if c.is_whitespace() || c == '~' || c == '$' {
+            i += 1;
+            continue;
+        }
+        if c.is_ascii_digit() || (c == '.' && i + 1 < chars.len() && chars[i + 1].is_ascii_digit())
+        {
+            let st = i;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i + 1 < chars.len() && chars[i] == '.' && chars[i + 1].is_ascii_digit() {
+                i += 1;
+                while i < chars.len() && chars[i].is_ascii_digit() {
+                    i += 1;
+                }
+            } else if i < chars.len()
+                && chars[i] == '.'
+                && (i + 1 == chars.len() || chars[i + 1].is_whitespace())
+            {
+                // "5." -> 5
+                let num: String = chars[st..i].iter().collect();
+                i += 1;
+                toks.push(Tok::Num(num));
+                continue;
+            }
+            // scientific notation 1.5e10, 3E-4
+            if i + 1 < chars.len() && (chars[i] == 'e' || chars[i] == 'E') {
+                let mut j = i + 1;
+                if j < chars.len() && (chars[j] == '+' || chars[j] == '-') {
+                    j += 1;
+                }
+                if j < chars.len() && chars[j].is_ascii_digit() {
+                    while j < chars.len() && chars[j].is_ascii_digit() {
+                        j += 1;
+                    }
+                    if j >= chars.len() || !chars[j].is_ascii_alphabetic() {
+                        i = j;
+                    }
+                }
+            }
+            toks.push(Tok::Num(chars[st..i].iter().collect()));
+            continue;
+        }
+        if c.is_ascii_alphabetic() {
+            let st = i;
+            while i < chars.len() && chars[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            if i - st == 1 {
+                toks.push(Tok::Letter(c));
+            } else {
+                toks.push(Tok::Word(chars[st..i].iter().collect()));
+            }
+            continue;
+        }
+        if c == '\\' {
+            i += 1;
+            if i >= chars.len() {
+                break;
+            }
+            let d = chars[i];
+            if !d.is_ascii_alphabetic() {
+                i += 1;
+                match d {
+                    '\\' => toks.push(Tok::RowSep),
+                    '{' => toks.push(Tok::LSet),
+                    '}' => toks.push(Tok::RSet),
+                    '%' => toks.push(Tok::Percent),
+                    '|' => toks.push(Tok::Op('|')),
+                    _ => {} // \, \; \! \: \  \$ \# and friends
+                }
+                continue;
+            }
+            let st = i;
+            while i < chars.len() && chars[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            let name: String = chars[st..i].iter().collect();
+            let n = name.as_str();
+            if TEXT_CMDS.contains(&n) {
+                let content = read_group_raw(&chars, &mut i)?;
+                toks.push(Tok::Text(content));
+                continue;
+            }
+            if SKIP_CMDS.contains(&n) {
+                // `\left.` / `\right.`
+                if (n == "left" || n == "right") && i < chars.len() && chars[i] == '.' {
+                    i += 1;
+                }
+                continue;
+            }
+            match n {
+                "begin" | "end" => {
+                    let env = read_group_raw(&chars, &mut i)?;
+                    let env = env.trim().trim_end_matches('*').to_string();
+                    if n == "begin" {
+                        if env == "array" || env == "tabular" {
+                            let _ = read_group_raw(&chars, &mut i)?;
+                        }
+                        toks.push(Tok::Begin(env));
+                    } else {
+                        toks.push(Tok::End(env));
+                    }
+                }
+                "le" | "leq" | "leqslant" | "leqq" => toks.push(Tok::Rel(RelOp::Le)),
+                "ge" | "geq" | "geqslant" | "geqq" => toks.push(Tok::Rel(RelOp::Ge)),
+                "ne" | "neq" => toks.push(Tok::Rel(RelOp::Ne)),
+                "lt" => toks.push(Tok::Rel(RelOp::Lt)),
+                "gt" => toks.push(Tok::Rel(RelOp::Gt)),
+                "approx" | "simeq" | "approxeq" => toks.push(Tok::Rel(RelOp::Approx)),
+                "in" => toks.push(Tok::Rel(RelOp::In)),
+                "cup" => toks.push(Tok::Cup),
+                "pm" => toks.push(Tok::Pm),
+                "mp" => toks.push(Tok::Mp),
+                "cdot" | "times" | "ast" => toks.push(Tok::Op('*')),
+                "div" => toks.push(Tok::Op('/')),
+                "colon" => toks.push(Tok::Op(':')),
+                "lbrace" => toks.push(Tok::LSet),
+                "rbrace" => toks.push(Tok::RSet),
+                "langle" | "lparen" => toks.push(Tok::LParen),
+                "rangle" | "rparen" => toks.push(Tok::RParen),
+                "lbrack" => toks.push(Tok::LBrack),
+                "rbrack" => toks.push(Tok::RBrack),
+                "lvert" | "rvert" | "vert" | "mid" | "lVert" | "rVert" | "Vert" => {
+                    toks.push(Tok::Op('|'))
+                }
+                "and" => toks.push(Tok::Text("and".into())),
+                "prime" => toks.push(Tok::Op('\'')),
+                _ => toks.push(Tok::Cmd(name)),
+            }
+            continue;
+        }
+        i += 1;
+        let t = match c {
+            '{' => Tok::LBrace,
+            '}' => Tok::RBrace,
+            '(' => Tok::LParen,
+            ')' => Tok::RParen,
+            '[' => Tok::LBrack,
+            ']' => Tok::RBrack,
+            '&' => Tok::Amp,
+            '%' => Tok::Percent,
+            '<' | '>' | '!' | '=' => {
+                let next_eq = i < chars.len() && chars[i] == '=';
+                if next_eq {
+                    i += 1;
+                }
+                match (c, next_eq) {
+                    ('<', false) => Tok::Rel(RelOp::Lt),
+                    ('<', true) => Tok::Rel(RelOp::Le),
+                    ('>', false) => Tok::Rel(RelOp::Gt),
+                    ('>', true) => Tok::Rel(RelOp::Ge),
+                    ('!', true) => Tok::Rel(RelOp::Ne),
+                    ('!', false) => Tok::Op('!'),
+                    _ => Tok::Rel(RelOp::Eq),
+                }
+            }
+            '+' | '-' | '*' | '/' | '^' | '_' | ',' | ';' | ':' | '|' | '\'' => Tok::Op(c),
+            '−' | '–' => Tok::Op('-'),
+            '×' | '·' | '⋅' | '∙' => Tok::Op('*'),
+            '÷' => Tok::Op('/'),
+            '≤' | '⩽' => Tok::Rel(RelOp::Le),
+            '≥' | '⩾' => Tok::Rel(RelOp::Ge),
+            '≠' => Tok::Rel(RelOp::Ne),
+            '≈' => Tok::Rel(RelOp::Approx),
+            '∈' => Tok::Rel(RelOp::In),
+            '∪' => Tok::Cup,
+            '±' => Tok::Pm,
+            'π' => Tok::Cmd("pi".into()),
+            '∞' => Tok::Cmd("infty".into()),
+            '√' => Tok::Cmd("sqrt".into()),
+            '²' => {
+                toks.push(Tok::Op('^'));
+                Tok::Num("2".into())
+            }
+            '³' => {
+                toks.push(Tok::Op('^'));
+                Tok::Num("3".into())
+            }
+            '°' | '€' | '£' | '¥' | '.' | '"' | '?' => continue,
+            c if c.is_alphabetic() => Tok::Word(c.to_string()),
+            _ => return Err(ParseError::Syntax(format!("unexpected character {c:?}"))),
+        };
+        toks.push(t);
+    }
+    Ok(toks)
+}
+
+/// Parse a decimal / scientific literal exactly. Returns the value and the digits after the
+/// point (None for integers).
+pub(crate) fn parse_number(s: &str) -> Option<(BigRational, Option<u32>)> {
+    let (mant, exp) = match s.find(['e', 'E']) {
+        Some(p) => (&s[..p], s[p + 1..].parse::<i64>().ok()?),
+        None => (s, 0),
+    };
+    if exp.unsigned_abs() > 400 {
+        return None;
+    }
+    let (ip, fp) = match mant.find('.') {
+        Some(p) => (&mant[..p], Some(&mant[p + 1..])),
+        None => (mant, None),
+    };
+    let digits = format!("{}{}", ip, fp.unwrap_or(""));
+    let n: BigInt = if digits.is_empty() {
+        BigInt::zero()
+    } else {
+        digits.parse().ok()?
+    };
+    let places = fp.map(|f| f.len() as i64).unwrap_or(0) - exp;
+    let ten = BigInt::from(10);
+    let v = if places >= 0 {
+        BigRational::new(n, num_traits::pow(ten, places as usize))
+    } else {
+        BigRational::from_integer(n * num_traits::pow(ten, (-places) as usize))
+    };
+    let decimals = if exp == 0 {
+        fp.map(|f| f.len() as u32)
+    } else {
+        None
+    };
+    Some((v, decimals))
+}
+
+struct Parser<'a> {
+    toks: Vec<Tok>,
+    pos: usize,
+    depth: u32,
+    abs_depth: u32,
+    limits: &'a Limits,
+    budget: &'a Budget,
+    /// Reject unknown lowercase prose words (used when the answer came from running text).
+    strict_words: bool,
+}
+
+/// Parse an answer string into an expression. `strict_words` rejects unknown multi-letter
+/// lowercase words (prose) instead of reading them as products of variables.
+pub fn parse_expr(s: &str, limits: &Limits, budget: &Budget, strict_words: bool) -> PResult<Expr> {
+    let toks = tokenize(s, limits)?;
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        depth: 0,
+        abs_depth: 0,
+        limits,
+        budget,
+        strict_words,
+    };
+    let items = p.parse_list()?;
+    if p.pos < p.toks.len() {
+        return Err(ParseError::Syntax(format!(
+            "unexpected {:?}",
+            p.toks[p.pos]
+        )));
+    }
+    match items.len() {
+        0 => Err(ParseError::Syntax("empty answer".into())),
+        1 => Ok(items.into_iter().next().unwrap_or(Expr::List(vec![]))),
+        _ => Ok(Expr::List(items)),
+    }
+}
+
+fn mk_add(mut v: Vec<Expr>) -> Expr {
+    if v.len() == 1 {
+        v.pop().unwrap_or(Expr::int(0))
+    } else {
+        Expr::Add(v)
+    }
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos)
+    }
+    fn peek_at(&self, k: usize) -> Option<&Tok> {
+        self.toks.get(self.pos + k)
+    }
+    fn bump(&mut self) -> Option<Tok> {
+        let t = self.toks.get(self.pos).cloned();
+        self.pos += 1;
+        t
+    }
+    fn eat(&mut self, t: &Tok) -> bool {
+        if self.peek() == Some(t) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn enter(&mut self) -> PResult<()> {
+        self.depth += 1;
+        if self.depth > self.limits.max_depth {
+            return Err(ParseError::TooDeep(self.limits.max_depth));
+        }
+        if !self.budget.spend(1) {
+            return Err(ParseError::Budget);
+        }
+        Ok(())
+    }
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+    fn err<T>(&self, what: &str) -> PResult<T> {
+        Err(ParseError::Syntax(format!(
+            "{what} at token {} ({:?})",
+            self.pos,
+            self.peek()
+        )))
+    }
+
+    fn is_separator(&self) -> bool {
+        match self.peek() {
+            Some(Tok::Op(',')) | Some(Tok::Op(';')) => true,
+            Some(Tok::Word(w)) => is_connector(w),
+            Some(Tok::Text(t)) => is_connector(t),
+            _ => false,
+        }
+    }
+    fn at_list_end(&self) -> bool {
+        matches!(
+            self.peek(),
+            None | Some(Tok::RParen)
+                | Some(Tok::RBrack)
+                | Some(Tok::RBrace)
+                | Some(Tok::RSet)
+                | Some(Tok::End(_))
+                | Some(Tok::Amp)
+                | Some(Tok::RowSep)
+        ) || (self.abs_depth > 0 && self.peek() == Some(&Tok::Op('|')))
+    }
+
+    /// Comma / semicolon / "and" separated items.
+    fn parse_list(&mut self) -> PResult<Vec<Expr>> {
+        let mut items = Vec::new();
+        loop {
+            while self.is_separator() {
+                self.pos += 1;
+            }
+            if self.at_list_end() {
+                break;
+            }
+            items.push(self.parse_rel()?);
+            if !self.is_separator() {
+                break;
+            }
+        }
+        Ok(items)
+    }
+
+    fn parse_rel(&mut self) -> PResult<Expr> {
+        self.enter()?;
+        let first = self.parse_union()?;
+        let mut parts = vec![first];
+        let mut ops = Vec::new();
+        while let Some(Tok::Rel(op)) = self.peek().cloned() {
+            self.pos += 1;
+            ops.push(op);
+            parts.push(self.parse_union()?);
+        }
+        self.leave();
+        if ops.is_empty() {
+            Ok(parts.pop().unwrap_or(Expr::int(0)))
+        } else {
+            Ok(Expr::Rel { parts, ops })
+        }
+    }
+
+    fn parse_union(&mut self) -> PResult<Expr> {
+        let first = self.parse_additive()?;
+        if self.peek() != Some(&Tok::Cup) {
+            return Ok(first);
+        }
+        let mut v = vec![first];
+        while self.eat(&Tok::Cup) {
+            v.push(self.parse_additive()?);
+        }
+        Ok(Expr::Union(v))
+    }
+
+    fn parse_additive(&mut self) -> PResult<Expr> {
+        self.enter()?;
+        let mut terms = vec![self.parse_term()?];
+        let mut pm_depth = 0;
+        loop {
+            match self.peek() {
+                Some(Tok::Op('+')) => {
+                    self.pos += 1;
+                    terms.push(self.parse_term()?);
+                }
+                Some(Tok::Op('-')) => {
+                    self.pos += 1;
+                    let t = self.parse_term()?;
+                    terms.push(Expr::Neg(Box::new(t)));
+                }
+                Some(Tok::Pm) | Some(Tok::Mp) => {
+                    self.pos += 1;
+                    self.enter()?; // ± nests: counts as depth until this sum ends
+                    pm_depth += 1;
+                    let t = self.parse_term()?;
+                    let left = mk_add(std::mem::take(&mut terms));
+                    terms.push(Expr::PlusMinus(Box::new(left), Box::new(t)));
+                }
+                _ => break,
+            }
+        }
+        self.depth -= pm_depth;
+        self.leave();
+        Ok(mk_add(terms))
+    }
+
+    fn starts_factor(&self) -> bool {
+        match self.peek() {
+            Some(Tok::Num(_)) | Some(Tok::Letter(_)) | Some(Tok::LParen) | Some(Tok::LBrace)
+            | Some(Tok::LBrack) => true,
+            Some(Tok::Word(w)) => !is_connector(w) && !is_unit_word(w),
+            Some(Tok::Cmd(c)) => c != "circ",
+            Some(Tok::Begin(_)) => true,
+            Some(Tok::Op('|')) => self.abs_depth == 0,
+            Some(Tok::Text(t)) => !is_connector(t) && !is_unit_word(t) && !t.trim().is_empty(),
+            _ => false,
+        }
+    }
+
+    fn skip_units(&mut self) {
+        loop {
+            match self.peek() {
+                Some(Tok::Percent) => self.pos += 1,
+                Some(Tok::Word(w)) if is_unit_word(w) => {
+                    self.pos += 1;
+                    self.skip_unit_power();
+                }
+                Some(Tok::Letter('m')) if matches!(self.peek_at(1), None | Some(Tok::Op('^'))) => {
+                    self.pos += 1;
+                    self.skip_unit_power();
+                }
+                Some(Tok::Text(t)) if is_unit_word(t) || t.trim().is_empty() => {
+                    self.pos += 1;
+                    self.skip_unit_power();
+                }
+                _ => break,
+            }
+        }
+    }
+    fn skip_unit_power(&mut self) {
+        if self.peek() == Some(&Tok::Op('^'))
+            && matches!(self.peek_at(1), Some(Tok::Num(n)) if n == "2" || n == "3")
+        {
+            self.pos += 2;
+        }
+    }
+
+    fn parse_term(&mut self) -> PResult<Expr> {
+        self.enter()?;
+        let mut acc = self.parse_unary()?;
+        let mut last_was_num = matches!(acc, Expr::Num { .. });
+        let mut divs = 0u32;
+        // products stay flat; quotients nest, so their count is capped like nesting depth
+        let mul = |acc: Expr, f: Expr, fresh: &mut bool| -> Expr {
+            match acc {
+                Expr::Mul(mut v) if !*fresh => {
+                    v.push(f);
+                    Expr::Mul(v)
+                }
+                other => {
+                    *fresh = false;
+                    Expr::Mul(vec![other, f])
+                }
+            }
+        };
+        let mut fresh = true;
+        loop {
+            self.skip_units();
+            match self.peek() {
+                Some(Tok::Op('*')) => {
+                    self.pos += 1;
+                    let f = self.parse_unary()?;
+                    acc = mul(acc, f, &mut fresh);
+                    last_was_num = false;
+                }
+                Some(Tok::Op('/')) | Some(Tok::Op(':')) => {
+                    self.pos += 1;
+                    divs += 1;
+                    if divs > self.limits.max_depth {
+                        return Err(ParseError::TooDeep(self.limits.max_depth));
+                    }
+                    let f = self.parse_unary()?;
+                    acc = Expr::Div(Box::new(acc), Box::new(f));
+                    fresh = true;
+                    last_was_num = false;
+                }
+                _ if self.starts_factor() => {
+                    if last_was_num && matches!(self.peek(), Some(Tok::Num(_))) {
+                        return self.err("two numbers in a row");
+                    }
+                    let mixed_candidate = fresh
+                        && is_int_literal(&acc)
+                        && matches!(self.peek(), Some(Tok::Cmd(c)) if matches!(c.as_str(), "frac" | "dfrac" | "tfrac"));
+                    let f = self.parse_power()?;
+                    last_was_num = false;
+                    if mixed_candidate && is_proper_fraction(&f) {
+                        // mixed number: 2\frac{1}{2} = 5/2, -1\frac{1}{2} = -3/2
+                        acc = match acc {
+                            Expr::Neg(a) => Expr::Neg(Box::new(Expr::Add(vec![*a, f]))),
+                            a => Expr::Add(vec![a, f]),
+                        };
+                        continue;
+                    }
+                    acc = mul(acc, f, &mut fresh);
+                }
+                _ => break,
+            }
+        }
+        self.leave();
+        Ok(acc)
+    }
+
+    fn parse_unary(&mut self) -> PResult<Expr> {
+        self.enter()?;
+        let r = match self.peek() {
+            Some(Tok::Op('-')) => {
+                self.pos += 1;
+                Expr::Neg(Box::new(self.parse_unary()?))
+            }
+            Some(Tok::Op('+')) => {
+                self.pos += 1;
+                self.parse_unary()?
+            }
+            Some(Tok::Pm) | Some(Tok::Mp) => {
+                self.pos += 1;
+                Expr::PlusMinus(Box::new(Expr::int(0)), Box::new(self.parse_unary()?))
+            }
+            _ => self.parse_power()?,
+        };
+        self.leave();
+        Ok(r)
+    }
+
+    fn parse_power(&mut self) -> PResult<Expr> {
+        self.enter()?;
+        let base = self.parse_postfix()?;
+        let prime = match (self.peek_at(1), self.peek_at(2), self.peek_at(3)) {
+            (Some(Tok::Op('\'')), _, _) => 2,
+            (Some(Tok::LBrace), Some(Tok::Op('\'')), Some(Tok::RBrace)) => 4,
+            _ => 0,
+        };
+        let r = if self.peek() == Some(&Tok::Op('^')) && prime > 0 {
+            self.pos += prime;
+            let p = match base {
+                Expr::Sym(s) => Expr::Sym(format!("{s}'")),
+                other => Expr::Func("prime".into(), vec![other]),
+            };
+            self.parse_postfix_ops(p)?
+        } else if self.peek() == Some(&Tok::Op('^')) {
+            self.pos += 1;
+            match self.parse_exponent()? {
+                Some(e) => {
+                    let p = Expr::Pow(Box::new(base), Box::new(e));
+                    self.parse_postfix_ops(p)?
+                }
+                None => base,
+            }
+        } else {
+            base
+        };
+        self.leave();
+        Ok(r)
+    }
+
+    /// Exponent after `^`; None for a degree mark (`^\circ`, `^{\circ}`).
+    fn parse_exponent(&mut self) -> PResult<Option<Expr>> {
+        match self.peek() {
+            Some(Tok::Cmd(c)) if c == "circ" => {
+                self.pos += 1;
+                Ok(None)
+            }
+            Some(Tok::LBrace)
+                if matches!(self.peek_at(1), Some(Tok::Cmd(c)) if c == "circ")
+                    && self.peek_at(2) == Some(&Tok::RBrace) =>
+            {
+                self.pos += 3;
+                Ok(None)
+            }
+            Some(Tok::Op('-')) => {
+                self.pos += 1;
+                Ok(Some(Expr::Neg(Box::new(self.parse_power()?))))
+            }
+            Some(Tok::Op('\'')) => {
+                self.pos += 1;
+                Ok(Some(Expr::Sym("'".into())))
+            }
+            _ => Ok(Some(self.parse_power()?)),
+        }
+    }
+
+    fn parse_postfix(&mut self) -> PResult<Expr> {
+        let p = self.parse_primary()?;
+        self.parse_postfix_ops(p)
+    }
+
+    fn parse_postfix_ops(&mut self, mut p: Expr) -> PResult<Expr> {
+        loop {
+            match self.peek() {
+                Some(Tok::Op('!')) => {
+                    self.pos += 1;
+                    p = Expr::Func("fact".into(), vec![p]);
+                }
+                Some(Tok::Percent) => self.pos += 1,
+                Some(Tok::Op('\'')) => {
+                    self.pos += 1;
+                    p = match p {
+                        Expr::Sym(s) => Expr::Sym(format!("{s}'")),
+                        other => Expr::Func("prime".into(), vec![other]),
+                    };
+                }
+                Some(Tok::Op('_')) => {
+                    self.pos += 1;
+                    let sub = self.raw_subscript()?;
+                    p = match p {
+                        Expr::Num {
+                            value,
+                            decimals: None,
+                        } if value.is_integer() => match base_convert(&value, &sub) {
+                            Some(v) => Expr::Num {
+                                value: v,
+                                decimals: None,
+                            },
+                            None => return self.err("bad base subscript"),
+                        },
+                        Expr::Sym(s) => Expr::Sym(format!("{s}_{{{sub}}}")),
+                        Expr::Const(Const::E) => Expr::Sym(format!("e_{{{sub}}}")),
+                        Expr::Const(Const::I) => Expr::Sym(format!("i_{{{sub}}}")),
+                        other => other,
+                    };
+                }
+                _ => break,
+            }
+        }
+        Ok(p)
+    }
+
+    /// The subscript's tokens as a canonical string (`{n-1}` and `n-1` give the same).
+    fn raw_subscript(&mut self) -> PResult<String> {
+        let mut out = String::new();
+        if self.eat(&Tok::LBrace) {
+            let mut depth = 1;
+            while let Some(t) = self.bump() {
+                match t {
+                    Tok::LBrace => depth += 1,
+                    Tok::RBrace => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Ok(out);
+                        }
+                    }
+                    _ => {}
+                }
+                out.push_str(&tok_str(&t));
+            }
+            self.err("unbalanced subscript")
+        } else {
+            match self.bump() {
+                Some(Tok::Num(n)) => {
+                    // LaTeX takes one digit: `x_12` is x_1 2; keep whole for base subscripts.
+                    Ok(n)
+                }
+                Some(t) => Ok(tok_str(&t)),
+                None => self.err("missing subscript"),
+            }
+        }
+    }
+
+    /// Argument of `\frac`, `\sqrt`: a brace group, or one character / token.
+    fn parse_arg(&mut self) -> PResult<Expr> {
+        match self.peek().cloned() {
+            Some(Tok::LBrace) => {
+                self.pos += 1;
+                let items = self.parse_list()?;
+                if !self.eat(&Tok::RBrace) {
+                    return self.err("expected }");
+                }
+                group_of(items)
+            }
+            Some(Tok::Num(n)) if n.len() > 1 => {
+                let first: String = n.chars().take(1).collect();
+                let rest: String = n.chars().skip(1).collect();
+                self.toks[self.pos] = Tok::Num(rest);
+                let (v, d) = parse_number(&first).ok_or(ParseError::Syntax("number".into()))?;
+                Ok(Expr::Num {
+                    value: v,
+                    decimals: d,
+                })
+            }
+            Some(Tok::Word(w)) => {
+                let mut cs = w.chars();
+                let first = cs.next().unwrap_or('x');
+                let rest: String = cs.collect();
+                if rest.chars().count() == 1 {
+                    self.toks[self.pos] = Tok::Letter(rest.chars().next().unwrap_or('x'));
+                } else {
+                    self.toks[self.pos] = Tok::Word(rest);
+                }
+                Ok(letter_expr(first))
+            }
+            Some(_) => self.parse_primary(),
+            None => self.err("missing argument"),
+        }
+    }
+
+    fn parse_function(&mut self, name: &str) -> PResult<Expr> {
+        // optional power (\sin^2 x) and log base (\log_2 x)
+        let mut power = None;
+        let mut base = None;
+        loop {
+            if self.eat(&Tok::Op('^')) {
+                power = self.parse_exponent()?;
+            } else if self.eat(&Tok::Op('_')) {
+                base = Some(self.parse_arg()?);
+            } else {
+                break;
+            }
+        }
+        let arg = if self.peek() == Some(&Tok::LParen) {
+            self.pos += 1;
+            let items = self.parse_list()?;
+            if !self.eat(&Tok::RParen) {
+                return self.err("expected )");
+            }
+            group_of(items)?
+        } else {
+            self.parse_power()?
+        };
+        let f = match (name, base) {
+            ("log", Some(b)) => Expr::Div(
+                Box::new(Expr::Func("ln".into(), vec![arg])),
+                Box::new(Expr::Func("ln".into(), vec![b])),
+            ),
+            ("lg", _) => Expr::Func("log".into(), vec![arg]),
+            (n, _) => Expr::Func(n.to_string(), vec![arg]),
+        };
+        Ok(match power {
+            Some(Expr::Neg(one)) if matches!(*one, Expr::Num{ref value, ..} if value.is_one()) => {
+                match f {
+                    Expr::Func(n, a) if ["sin", "cos", "tan"].contains(&n.as_str()) => {
+                        Expr::Func(format!("arc{n}"), a)
+                    }
+                    other => Expr::Pow(Box::new(other), Box::new(Expr::int(-1))),
+                }
+            }
+            Some(p) => Expr::Pow(Box::new(f), Box::new(p)),
+            None => f,
+        })
+    }
+
+    fn parse_delimited(&mut self, open: Tok) -> PResult<Expr> {
+        let items = self.parse_list()?;
+        let close = self.bump();
+        let n = items.len();
+        match (open, close) {
+            (Tok::LParen, Some(Tok::RParen)) => {
+                if n == 1 {
+                    Ok(items.into_iter().next().unwrap_or(Expr::int(0)))
+                } else if n == 0 {
+                    self.err("empty parentheses")
+                } else {
+                    Ok(Expr::Tuple(items))
+                }
+            }
+            (Tok::LBrack, Some(Tok::RBrack)) if n == 1 => {
+                Ok(items.into_iter().next().unwrap_or(Expr::int(0)))
+            }
+            (o @ (Tok::LParen | Tok::LBrack), Some(c @ (Tok::RParen | Tok::RBrack))) if n == 2 => {
+                let mut it = items.into_iter();
+                let lo = it.next().unwrap_or(Expr::int(0));
+                let hi = it.next().unwrap_or(Expr::int(0));
+                Ok(Expr::Interval {
+                    lo: Box::new(lo),
+                    hi: Box::new(hi),
+                    lo_closed: o == Tok::LBrack,
+                    hi_closed: c == Tok::RBrack,
+                })
+            }
+            (Tok::LBrack, Some(Tok::RBrack)) => Ok(Expr::Tuple(items)),
+            (Tok::LSet, Some(Tok::RSet)) => Ok(Expr::Set(items)),
+            (Tok::LBrace, Some(Tok::RBrace)) => group_of(items),
+            _ => self.err("unbalanced brackets"),
+        }
+    }
+
+    fn parse_matrix(&mut self, env: &str) -> PResult<Expr> {
+        let mut rows: Vec<Vec<Expr>> = Vec::new();
+        let mut row: Vec<Expr> = Vec::new();
+        loop {
+            match self.peek() {
+                Some(Tok::End(e)) => {
+                    if e != env {
+                        return self.err("mismatched \\end");
+                    }
+                    self.pos += 1;
+                    if !row.is_empty() {
+                        rows.push(row);
+                    }
+                    break;
+                }
+                Some(Tok::Amp) => {
+                    self.pos += 1;
+                }
+                Some(Tok::RowSep) => {
+                    self.pos += 1;
+                    if !row.is_empty() {
+                        rows.push(std::mem::take(&mut row));
+                    }
+                }
+                None => return self.err("missing \\end"),
+                _ => {
+                    let cell = self.parse_rel()?;
+                    row.push(cell);
+                    if !matches!(
+                        self.peek(),
+                        Some(Tok::Amp) | Some(Tok::RowSep) | Some(Tok::End(_))
+                    ) {
+                        return self.err("bad matrix cell");
+                    }
+                }
+            }
+        }
+        if rows.is_empty() || rows.iter().any(|r| r.len() != rows[0].len()) {
+            return self.err("ragged matrix");
+        }
+        Ok(Expr::Matrix(rows))
+    }
+
+    fn parse_primary(&mut self) -> PResult<Expr> {
+        self.enter()?;
+        let t = match self.bump() {
+            Some(t) => t,
+            None => return self.err("unexpected end"),
+        };
+        let r = match t {
+            Tok::Num(n) => match parse_number(&n) {
+                Some((value, decimals)) => Expr::Num { value, decimals },
+                None => return self.err("bad number"),
+            },
+            Tok::Letter(c) => letter_expr(c),
+            Tok::Word(w) => self.word_expr(&w)?,
+            Tok::Text(t) => self.text_expr(&t)?,
+            Tok::LParen | Tok::LBrack | Tok::LSet | Tok::LBrace => self.parse_delimited(t)?,
+            Tok::Op('|') => {
+                self.abs_depth += 1;
+                let e = self.parse_additive()?;
+                self.abs_depth -= 1;
+                if !self.eat(&Tok::Op('|')) {
+                    return self.err("expected |");
+                }
+                Expr::Func("abs".into(), vec![e])
+            }
+            Tok::Begin(env) => match env.as_str() {
+                "pmatrix" | "bmatrix" | "matrix" | "Bmatrix" | "vmatrix" | "smallmatrix"
+                | "array" => self.parse_matrix(&env)?,
+                _ => return self.err("unsupported environment"),
+            },
+            Tok::Cmd(c) => self.command_expr(&c)?,
+            _ => return self.err("unexpected token"),
+        };
+        self.leave();
+        Ok(r)
+    }
+
+    fn command_expr(&mut self, c: &str) -> PResult<Expr> {
+        Ok(match c {
+            "frac" | "dfrac" | "tfrac" | "cfrac" => {
+                let a = self.parse_arg()?;
+                let b = self.parse_arg()?;
+                Expr::Div(Box::new(a), Box::new(b))
+            }
+            "binom" | "dbinom" | "tbinom" | "choose" => {
+                let a = self.parse_arg()?;
+                let b = self.parse_arg()?;
+                Expr::Func("binom".into(), vec![a, b])
+            }
+            "sqrt" => {
+                if self.eat(&Tok::LBrack) {
+                    let items = self.parse_list()?;
+                    if !self.eat(&Tok::RBrack) {
+                        return self.err("expected ]");
+                    }
+                    let n = group_of(items)?;
+                    let x = self.parse_arg()?;
+                    Expr::Func("root".into(), vec![x, n])
+                } else {
+                    let x = self.parse_arg()?;
+                    Expr::Func("sqrt".into(), vec![x])
+                }
+            }
+            "pi" => Expr::Const(Const::Pi),
+            "infty" | "infin" | "infinity" => Expr::Const(Const::Inf),
+            "boxed" | "fbox" | "overline" | "underline" | "vec" | "hat" | "bar" | "mathbb"
+            | "mathcal" | "widehat" | "overrightarrow" | "tilde" | "mathring" => {
+                self.parse_arg()?
+            }
+            "sum" | "prod" | "int" | "lim" => {
+                // opaque operator: its bounds become part of its name
+                let mut name = c.to_string();
+                while matches!(self.peek(), Some(Tok::Op('_')) | Some(Tok::Op('^'))) {
+                    let t = self.bump();
+                    let s = self.raw_subscript()?;
+                    name.push_str(&format!("{}{{{s}}}", tok_str(&t.unwrap_or(Tok::Op('_')))));
+                }
+                let body = self.parse_term()?;
+                Expr::Func(name, vec![body])
+            }
+            "cdots" | "ldots" | "dots" | "vdots" => Expr::Sym("...".into()),
+            "circ" => return self.err("stray \\circ"),
+            f if FUNCS.contains(&f) => self.parse_function(f)?,
+            "arcsec" | "arccsc" | "arccot" | "max" | "min" | "gcd" | "lcm" | "det" | "deg" => {
+                let arg = self.parse_arg()?;
+                Expr::Func(c.to_string(), vec![arg])
+            }
+            other => Expr::Sym(format!("\\{other}")),
+        })
+    }
+
+    fn word_expr(&mut self, w: &str) -> PResult<Expr> {
+        Ok(match w {
+            "pi" => Expr::Const(Const::Pi),
+            "inf" | "infty" | "infinity" | "oo" => Expr::Const(Const::Inf),
+            "sqrt" => {
+                let x = self.parse_arg()?;
+                Expr::Func("sqrt".into(), vec![x])
+            }
+            f if FUNCS.contains(&f) => self.parse_function(f)?,
+            _ => {
+                let lower = w.chars().any(|c| c.is_lowercase());
+                if !w.is_ascii() || (self.strict_words && (lower || w.len() > 4)) {
+                    return self.err("prose word");
+                }
+                let v: Vec<Expr> = w.chars().map(letter_expr).collect();
+                Expr::Mul(v)
+            }
+        })
+    }
+
+    fn text_expr(&mut self, t: &str) -> PResult<Expr> {
+        let t = t.trim();
+        if t.is_empty() {
+            return self.err("empty text");
+        }
+        let simple = t
+            .chars()
+            .all(|c| c.is_alphanumeric() || "()+-. ".contains(c));
+        let word = t
+            .chars()
+            .all(|c| c.is_alphabetic() || c == ' ' || c == '-' || c == '\'');
+        if simple && !(word && t.chars().count() > 1) {
+            if let Ok(e) = parse_expr(t, self.limits, self.budget, false) {
+                return Ok(e);
+            }
+        }
+        Ok(Expr::Text(
+            t.split_whitespace().collect::<Vec<_>>().join(" "),
+        ))
+    }
+}
+
+fn is_int_literal(e: &Expr) -> bool {
+    match e {
+        Expr::Num {
+            value,
+            decimals: None,
+        } => value.is_integer() && value > &BigRational::zero(),
+        Expr::Neg(a) => is_int_literal(a),
+        _ => false,
+    }
+}
+
+fn is_proper_fraction(e: &Expr) -> bool {
+    match e {
+        Expr::Div(a, b) => match (a.as_ref(), b.as_ref()) {
+            (
+                Expr::Num {
+                    value: x,
+                    decimals: None,
+                },
+                Expr::Num {
+                    value: y,
+                    decimals: None,
+                },
+            ) => x.is_integer() && y.is_integer() && x > &BigRational::zero() && x < y,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+fn letter_expr(c: char) -> Expr {
+    match c {
+        'e' => Expr::Const(Const::E),
+        'i' => Expr::Const(Const::I),
+        c => Expr::Sym(c.to_string()),
+    }
+}
+
+fn group_of(items: Vec<Expr>) -> PResult<Expr> {
+    match items.len() {
+        0 => Err(ParseError::Syntax("empty group".into())),
+        1 => Ok(items.into_iter().next().unwrap_or(Expr::int(0))),
+        _ => Ok(Expr::List(items)),
+    }
+}
+
+fn tok_str(t: &Tok) -> String {
+    match t {
+        Tok::Num(n) => n.clone(),
+        Tok::Letter(c) => c.to_string(),
+        Tok::Word(w) => w.clone(),
+        Tok::Cmd(c) => format!("\\{c}"),
+        Tok::Text(t) => t.trim().to_string(),
+        Tok::Op(c) => c.to_string(),
+        Tok::LParen => "(".into(),
+        Tok::RParen => ")".into(),
+        Tok::LBrack => "[".into(),
+        Tok::RBrack => "]".into(),
+        Tok::Rel(r) => format!("{r:?}"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// `1011_2` → 11. Digits must be valid in the base (2..=36); `_{10}` is decimal.
+fn base_convert(v: &BigRational, base: &str) -> Option<BigRational> {
+    let b: u32 = base.trim().parse().ok()?;
+    if !(2..=36).contains(&b) {
+        return None;
+    }
+    let digits = v.to_integer().to_string();
+    let n = BigInt::parse_bytes(digits.as_bytes(), b)?;
+    Some(BigRational::from_integer(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Expr {
+        let l = Limits::default();
+        let b = Budget::new(l.max_steps);
+        parse_expr(s, &l, &b, false).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn numbers_are_exact() {
+        assert_eq!(
+            p("0.1"),
+            Expr::Num {
+                value: BigRational::new(1.into(), 10.into()),
+                decimals: Some(1)
+            }
+        );
+        assert!(matches!(p("1.5e3"), Expr::Num { decimals: None, .. }));
+        assert_eq!(p("1011_2"), Expr::int(11));
+    }
+
+    #[test]
+    fn frac_shorthand_and_sqrt() {
+        assert_eq!(p("\\frac12"), p("\\frac{1}{2}"));
+        assert_eq!(p("\\sqrt3"), p("\\sqrt{3}"));
+        assert!(matches!(p("\\sqrt[3]{x}"), Expr::Func(ref n, _) if n == "root"));
+    }
+
+    #[test]
+    fn structures() {
+        assert!(matches!(
+            p("[0,1)"),
+            Expr::Interval {
+                lo_closed: true,
+                hi_closed: false,
+                ..
+            }
+        ));
+        assert!(matches!(p("(1,2,3)"), Expr::Tuple(_)));
+        assert!(matches!(p("\\{1,2\\}"), Expr::Set(_)));
+        assert!(matches!(p("x \\le 5"), Expr::Rel { .. }));
+        assert!(matches!(
+            p("\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}"),
+            Expr::Matrix(_)
+        ));
+        assert!(matches!(p("1 \\pm \\sqrt{2}"), Expr::PlusMinus(..)));
+    }
+
+    #[test]
+    fn degrees_units_percent_dropped() {
+        assert_eq!(p("90^\\circ"), Expr::int(90));
+        assert_eq!(p("90^{\\circ}"), Expr::int(90));
+        assert_eq!(p("28\\%"), Expr::int(28));
+        assert_eq!(p("5 \\text{ cm}"), Expr::int(5));
+        assert_eq!(p("28 percent"), Expr::int(28));
+    }
+
+    #[test]
+    fn depth_cap() {
+        let l = Limits::default();
+        let b = Budget::new(l.max_steps);
+        let s = "{".repeat(5000) + "1" + &"}".repeat(5000);
+        assert!(parse_expr(&s, &l, &b, false).is_err());
+    }
+}
