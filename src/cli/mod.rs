@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod verify;
+pub mod verify_lean;
 
 /// prover: make language models better at math by RL with verifiable rewards.
 #[derive(Debug, Parser)]
