@@ -18,6 +18,10 @@ pub mod verdict;
 mod worker;
 
 pub use lsp_worker::verify_file_lsp;
+pub use pool::{ProbeReply, ReplProbe};
 pub use pool::{Job, LeanCommand, Pool, PoolConfig, PoolMetrics};
-pub use soundness::{assemble, guard_proof_body, plan_file, Assembled, AxiomPolicy};
+pub use soundness::{
+    assemble, decide_from_repl_replies, guard_proof_body, plan_file, statement_without_sorry,
+    Assembled, AxiomPolicy,
+};
 pub use verdict::{LeanMessage, Severity, Status, TheoremReport, Verdict};

@@ -671,6 +671,55 @@ pub(crate) fn post_check(
     (status, reports)
 }
 
+/// Decide from raw REPL replies (as printed by the REPL): `body_reply` to the proof command
+/// and, per theorem, the reply to `#print axioms NAME` in the resulting environment. Useful
+/// for replaying logged REPL sessions; the pool uses the same checks.
+pub fn decide_from_repl_replies(
+    body_reply: &str,
+    axiom_replies: &[(String, String)],
+    theorems: &[String],
+    policy: AxiomPolicy,
+) -> Result<super::verdict::Verdict, String> {
+    use super::protocol::ReplResponse;
+    use super::worker::to_message;
+    let body = match ReplResponse::parse(body_reply)? {
+        ReplResponse::Command(c) => c,
+        ReplResponse::Error(e) => {
+            return Ok(super::verdict::Verdict::rejected(format!(
+                "Lean could not run the proof: {}",
+                e.message
+            )))
+        }
+        ReplResponse::ProofStep(_) => return Err("a proof-step reply is not a command reply".into()),
+    };
+    let mut out = LeanOutput {
+        messages: body.messages.iter().map(to_message).collect(),
+        sorries: body.sorries.len(),
+        axiom_messages: Vec::new(),
+    };
+    for (name, reply) in axiom_replies {
+        let msgs = match ReplResponse::parse(reply)? {
+            ReplResponse::Command(c) => c.messages.iter().map(to_message).collect(),
+            ReplResponse::Error(e) => vec![LeanMessage {
+                severity: Severity::Error,
+                line: 0,
+                column: 0,
+                text: e.message,
+            }],
+            ReplResponse::ProofStep(_) => Vec::new(),
+        };
+        out.axiom_messages.push((name.clone(), msgs));
+    }
+    let (status, reports) = post_check(&out, theorems, policy);
+    Ok(super::verdict::Verdict {
+        status,
+        messages: out.messages,
+        theorems: reports,
+        seconds: 0.0,
+        cached: false,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

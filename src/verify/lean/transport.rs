@@ -93,6 +93,7 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> ReplChannel<R, W> {
     }
 
     /// Send raw bytes (tests use it to send what a user typed, including malformed input).
+    #[cfg(test)]
     pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), TransportError> {
         self.writer.write_all(bytes).await?;
         self.writer.flush().await?;

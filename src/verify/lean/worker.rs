@@ -127,6 +127,59 @@ pub(crate) enum WorkerError {
     Protocol(String),
 }
 
+/// Spawn `cmd` with piped stdio in a new session (so `kill(-pid)` reaches everything it
+/// starts) and with `RLIMIT_AS` set to `memory_limit_bytes`.
+pub(crate) fn spawn_in_group(
+    cmd: &LeanCommand,
+    memory_limit_bytes: Option<u64>,
+) -> Result<Child, WorkerError> {
+    let mut c = tokio::process::Command::new(&cmd.program);
+    c.args(&cmd.args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(d) = &cmd.cwd {
+        c.current_dir(d);
+    }
+    for (k, v) in &cmd.env {
+        c.env(k, v);
+    }
+    let mem = memory_limit_bytes;
+    // SAFETY: only async-signal-safe libc calls between fork and exec.
+    unsafe {
+        c.pre_exec(move || {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if let Some(bytes) = mem {
+                let lim = libc::rlimit {
+                    rlim_cur: bytes as libc::rlim_t,
+                    rlim_max: bytes as libc::rlim_t,
+                };
+                if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    c.spawn().map_err(|source| WorkerError::Spawn {
+        program: cmd.program.clone(),
+        source,
+    })
+}
+
+/// Kill process group `pgid` (no-op for 0).
+pub(crate) fn kill_group(pgid: i32) {
+    if pgid > 0 {
+        // SAFETY: plain syscall; a stale group id at worst gets ESRCH.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+}
+
 /// One running REPL.
 pub(crate) struct ReplWorker {
     child: Child,
@@ -144,41 +197,7 @@ pub(crate) struct ReplWorker {
 impl ReplWorker {
     /// Start the process in its own session / process group, with `RLIMIT_AS` set.
     pub fn spawn(cmd: &LeanCommand, limits: &WorkerLimits) -> Result<Self, WorkerError> {
-        let mut c = tokio::process::Command::new(&cmd.program);
-        c.args(&cmd.args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        if let Some(d) = &cmd.cwd {
-            c.current_dir(d);
-        }
-        for (k, v) in &cmd.env {
-            c.env(k, v);
-        }
-        let mem = limits.memory_limit_bytes;
-        // SAFETY: only async-signal-safe libc calls between fork and exec.
-        unsafe {
-            c.pre_exec(move || {
-                if libc::setsid() < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if let Some(bytes) = mem {
-                    let lim = libc::rlimit {
-                        rlim_cur: bytes as libc::rlim_t,
-                        rlim_max: bytes as libc::rlim_t,
-                    };
-                    if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                Ok(())
-            });
-        }
-        let mut child = c.spawn().map_err(|source| WorkerError::Spawn {
-            program: cmd.program.clone(),
-            source,
-        })?;
+        let mut child = spawn_in_group(cmd, limits.memory_limit_bytes)?;
         let pid = child.id().unwrap_or(0) as i32;
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = child.stdout.take().expect("piped stdout");
@@ -212,11 +231,6 @@ impl ReplWorker {
         })
     }
 
-    /// OS process id (also the process-group id).
-    pub fn pid(&self) -> i32 {
-        self.pgid
-    }
-
     /// The header whose environment this worker holds.
     pub fn header(&self) -> Option<&str> {
         self.header.as_ref().map(|(h, _)| h.as_str())
@@ -232,12 +246,7 @@ impl ReplWorker {
 
     /// Kill the whole process group (Lean, `lake`, anything they started).
     pub fn kill(&mut self) {
-        if self.pgid > 0 {
-            // SAFETY: plain syscall; a stale group id at worst gets ESRCH.
-            unsafe {
-                libc::kill(-self.pgid, libc::SIGKILL);
-            }
-        }
+        kill_group(self.pgid);
         // tokio reaps the killed child (kill_on_drop) once it is dropped
         let _ = self.child.start_kill();
         self.pgid = 0;
