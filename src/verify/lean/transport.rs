@@ -239,10 +239,11 @@ mod tests {
 
     #[tokio::test]
     async fn repl_framing_reports_close_mid_reply_and_floods() {
-        let ((cr, cw), (_sr, mut sw)) = memory_pair();
+        let ((cr, cw), (sr, mut sw)) = memory_pair();
         let mut client = ReplChannel::new(cr, cw, 64);
         sw.write_all(b"{\"env\":").await.unwrap();
         drop(sw);
+        drop(sr); // both halves gone: the stream is closed
         match client.recv().await {
             Err(TransportError::Closed { partial }) => assert_eq!(partial, "{\"env\":"),
             other => panic!("expected Closed, got {other:?}"),
