@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 use prover::verify::lean::{Job, LeanCommand, Pool, PoolConfig};
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let jobs: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let workers: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(4);
     let rt = tokio::runtime::Builder::new_multi_thread()

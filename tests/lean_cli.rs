@@ -32,15 +32,32 @@ fn exit_codes_follow_the_contract() {
     let good = dir.path().join("good.lean");
     std::fs::write(&good, REF.replace(":= by sorry", ":= by\n  simp")).unwrap();
     let swapped = dir.path().join("swapped.lean");
-    std::fs::write(&swapped, REF.replace("x + 0 = x := by sorry", "True := by\n  trivial")).unwrap();
+    std::fs::write(
+        &swapped,
+        REF.replace("x + 0 = x := by sorry", "True := by\n  trivial"),
+    )
+    .unwrap();
     let failing = dir.path().join("failing.lean");
-    std::fs::write(&failing, REF.replace(":= by sorry", ":= by\n  exact SIM_ERROR")).unwrap();
+    std::fs::write(
+        &failing,
+        REF.replace(":= by sorry", ":= by\n  exact SIM_ERROR"),
+    )
+    .unwrap();
 
-    assert_eq!(run(&args(good.clone(), Some(reference.clone()), &standin)).unwrap(), 0);
+    assert_eq!(
+        run(&args(good.clone(), Some(reference.clone()), &standin)).unwrap(),
+        0
+    );
     assert_eq!(run(&args(good.clone(), None, &standin)).unwrap(), 0);
-    assert_eq!(run(&args(swapped, Some(reference.clone()), &standin)).unwrap(), 1);
+    assert_eq!(
+        run(&args(swapped, Some(reference.clone()), &standin)).unwrap(),
+        1
+    );
     assert_eq!(run(&args(failing, None, &standin)).unwrap(), 1);
-    assert_eq!(run(&args(good.clone(), None, "/nonexistent/repl --x")).unwrap(), 2);
+    assert_eq!(
+        run(&args(good.clone(), None, "/nonexistent/repl --x")).unwrap(),
+        2
+    );
     let mut lsp_missing = args(good, None, "/nonexistent/lean --server");
     lsp_missing.backend = Backend::Lsp;
     assert_eq!(run(&lsp_missing).unwrap(), 2);
@@ -50,7 +67,9 @@ fn exit_codes_follow_the_contract() {
 fn json_has_the_documented_fields() {
     let v = Verdict::rejected("statement differs");
     let j = verdict_json(std::path::Path::new("a.lean"), &v);
-    for k in ["file", "verdict", "theorems", "messages", "reason", "seconds"] {
+    for k in [
+        "file", "verdict", "theorems", "messages", "reason", "seconds",
+    ] {
         assert!(j.get(k).is_some(), "missing {k}: {j}");
     }
     assert_eq!(j["verdict"], "rejected");

@@ -42,7 +42,10 @@ async fn verdicts_header_reuse_and_cache() {
     let pool = Pool::new(config(2));
     let ok = pool.verify(job("simp")).await;
     assert_eq!(ok.status, Status::Accepted, "{ok:?}");
-    assert_eq!(ok.theorems[0].axioms, ["propext", "Classical.choice", "Quot.sound"]);
+    assert_eq!(
+        ok.theorems[0].axioms,
+        ["propext", "Classical.choice", "Quot.sound"]
+    );
     assert!(!ok.cached);
     let again = pool.verify(job("simp")).await;
     assert!(again.cached && again.is_accepted());
@@ -53,7 +56,10 @@ async fn verdicts_header_reuse_and_cache() {
     let static_reject = pool.verify(job("sorry")).await;
     assert!(reason(&static_reject).contains("sorry"));
     for i in 0..6 {
-        assert!(pool.verify(job(&format!("simp -- {i}"))).await.is_accepted());
+        assert!(pool
+            .verify(job(&format!("simp -- {i}")))
+            .await
+            .is_accepted());
     }
     let m = pool.metrics();
     assert!(m.spawned <= 2, "header reused: {m:?}");
@@ -62,7 +68,9 @@ async fn verdicts_header_reuse_and_cache() {
     assert_eq!((m.accepted, m.rejected, m.errors), (8, 3, 0));
 
     let mut cfg = config(1);
-    cfg.axioms = AxiomPolicy { allow_native_decide: true };
+    cfg.axioms = AxiomPolicy {
+        allow_native_decide: true,
+    };
     let permissive = Pool::new(cfg);
     assert!(permissive.verify(job("native_decide")).await.is_accepted());
 }
@@ -72,16 +80,29 @@ async fn a_hang_times_out_kills_the_group_retries_once_then_reports_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let pid_file = dir.path().join("grandchild.pid");
     let mut cfg = config(1);
-    cfg.command = standin(&["--sim"], vec![("STANDIN_PID_FILE".into(), pid_file.display().to_string())]);
+    cfg.command = standin(
+        &["--sim"],
+        vec![("STANDIN_PID_FILE".into(), pid_file.display().to_string())],
+    );
     cfg.timeout = Duration::from_millis(800);
     let pool = Pool::new(cfg);
     let v = pool.verify(job("exact SIM_HANG")).await;
-    assert!(v.is_error(), "a hang is a verifier error, not a rejection: {v:?}");
-    assert!(reason(&v).contains("did not answer") && reason(&v).contains("twice"), "{v:?}");
+    assert!(
+        v.is_error(),
+        "a hang is a verifier error, not a rejection: {v:?}"
+    );
+    assert!(
+        reason(&v).contains("did not answer") && reason(&v).contains("twice"),
+        "{v:?}"
+    );
     let m = pool.metrics();
     assert_eq!((m.timeouts, m.restarts), (2, 2), "{m:?}");
     // the `sleep` grandchild died with its process group
-    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     let mut gone = false;
     for _ in 0..50 {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -100,7 +121,10 @@ async fn a_hang_times_out_kills_the_group_retries_once_then_reports_an_error() {
 async fn a_crash_is_retried_once_on_a_fresh_worker() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(1);
-    cfg.command = standin(&["--sim", "--state-dir", dir.path().to_str().unwrap()], Vec::new());
+    cfg.command = standin(
+        &["--sim", "--state-dir", dir.path().to_str().unwrap()],
+        Vec::new(),
+    );
     let pool = Pool::new(cfg);
     let v = pool.verify(job("exact SIM_CRASH_ONCE:k1")).await;
     assert!(v.is_accepted(), "{v:?}");
@@ -118,7 +142,10 @@ async fn garbage_and_floods_are_verifier_errors() {
     cfg.max_reply_bytes = 1 << 20;
     let pool = Pool::new(cfg);
     let g = pool.verify(job("exact SIM_GARBAGE")).await;
-    assert!(g.is_error() && reason(&g).contains("unknown shape"), "{g:?}");
+    assert!(
+        g.is_error() && reason(&g).contains("unknown shape"),
+        "{g:?}"
+    );
     let f = pool.verify(job("exact SIM_FLOOD")).await;
     assert!(f.is_error() && reason(&f).contains("exceeded"), "{f:?}");
     let r = pool.verify(job("exact SIM_REFUSE")).await;
@@ -132,7 +159,10 @@ async fn workers_are_recycled_by_job_count_and_memory() {
     cfg.max_jobs_per_worker = 3;
     let pool = Pool::new(cfg);
     for i in 0..7 {
-        assert!(pool.verify(job(&format!("simp -- {i}"))).await.is_accepted());
+        assert!(pool
+            .verify(job(&format!("simp -- {i}")))
+            .await
+            .is_accepted());
     }
     assert_eq!(pool.metrics().recycles, 2);
 
@@ -167,19 +197,33 @@ async fn a_broken_trusted_header_is_a_verifier_error() {
             proof: "simp".into(),
         })
         .await;
-    assert!(v.is_error() && reason(&v).contains("trusted header"), "{v:?}");
+    assert!(
+        v.is_error() && reason(&v).contains("trusted header"),
+        "{v:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_mixed_batch_gets_exactly_one_matching_verdict_per_job() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(3);
-    cfg.command = standin(&["--sim", "--state-dir", dir.path().to_str().unwrap()], Vec::new());
+    cfg.command = standin(
+        &["--sim", "--state-dir", dir.path().to_str().unwrap()],
+        Vec::new(),
+    );
     cfg.queue_capacity = 4;
     cfg.timeout = Duration::from_secs(2);
     cfg.max_jobs_per_worker = 5;
     let pool = Pool::new(cfg);
-    let kinds = ["ok", "error", "crash", "garbage", "crash_once", "sorry", "other_header"];
+    let kinds = [
+        "ok",
+        "error",
+        "crash",
+        "garbage",
+        "crash_once",
+        "sorry",
+        "other_header",
+    ];
     let mut jobs = Vec::new();
     let mut expect = Vec::new();
     for i in 0..42 {

@@ -11,7 +11,9 @@ fn lean_setup() -> Option<LeanCommand> {
         .map(|p| std::env::split_paths(&p).any(|d| d.join("lake").is_file()))
         .unwrap_or(false);
     if !on_path {
-        eprintln!("skipping: `lake` is not on PATH (install elan and build lean/, see lean/README.md)");
+        eprintln!(
+            "skipping: `lake` is not on PATH (install elan and build lean/, see lean/README.md)"
+        );
         return None;
     }
     let project = std::env::var_os("PROVER_LEAN_PROJECT")
@@ -19,12 +21,19 @@ fn lean_setup() -> Option<LeanCommand> {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("lean"));
     let toolchain = std::fs::read_to_string(project.join("lean-toolchain")).unwrap_or_default();
     if !toolchain.contains("v4.24.0") {
-        eprintln!("skipping: {} does not pin leanprover/lean4:v4.24.0", project.display());
+        eprintln!(
+            "skipping: {} does not pin leanprover/lean4:v4.24.0",
+            project.display()
+        );
         return None;
     }
     let repl = project.join(".lake/packages/REPL/.lake/build/bin/repl");
     if !repl.is_file() {
-        eprintln!("skipping: {} is missing: run `lake exe cache get && lake build repl` in {}", repl.display(), project.display());
+        eprintln!(
+            "skipping: {} is missing: run `lake exe cache get && lake build repl` in {}",
+            repl.display(),
+            project.display()
+        );
         return None;
     }
     Some(LeanCommand {
@@ -53,10 +62,18 @@ async fn real_lean_accepts_a_proof_and_rejects_cheats() {
     let stmt = "theorem mathd_algebra_304 : 91 ^ 2 = 8281 := by sorry";
     let ok = pool.verify(job(stmt, "norm_num")).await;
     assert_eq!(ok.status, Status::Accepted, "{ok:?}");
-    let wrong = pool.verify(job("theorem t : (2:ℕ) + 2 = 5 := by sorry", "norm_num")).await;
+    let wrong = pool
+        .verify(job("theorem t : (2:ℕ) + 2 = 5 := by sorry", "norm_num"))
+        .await;
     assert!(matches!(wrong.status, Status::Rejected { .. }), "{wrong:?}");
     let native = pool
-        .verify(job("theorem mathd_numbertheory_127 : (∑ k in Finset.range 101, 2 ^ k) % 7 = 3 := by sorry", "native_decide"))
+        .verify(job(
+            "theorem mathd_numbertheory_127 : (∑ k in Finset.range 101, 2 ^ k) % 7 = 3 := by sorry",
+            "native_decide",
+        ))
         .await;
-    assert!(matches!(native.status, Status::Rejected { .. }), "{native:?}");
+    assert!(
+        matches!(native.status, Status::Rejected { .. }),
+        "{native:?}"
+    );
 }

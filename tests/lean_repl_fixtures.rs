@@ -12,7 +12,10 @@ fn fixtures() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("skipping: {} is missing (the shared fixtures are not checked out)", p.display());
+        eprintln!(
+            "skipping: {} is missing (the shared fixtures are not checked out)",
+            p.display()
+        );
         None
     }
 }
@@ -77,13 +80,23 @@ async fn every_recorded_transcript_replays_byte_exactly_through_the_typed_driver
                     .request(&q)
                     .await
                     .unwrap_or_else(|e| panic!("{}: {e}", inp.display()));
-                assert!(r.round_trips, "{}: reply does not round-trip: {}", inp.display(), r.raw);
+                assert!(
+                    r.round_trips,
+                    "{}: reply does not round-trip: {}",
+                    inp.display(),
+                    r.raw
+                );
                 *kinds.entry(r.kind).or_insert(0) += 1;
                 got.push_str(&r.raw);
                 got.push('\n');
                 replies_checked += 1;
             }
-            assert_eq!(got, expected, "{}: replies differ from the recording", inp.display());
+            assert_eq!(
+                got,
+                expected,
+                "{}: replies differ from the recording",
+                inp.display()
+            );
             checked += 1;
         }
     }
@@ -104,9 +117,15 @@ async fn malformed_json_makes_the_repl_exit_and_the_driver_reports_it() {
     .unwrap();
     let ok = probe.request(r#"{"cmd": "def f := 37"}"#).await.unwrap();
     assert_eq!(ok.kind, "command");
-    let err = probe.request_raw_line(r#"{"cmd": "def f :="#).await.unwrap_err();
+    let err = probe
+        .request_raw_line(r#"{"cmd": "def f :="#)
+        .await
+        .unwrap_err();
     assert!(err.contains("closed its output"), "{err}");
-    assert!(err.contains("Could not parse JSON"), "stderr should be reported: {err}");
+    assert!(
+        err.contains("Could not parse JSON"),
+        "stderr should be reported: {err}"
+    );
 }
 
 #[tokio::test]

@@ -13,11 +13,16 @@ use prover::verify::lean::{
 use serde_json::Value;
 
 fn shared(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared").join(rel);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(rel);
     if p.exists() {
         Some(p)
     } else {
-        eprintln!("skipping: {} is missing (the shared fixtures are not checked out)", p.display());
+        eprintln!(
+            "skipping: {} is missing (the shared fixtures are not checked out)",
+            p.display()
+        );
         None
     }
 }
@@ -64,7 +69,11 @@ fn cheats_are_rejected_statically_where_possible() {
         let reference = format!("{header}{}\n", reference_for(id, code));
         let whole_file = plan_file(&file, Some(&reference));
         let want_static = !matches!(id, "native_decide_true");
-        assert_eq!(whole_file.is_err(), want_static, "{id} (--against): {whole_file:?}");
+        assert_eq!(
+            whole_file.is_err(),
+            want_static,
+            "{id} (--against): {whole_file:?}"
+        );
         // RL mode: the policy only writes the body; prover writes the statement.
         if let Some(body) = body_after_by(code) {
             let rl = assemble(header, &reference_for(id, code), body);
@@ -129,7 +138,11 @@ fn post_checks_reject_every_cheat_given_real_lean_replies() {
                 // assembled by prover: the swapped statement never reaches Lean; if the policy's
                 // whole file were run, the reference theorem would be missing from the env
                 reply(&[], 0, 1),
-                reply(&[("error", 1, "unknown constant 'mathd_algebra_304'")], 0, 2),
+                reply(
+                    &[("error", 1, "unknown constant 'mathd_algebra_304'")],
+                    0,
+                    2,
+                ),
                 vec!["mathd_algebra_304".to_string()],
             ),
             "exit_before_theorem" => (
@@ -139,7 +152,15 @@ fn post_checks_reject_every_cheat_given_real_lean_replies() {
             ),
             "native_decide_true" => (
                 reply(&[], 0, 1),
-                axioms_reply("t", &["propext", "Classical.choice", "Lean.ofReduceBool", "Quot.sound"]),
+                axioms_reply(
+                    "t",
+                    &[
+                        "propext",
+                        "Classical.choice",
+                        "Lean.ofReduceBool",
+                        "Quot.sound",
+                    ],
+                ),
                 t.clone(),
             ),
             other => panic!("new cheat {other}: add its Lean replies here"),
@@ -148,18 +169,38 @@ fn post_checks_reject_every_cheat_given_real_lean_replies() {
         let v = decide_from_repl_replies(&body, &pairs, &theorems, AxiomPolicy::default()).unwrap();
         assert!(matches!(v.status, Status::Rejected { .. }), "{id}: {v:?}");
         if id == "native_decide_true" {
-            let ok = decide_from_repl_replies(&body, &pairs, &theorems, AxiomPolicy { allow_native_decide: true }).unwrap();
+            let ok = decide_from_repl_replies(
+                &body,
+                &pairs,
+                &theorems,
+                AxiomPolicy {
+                    allow_native_decide: true,
+                },
+            )
+            .unwrap();
             assert!(ok.is_accepted(), "{ok:?}");
         }
     }
     // and an honest proof passes the same checks
-    let v = decide_from_repl_replies(&reply(&[], 0, 1), &[("t".into(), axioms_reply("t", &std_axioms))], &t, AxiomPolicy::default()).unwrap();
+    let v = decide_from_repl_replies(
+        &reply(&[], 0, 1),
+        &[("t".into(), axioms_reply("t", &std_axioms))],
+        &t,
+        AxiomPolicy::default(),
+    )
+    .unwrap();
     assert!(v.is_accepted());
     // no axiom report at all is a rejection
     let v = decide_from_repl_replies(&reply(&[], 0, 1), &[], &t, AxiomPolicy::default()).unwrap();
     assert!(matches!(v.status, Status::Rejected { .. }));
     // an error with no sorry is a rejection even with a clean axiom report
-    let v = decide_from_repl_replies(&reply(&[("error", 2, "linarith failed")], 0, 1), &[("t".into(), axioms_reply("t", &std_axioms))], &t, AxiomPolicy::default()).unwrap();
+    let v = decide_from_repl_replies(
+        &reply(&[("error", 2, "linarith failed")], 0, 1),
+        &[("t".into(), axioms_reply("t", &std_axioms))],
+        &t,
+        AxiomPolicy::default(),
+    )
+    .unwrap();
     assert!(matches!(v.status, Status::Rejected { .. }));
 }
 
@@ -182,7 +223,10 @@ fn published() -> Option<Vec<Published>> {
         for f in files {
             let text = std::fs::read_to_string(&f).unwrap();
             let stem = f.file_stem().unwrap().to_str().unwrap();
-            let name = stem.trim_start_matches("test_").trim_start_matches("valid_").to_string();
+            let name = stem
+                .trim_start_matches("test_")
+                .trim_start_matches("valid_")
+                .to_string();
             let native = text.contains("native_decide");
             out.push(Published { name, text, native });
         }
@@ -192,7 +236,9 @@ fn published() -> Option<Vec<Published>> {
 
 fn split_published(p: &Published) -> (String, String, String) {
     let i = p.text.find("\ntheorem ").unwrap() + 1;
-    let docstart = p.text[..i].rfind("/--").filter(|&d| !p.text[d..i].contains("-/\n\n"));
+    let docstart = p.text[..i]
+        .rfind("/--")
+        .filter(|&d| !p.text[d..i].contains("-/\n\n"));
     let header = p.text[..docstart.unwrap_or(i)].to_string();
     let j = i + p.text[i..].find(":= by").unwrap();
     let statement = format!("{} := by sorry", p.text[i..j].trim_end());
@@ -207,14 +253,16 @@ fn published_proofs_pass_every_static_check() {
     assert_eq!(proofs.iter().filter(|p| p.native).count(), 2);
     for p in &proofs {
         let plan = plan_file(&p.text, None).unwrap_or_else(|e| panic!("{}: {e}", p.name));
-        assert_eq!(plan.theorems, [p.name.clone()]);
+        assert_eq!(plan.theorems, std::slice::from_ref(&p.name));
         let (header, statement, body) = split_published(p);
         let reference = format!("{header}{statement}\n");
         let against = plan_file(&p.text, Some(&reference));
         assert!(against.is_ok(), "{} --against: {against:?}", p.name);
         guard_proof_body(&body).unwrap_or_else(|e| panic!("{} body: {e}", p.name));
         let a = assemble(&header, &statement, &body).unwrap();
-        assert!(a.body.starts_with(&statement[..statement.len() - " sorry".len()]));
+        assert!(a
+            .body
+            .starts_with(&statement[..statement.len() - " sorry".len()]));
     }
 }
 
@@ -231,15 +279,24 @@ async fn published_proofs_are_accepted_through_the_pool() {
         let mut cfg = PoolConfig::new(standin.clone());
         cfg.workers = 2;
         cfg.timeout = Duration::from_secs(10);
-        cfg.axioms = AxiomPolicy { allow_native_decide: allow };
+        cfg.axioms = AxiomPolicy {
+            allow_native_decide: allow,
+        };
         let pool = Pool::new(cfg);
         let jobs: Vec<Job> = proofs
             .iter()
             .flat_map(|p| {
                 let (header, statement, body) = split_published(p);
                 [
-                    Job::Proof { header, formal_statement: statement, proof: body },
-                    Job::File { text: p.text.clone(), reference: None },
+                    Job::Proof {
+                        header,
+                        formal_statement: statement,
+                        proof: body,
+                    },
+                    Job::File {
+                        text: p.text.clone(),
+                        reference: None,
+                    },
                 ]
             })
             .collect();
@@ -247,14 +304,21 @@ async fn published_proofs_are_accepted_through_the_pool() {
         for (k, v) in verdicts.iter().enumerate() {
             let p = &proofs[k / 2];
             let want = !p.native || allow;
-            assert_eq!(v.is_accepted(), want, "{} (allow_native_decide={allow}): {v:?}", p.name);
+            assert_eq!(
+                v.is_accepted(),
+                want,
+                "{} (allow_native_decide={allow}): {v:?}",
+                p.name
+            );
         }
     }
 }
 
 #[test]
 fn every_minif2f_statement_can_be_assembled() {
-    let Some(p) = shared("datasets/minif2f/minif2f-lean4-v4.24.0.jsonl") else { return };
+    let Some(p) = shared("datasets/minif2f/minif2f-lean4-v4.24.0.jsonl") else {
+        return;
+    };
     let mut n = 0;
     for line in std::fs::read_to_string(p).unwrap().lines() {
         let row: Value = serde_json::from_str(line).unwrap();
@@ -263,10 +327,19 @@ fn every_minif2f_statement_can_be_assembled() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(thm, name);
         assert!(stmt.ends_with(":= by"));
-        let a = assemble(row["header"].as_str().unwrap(), row["formal_statement"].as_str().unwrap(), "norm_num").unwrap();
+        let a = assemble(
+            row["header"].as_str().unwrap(),
+            row["formal_statement"].as_str().unwrap(),
+            "norm_num",
+        )
+        .unwrap();
         assert!(a.body.ends_with(":= by\n  norm_num\n"));
         // the full reference file checks against itself
-        let reference = format!("{}{}\n", row["header"].as_str().unwrap(), row["formal_statement"].as_str().unwrap());
+        let reference = format!(
+            "{}{}\n",
+            row["header"].as_str().unwrap(),
+            row["formal_statement"].as_str().unwrap()
+        );
         let file = reference.replace(":= by sorry", ":= by\n  norm_num");
         plan_file(&file, Some(&reference)).unwrap_or_else(|e| panic!("{name}: {e}"));
         n += 1;
@@ -281,14 +354,23 @@ fn against_mode_rejects_meaning_changes_and_accepts_honest_files() {
     let honest = REF.replace(":= by sorry", ":= by\n  simpa using h");
     assert!(plan_file(&honest, Some(REF)).is_ok());
     let spaced = honest.replace("(f : ℕ → ℕ) (h", "(f : ℕ → ℕ)\n    (h");
-    assert!(plan_file(&spaced, Some(REF)).is_ok(), "whitespace is normalized");
-    let with_helper = honest.replace("theorem t", "lemma helper (n : ℕ) : n + 0 = n := by simp\n\ntheorem t");
+    assert!(
+        plan_file(&spaced, Some(REF)).is_ok(),
+        "whitespace is normalized"
+    );
+    let with_helper = honest.replace(
+        "theorem t",
+        "lemma helper (n : ℕ) : n + 0 = n := by simp\n\ntheorem t",
+    );
     assert!(plan_file(&with_helper, Some(REF)).is_ok());
     let pre = "\ntheorem t";
     let bad = [
         ("instance", "instance : Add ℕ := ⟨fun _ _ => 0⟩\n"),
         ("notation", "notation \"ℕ\" => ℤ\n"),
-        ("local instance", "attribute [local instance] Classical.propDecidable\n"),
+        (
+            "local instance",
+            "attribute [local instance] Classical.propDecidable\n",
+        ),
         ("macro", "macro \"simp\" : tactic => `(tactic| sorry)\n"),
         ("option", "set_option pp.all true\n"),
         ("variable", "variable (x : ℕ)\n"),
@@ -303,13 +385,20 @@ fn against_mode_rejects_meaning_changes_and_accepts_honest_files() {
     ];
     for (what, insert) in bad {
         let f = honest.replace(pre, &format!("\n{insert}theorem t"));
-        assert!(plan_file(&f, Some(REF)).is_err(), "{what} must be rejected:\n{f}");
+        assert!(
+            plan_file(&f, Some(REF)).is_err(),
+            "{what} must be rejected:\n{f}"
+        );
     }
     let swapped = honest.replace("f 1 + 0 = 2", "True");
-    assert!(plan_file(&swapped, Some(REF)).unwrap_err().contains("differs"));
+    assert!(plan_file(&swapped, Some(REF))
+        .unwrap_err()
+        .contains("differs"));
     let missing = honest.replace("theorem t", "theorem u");
     assert!(plan_file(&missing, Some(REF)).is_err());
-    let twice = format!("{honest}\ntheorem t (f : ℕ → ℕ) (h : f 1 = 2) : f 1 + 0 = 2 := by simpa using h\n");
+    let twice = format!(
+        "{honest}\ntheorem t (f : ℕ → ℕ) (h : f 1 = 2) : f 1 + 0 = 2 := by simpa using h\n"
+    );
     assert!(plan_file(&twice, Some(REF)).is_err());
 }
 
@@ -325,7 +414,11 @@ fn the_body_guard_sees_through_comments_strings_and_indentation() {
         "simp [Finset.sum_range_succ]\n<;> linarith",
     ];
     for b in ok {
-        assert!(guard_proof_body(b).is_ok(), "{b:?}: {:?}", guard_proof_body(b));
+        assert!(
+            guard_proof_body(b).is_ok(),
+            "{b:?}: {:?}",
+            guard_proof_body(b)
+        );
     }
     let bad = [
         "sorry",

@@ -76,7 +76,10 @@ fn load_transcripts(dirs: &[PathBuf]) -> Vec<Transcript> {
         names.sort();
         for p in names {
             let out_path = p.with_extension("expected.out");
-            let (Ok(inp), Ok(expected)) = (std::fs::read_to_string(&p), std::fs::read_to_string(&out_path)) else {
+            let (Ok(inp), Ok(expected)) = (
+                std::fs::read_to_string(&p),
+                std::fs::read_to_string(&out_path),
+            ) else {
                 continue;
             };
             let mut reader = std::io::Cursor::new(inp.into_bytes());
@@ -166,10 +169,9 @@ fn declares(text: &str, name: &str) -> bool {
         text.match_indices(kw).any(|(i, _)| {
             let rest = &text[i + kw.len()..];
             rest.starts_with(name)
-                && rest[name.len()..]
-                    .chars()
-                    .next()
-                    .is_none_or(|c| c.is_whitespace() || c == ':' || c == '(' || c == '{' || c == '[')
+                && rest[name.len()..].chars().next().is_none_or(|c| {
+                    c.is_whitespace() || c == ':' || c == '(' || c == '{' || c == '['
+                })
         })
     })
 }
@@ -252,7 +254,11 @@ fn sim_answer(
     if cmd.contains("SIM_FLOOD") {
         let line = [b'x'; 1023];
         loop {
-            if out.write_all(&line).and_then(|_| out.write_all(b"\n")).is_err() {
+            if out
+                .write_all(&line)
+                .and_then(|_| out.write_all(b"\n"))
+                .is_err()
+            {
                 std::process::exit(141);
             }
         }
@@ -282,7 +288,10 @@ fn sim_answer(
             chain.push(envs[e as usize].text.clone());
             cur = envs[e as usize].parent;
         }
-        envs.push(SimEnv { parent: env, text: String::new() });
+        envs.push(SimEnv {
+            parent: env,
+            text: String::new(),
+        });
         let decl = chain.iter().find(|t| declares(t, name));
         let messages = match decl {
             None => vec![msg("error", 1, 15, &format!("unknown constant '{name}'"))],
@@ -290,7 +299,11 @@ fn sim_answer(
                 let mut axioms: Vec<String> = if text.contains("SIM_NO_AXIOMS") {
                     vec![]
                 } else {
-                    vec!["propext".into(), "Classical.choice".into(), "Quot.sound".into()]
+                    vec![
+                        "propext".into(),
+                        "Classical.choice".into(),
+                        "Quot.sound".into(),
+                    ]
                 };
                 if text.contains("native_decide") {
                     axioms.push("Lean.ofReduceBool".into());
@@ -300,7 +313,10 @@ fn sim_answer(
                 }
                 for t in &chain {
                     for (i, _) in t.match_indices("axiom ") {
-                        let n: String = t[i + 6..].chars().take_while(|c| !c.is_whitespace()).collect();
+                        let n: String = t[i + 6..]
+                            .chars()
+                            .take_while(|c| !c.is_whitespace())
+                            .collect();
                         axioms.push(n);
                     }
                 }
@@ -318,14 +334,22 @@ fn sim_answer(
         Some(i) => &cmd[..i],
         None => cmd,
     };
-    envs.push(SimEnv { parent: env, text: effective.to_string() });
+    envs.push(SimEnv {
+        parent: env,
+        text: effective.to_string(),
+    });
     let mut messages = Vec::new();
     let mut sorries = Vec::new();
     if cmd.contains("SIM_BAD_HEADER") {
         messages.push(msg("error", 1, 7, "unknown module prefix 'SIM_BAD_HEADER'"));
     }
     if effective.contains("SIM_ERROR") {
-        messages.push(msg("error", 2, 2, "linarith failed to find a contradiction"));
+        messages.push(msg(
+            "error",
+            2,
+            2,
+            "linarith failed to find a contradiction",
+        ));
     }
     if let Some(i) = effective.find("sorry") {
         let line = effective[..i].matches('\n').count() as u64 + 1;

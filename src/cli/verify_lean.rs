@@ -69,7 +69,10 @@ fn lean_command(args: &VerifyArgs) -> std::result::Result<LeanCommand, String> {
                     project.display()
                 ));
             }
-            vec!["env".into(), repl.canonicalize().unwrap_or(repl).display().to_string()]
+            vec![
+                "env".into(),
+                repl.canonicalize().unwrap_or(repl).display().to_string(),
+            ]
         }
     };
     Ok(LeanCommand {
@@ -154,7 +157,12 @@ fn print_verdict(file: &Path, v: &Verdict, as_json: bool) {
         println!("{}", verdict_json(file, v));
         return;
     }
-    println!("{}: {} ({:.2} s)", file.display(), v.status.label(), v.seconds);
+    println!(
+        "{}: {} ({:.2} s)",
+        file.display(),
+        v.status.label(),
+        v.seconds
+    );
     if let Some(r) = v.status.reason() {
         println!("  reason: {r}");
     }
@@ -172,6 +180,12 @@ fn print_verdict(file: &Path, v: &Verdict, as_json: bool) {
             crate::verify::lean::Severity::Warning => "warning",
             crate::verify::lean::Severity::Info => "info",
         };
-        println!("  {}:{}:{}: {sev}: {}", file.display(), m.line, m.column, m.text);
+        println!(
+            "  {}:{}:{}: {sev}: {}",
+            file.display(),
+            m.line,
+            m.column,
+            m.text
+        );
     }
 }

@@ -79,7 +79,11 @@ pub(crate) fn lex(src: &str) -> Lexed {
     }
     while i < n {
         let c = chars[i].1;
-        let next = if i + 1 < n { Some(chars[i + 1].1) } else { None };
+        let next = if i + 1 < n {
+            Some(chars[i + 1].1)
+        } else {
+            None
+        };
         if c.is_whitespace() {
             advance!(i + 1);
             continue;
@@ -99,7 +103,11 @@ pub(crate) fn lex(src: &str) -> Lexed {
             let mut closed = false;
             while j < n {
                 let a = chars[j].1;
-                let b = if j + 1 < n { Some(chars[j + 1].1) } else { None };
+                let b = if j + 1 < n {
+                    Some(chars[j + 1].1)
+                } else {
+                    None
+                };
                 if a == '/' && b == Some('-') {
                     depth += 1;
                     j += 2;
@@ -173,7 +181,10 @@ pub(crate) fn lex(src: &str) -> Lexed {
             kind = TokKind::Ident;
         } else if c.is_ascii_digit() {
             j = i + 1;
-            while j < n && (chars[j].1.is_ascii_alphanumeric() || chars[j].1 == '.' && j + 1 < n && chars[j + 1].1.is_ascii_digit()) {
+            while j < n
+                && (chars[j].1.is_ascii_alphanumeric()
+                    || chars[j].1 == '.' && j + 1 < n && chars[j + 1].1.is_ascii_digit())
+            {
                 j += 1;
             }
             kind = TokKind::Num;
@@ -211,7 +222,8 @@ pub(crate) fn lex(src: &str) -> Lexed {
 /// `a.b.c`: continue an identifier over `.` followed by an identifier start.
 fn extend_dotted(chars: &[(usize, char)], mut j: usize) -> usize {
     let n = chars.len();
-    while j + 1 < n && chars[j].1 == '.' && (ident_start(chars[j + 1].1) || chars[j + 1].1 == '«') {
+    while j + 1 < n && chars[j].1 == '.' && (ident_start(chars[j + 1].1) || chars[j + 1].1 == '«')
+    {
         if chars[j + 1].1 == '«' {
             j += 2;
             while j < n && chars[j].1 != '»' {
@@ -263,8 +275,23 @@ mod tests {
 
     #[test]
     fn strings_chars_and_idents() {
-        assert_eq!(texts(r#"trace "-- \" x" h' '"' c"#), ["trace", r#""-- \" x""#, "h'", "'\"'", "c"]);
-        assert_eq!(texts("Nat.succ_le.mp h₀ := @[simp] #eval #s"), ["Nat.succ_le.mp", "h₀", ":=", "@[", "simp", "]", "#eval", "#s"]);
+        assert_eq!(
+            texts(r#"trace "-- \" x" h' '"' c"#),
+            ["trace", r#""-- \" x""#, "h'", "'\"'", "c"]
+        );
+        assert_eq!(
+            texts("Nat.succ_le.mp h₀ := @[simp] #eval #s"),
+            [
+                "Nat.succ_le.mp",
+                "h₀",
+                ":=",
+                "@[",
+                "simp",
+                "]",
+                "#eval",
+                "#s"
+            ]
+        );
         assert!(lex("\"abc").error.is_some());
         let t = lex("x\n  y").tokens;
         assert_eq!((t[1].line, t[1].col), (1, 2));

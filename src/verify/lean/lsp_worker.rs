@@ -66,9 +66,13 @@ pub(crate) async fn lsp_session<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin>(
         capabilities: ClientCapabilities::default(),
         ..Default::default()
     };
-    chan.send(&send(RpcMessage::request(1, "initialize", serde_json::to_value(init).unwrap())))
-        .await
-        .map_err(|e| e.to_string())?;
+    chan.send(&send(RpcMessage::request(
+        1,
+        "initialize",
+        serde_json::to_value(init).unwrap(),
+    )))
+    .await
+    .map_err(|e| e.to_string())?;
     let uri_t: Uri = uri.parse().map_err(|e| format!("bad uri {uri}: {e:?}"))?;
     let mut opened = false;
     let mut diagnostics: Vec<lsp_types::Diagnostic> = Vec::new();
@@ -187,7 +191,10 @@ pub async fn verify_file_lsp(
     kill_group(pgid);
     let _ = child.start_kill();
     let mut v = match res {
-        Err(_) => Verdict::error(format!("Lean server did not finish within {:.0} s", timeout.as_secs_f64())),
+        Err(_) => Verdict::error(format!(
+            "Lean server did not finish within {:.0} s",
+            timeout.as_secs_f64()
+        )),
         Ok(Err(e)) => Verdict::error(format!("LSP session failed: {e}")),
         Ok(Ok(out)) => {
             let (status, theorems) = post_check(&out, &file.theorems, policy);
@@ -219,24 +226,40 @@ mod tests {
         mut chan: LspChannel<R, W>,
         axioms: &'static str,
     ) {
-        let mut text = String::new();
         loop {
             let Ok(raw) = chan.recv().await else { return };
             let m: RpcMessage = serde_json::from_str(&raw).unwrap();
             match m.method.as_deref() {
                 Some("initialize") => {
-                    chan.send(&serde_json::to_string(&RpcMessage::response(m.id.unwrap(), json!({"capabilities": {}}))).unwrap())
-                        .await
-                        .unwrap();
+                    chan.send(
+                        &serde_json::to_string(&RpcMessage::response(
+                            m.id.unwrap(),
+                            json!({"capabilities": {}}),
+                        ))
+                        .unwrap(),
+                    )
+                    .await
+                    .unwrap();
                     // a server-to-client request the client must answer
-                    chan.send(&serde_json::to_string(&RpcMessage::request(99, "client/registerCapability", json!({"registrations": []}))).unwrap()).await.unwrap();
+                    chan.send(
+                        &serde_json::to_string(&RpcMessage::request(
+                            99,
+                            "client/registerCapability",
+                            json!({"registrations": []}),
+                        ))
+                        .unwrap(),
+                    )
+                    .await
+                    .unwrap();
                 }
                 Some("textDocument/didOpen") => {
                     let p = m.params.unwrap();
-                    text = p["textDocument"]["text"].as_str().unwrap().to_string();
+                    let text = p["textDocument"]["text"].as_str().unwrap().to_string();
                     let uri = p["textDocument"]["uri"].clone();
-                    let mut diags = vec![json!({"range": {"start": {"line": 2, "character": 2}, "end": {"line": 2, "character": 9}},
-                        "severity": 3, "message": "'t' does not depend on any axioms"})];
+                    let mut diags = vec![
+                        json!({"range": {"start": {"line": 2, "character": 2}, "end": {"line": 2, "character": 9}},
+                        "severity": 3, "message": "'t' does not depend on any axioms"}),
+                    ];
                     if text.contains("SORRYISH") {
                         diags.push(json!({"range": {"start": {"line": 1, "character": 8}, "end": {"line": 1, "character": 9}},
                             "severity": 2, "message": "declaration uses 'sorry'"}));
@@ -247,11 +270,32 @@ mod tests {
                                 "severity": 3, "message": format!("'{name}' depends on axioms: [{axioms}]")}));
                         }
                     }
-                    chan.send(&serde_json::to_string(&RpcMessage::notification("textDocument/publishDiagnostics", json!({"uri": uri, "diagnostics": diags}))).unwrap()).await.unwrap();
-                    chan.send(&serde_json::to_string(&RpcMessage::notification(FILE_PROGRESS, json!({"textDocument": {"uri": uri, "version": 1}, "processing": []}))).unwrap()).await.unwrap();
+                    chan.send(
+                        &serde_json::to_string(&RpcMessage::notification(
+                            "textDocument/publishDiagnostics",
+                            json!({"uri": uri, "diagnostics": diags}),
+                        ))
+                        .unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                    chan.send(
+                        &serde_json::to_string(&RpcMessage::notification(
+                            FILE_PROGRESS,
+                            json!({"textDocument": {"uri": uri, "version": 1}, "processing": []}),
+                        ))
+                        .unwrap(),
+                    )
+                    .await
+                    .unwrap();
                 }
                 Some("textDocument/waitForDiagnostics") => {
-                    chan.send(&serde_json::to_string(&RpcMessage::response(m.id.unwrap(), json!({}))).unwrap()).await.unwrap();
+                    chan.send(
+                        &serde_json::to_string(&RpcMessage::response(m.id.unwrap(), json!({})))
+                            .unwrap(),
+                    )
+                    .await
+                    .unwrap();
                 }
                 Some("exit") => return,
                 _ => {}
@@ -279,7 +323,10 @@ mod tests {
         let (status, out) = run(file, "propext, Classical.choice, Quot.sound").await;
         assert_eq!(status, Status::Accepted, "{out:?}");
         // the faked report stays a file message
-        assert!(out.messages.iter().any(|m| m.text.contains("does not depend")));
+        assert!(out
+            .messages
+            .iter()
+            .any(|m| m.text.contains("does not depend")));
         let (status, _) = run(file, "propext, sorryAx").await;
         assert!(matches!(status, Status::Rejected { .. }));
         let (status, _) = run("theorem t : 1 = 2 := by\n  exact SORRYISH\n", "propext").await;

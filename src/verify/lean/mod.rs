@@ -18,8 +18,8 @@ pub mod verdict;
 mod worker;
 
 pub use lsp_worker::verify_file_lsp;
-pub use pool::{ProbeReply, ReplProbe};
 pub use pool::{Job, LeanCommand, Pool, PoolConfig, PoolMetrics};
+pub use pool::{ProbeReply, ReplProbe};
 pub use soundness::{
     assemble, decide_from_repl_replies, guard_proof_body, plan_file, statement_without_sorry,
     Assembled, AxiomPolicy,

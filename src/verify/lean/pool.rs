@@ -15,8 +15,8 @@ use tokio::sync::{oneshot, Notify, Semaphore};
 
 use super::soundness::{assemble, plan_file, post_check, Assembled, AxiomPolicy};
 use super::verdict::{LeanMessage, Status, Verdict};
-use super::worker::{ReplWorker, WorkerError, WorkerLimits};
 pub use super::worker::{shell_split, LeanCommand};
+use super::worker::{ReplWorker, WorkerError, WorkerLimits};
 
 /// Pool settings. Defaults: see [`PoolConfig::new`].
 #[derive(Debug, Clone)]
@@ -48,7 +48,9 @@ pub struct PoolConfig {
 impl PoolConfig {
     /// Defaults around `command`.
     pub fn new(command: LeanCommand) -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         PoolConfig {
             command,
             workers: cores.saturating_sub(1).max(1),
@@ -339,7 +341,11 @@ impl Pool {
             assembled.header.as_str(),
             assembled.body.as_str(),
             &assembled.theorems.join("\n"),
-            if self.inner.cfg.axioms.allow_native_decide { "native" } else { "std" },
+            if self.inner.cfg.axioms.allow_native_decide {
+                "native"
+            } else {
+                "std"
+            },
         ] {
             h.update((part.len() as u64).to_le_bytes());
             h.update(part.as_bytes());
@@ -477,7 +483,10 @@ async fn run_job(inner: &Inner, slot: &mut Option<ReplWorker>, job: &Prepared) -
     let mut lean_seconds = 0.0;
     for _attempt in 0..2 {
         let deadline = Instant::now() + cfg.timeout;
-        if slot.as_ref().is_some_and(|w| w.header() != Some(a.header.as_str()) && w.header().is_some()) {
+        if slot
+            .as_ref()
+            .is_some_and(|w| w.header() != Some(a.header.as_str()) && w.header().is_some())
+        {
             if let Some(mut w) = slot.take() {
                 w.kill();
             }
@@ -626,9 +635,12 @@ impl ReplProbe {
         let joined: String = request.lines().map(str::trim_end).collect();
         let typed: ReplRequest = serde_json::from_str(&joined)
             .map_err(|e| format!("not a REPL request ({e}): {joined}"))?;
-        let original: serde_json::Value = serde_json::from_str(&joined).map_err(|e| e.to_string())?;
+        let original: serde_json::Value =
+            serde_json::from_str(&joined).map_err(|e| e.to_string())?;
         if serde_json::to_value(&typed).map_err(|e| e.to_string())? != original {
-            return Err(format!("request does not round-trip through the typed protocol: {joined}"));
+            return Err(format!(
+                "request does not round-trip through the typed protocol: {joined}"
+            ));
         }
         let raw = self
             .worker

@@ -49,7 +49,11 @@ pub(crate) enum ReplRequest {
         path: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         env: Option<u64>,
-        #[serde(rename = "allTactics", default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            rename = "allTactics",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
         all_tactics: Option<bool>,
     },
 }
@@ -60,7 +64,11 @@ pub(crate) struct CommandRequest {
     pub cmd: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<u64>,
-    #[serde(rename = "allTactics", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "allTactics",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub all_tactics: Option<bool>,
     #[serde(rename = "rootGoals", default, skip_serializing_if = "Option::is_none")]
     pub root_goals: Option<bool>,
@@ -118,7 +126,11 @@ pub(crate) struct ReplMessage {
 /// A `sorry` the REPL found, with the proof state it opened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ReplSorry {
-    #[serde(rename = "proofState", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "proofState",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub proof_state: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pos: Option<Pos>,
@@ -130,7 +142,11 @@ pub(crate) struct ReplSorry {
 /// One tactic (with `allTactics: true`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ReplTactic {
-    #[serde(rename = "usedConstants", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "usedConstants",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub used_constants: Option<Vec<String>>,
     pub tactic: String,
     #[serde(rename = "proofState")]
@@ -162,7 +178,11 @@ pub(crate) struct ProofStepResponse {
     #[serde(rename = "proofState")]
     pub proof_state: u64,
     pub goals: Vec<String>,
-    #[serde(rename = "proofStatus", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "proofStatus",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub proof_status: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<ReplMessage>,

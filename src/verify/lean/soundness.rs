@@ -66,37 +66,135 @@ impl Assembled {
 
 /// Whole words that never appear in an accepted proof or file.
 const BANNED_WORDS: &[&str] = &[
-    "sorry", "admit", "axiom", "macro", "macro_rules", "syntax", "notation", "infix", "infixl",
-    "infixr", "prefix", "postfix", "elab", "elab_rules", "run_cmd", "run_tac", "run_elab",
-    "run_meta", "implemented_by", "extern", "unsafe", "local", "scoped", "attribute",
-    "declare_syntax_cat", "initialize", "builtin_initialize", "binder_predicate", "simproc",
-    "dsimproc", "simproc_decl", "command_elab", "term_elab", "tactic_elab", "csimp", "export",
+    "sorry",
+    "admit",
+    "axiom",
+    "macro",
+    "macro_rules",
+    "syntax",
+    "notation",
+    "infix",
+    "infixl",
+    "infixr",
+    "prefix",
+    "postfix",
+    "elab",
+    "elab_rules",
+    "run_cmd",
+    "run_tac",
+    "run_elab",
+    "run_meta",
+    "implemented_by",
+    "extern",
+    "unsafe",
+    "local",
+    "scoped",
+    "attribute",
+    "declare_syntax_cat",
+    "initialize",
+    "builtin_initialize",
+    "binder_predicate",
+    "simproc",
+    "dsimproc",
+    "simproc_decl",
+    "command_elab",
+    "term_elab",
+    "tactic_elab",
+    "csimp",
+    "export",
     "import",
 ];
 /// Name components that only meta-programs use (to edit the environment or fake output).
 const BANNED_COMPONENTS: &[&str] = &[
-    "sorryAx", "CommandElab", "CommandElabM", "TermElab", "TermElabM", "TacticM", "MetaM", "CoreM",
-    "modifyEnv", "setEnv", "addDecl", "addAndCompile", "addDeclWithoutChecking", "Elab",
-    "ofReduceBool", "trustCompiler", "logInfo", "logError", "Environment",
+    "sorryAx",
+    "CommandElab",
+    "CommandElabM",
+    "TermElab",
+    "TermElabM",
+    "TacticM",
+    "MetaM",
+    "CoreM",
+    "modifyEnv",
+    "setEnv",
+    "addDecl",
+    "addAndCompile",
+    "addDeclWithoutChecking",
+    "Elab",
+    "ofReduceBool",
+    "trustCompiler",
+    "logInfo",
+    "logError",
+    "Environment",
 ];
 /// `#` commands (the `#s` card notation stays allowed).
 const BANNED_HASH: &[&str] = &[
-    "#exit", "#eval", "#eval!", "#exec", "#print", "#check", "#check_failure", "#reduce",
-    "#synth", "#guard_msgs", "#guard", "#guard_expr", "#guard_target", "#help", "#where",
-    "#time", "#lint", "#find", "#simp", "#norm_num", "#conv", "#explode", "#html", "#widget",
-    "#import_path", "#minimize_imports", "#find_home", "#count_heartbeats", "#kerneltest",
+    "#exit",
+    "#eval",
+    "#eval!",
+    "#exec",
+    "#print",
+    "#check",
+    "#check_failure",
+    "#reduce",
+    "#synth",
+    "#guard_msgs",
+    "#guard",
+    "#guard_expr",
+    "#guard_target",
+    "#help",
+    "#where",
+    "#time",
+    "#lint",
+    "#find",
+    "#simp",
+    "#norm_num",
+    "#conv",
+    "#explode",
+    "#html",
+    "#widget",
+    "#import_path",
+    "#minimize_imports",
+    "#find_home",
+    "#count_heartbeats",
+    "#kerneltest",
 ];
 /// Option prefixes that change what is checked or printed.
-const BANNED_OPTION_PREFIXES: &[&str] = &["debug", "pp", "compiler", "interpreter", "trace.profiler"];
+const BANNED_OPTION_PREFIXES: &[&str] =
+    &["debug", "pp", "compiler", "interpreter", "trace.profiler"];
 /// Commands that must not appear inside a proof body (they would start a new command).
 const BODY_COMMAND_WORDS: &[&str] = &[
-    "theorem", "lemma", "def", "abbrev", "example", "instance", "structure", "class", "inductive",
-    "opaque", "namespace", "section", "end", "variable", "universe", "mutual", "noncomputable",
-    "private", "protected", "partial", "nonrec", "deriving", "omit", "include", "open",
+    "theorem",
+    "lemma",
+    "def",
+    "abbrev",
+    "example",
+    "instance",
+    "structure",
+    "class",
+    "inductive",
+    "opaque",
+    "namespace",
+    "section",
+    "end",
+    "variable",
+    "universe",
+    "mutual",
+    "noncomputable",
+    "private",
+    "protected",
+    "partial",
+    "nonrec",
+    "deriving",
+    "omit",
+    "include",
+    "open",
 ];
 /// Options a file may set (resource limits only).
 const ALLOWED_FILE_OPTIONS: &[&str] = &[
-    "maxHeartbeats", "maxRecDepth", "synthInstance.maxHeartbeats", "synthInstance.maxSize",
+    "maxHeartbeats",
+    "maxRecDepth",
+    "synthInstance.maxHeartbeats",
+    "synthInstance.maxSize",
 ];
 
 fn at(t: &Token) -> String {
@@ -135,10 +233,8 @@ fn check_banned_tokens(tokens: &[Token], what: &str) -> Result<(), String> {
                     }
                 }
             }
-            TokKind::Hash => {
-                if BANNED_HASH.contains(&t.text.as_str()) {
-                    return Err(format!("{what} uses `{}` at {}", t.text, at(t)));
-                }
+            TokKind::Hash if BANNED_HASH.contains(&t.text.as_str()) => {
+                return Err(format!("{what} uses `{}` at {}", t.text, at(t)));
             }
             TokKind::Str => {
                 // String contents are checked as code too: interpolated strings run code, and a
@@ -325,14 +421,20 @@ pub fn plan_file(text: &str, reference: Option<&str>) -> Result<Assembled, Strin
     let n_pre = segs.iter().take_while(|s| is_preamble(s)).count();
     for s in &segs[n_pre..] {
         if word(s, 0) == "import" {
-            return Err(format!("`import` at {} is not at the top of the file", at(&s.toks[0])));
+            return Err(format!(
+                "`import` at {} is not at the top of the file",
+                at(&s.toks[0])
+            ));
         }
     }
     let split_byte = if n_pre == 0 {
         0
     } else {
         let last = segs[n_pre - 1].toks.last().unwrap();
-        text[last.end..].find('\n').map(|i| last.end + i + 1).unwrap_or(text.len())
+        text[last.end..]
+            .find('\n')
+            .map(|i| last.end + i + 1)
+            .unwrap_or(text.len())
     };
     let header = text[..split_byte].to_string();
     let body = text[split_byte..].to_string();
@@ -417,10 +519,16 @@ fn strip_option_prefix<'a>(s: &Segment<'a>) -> Result<Segment<'a>, String> {
     while word(s, i) == "set_option" {
         let opt = word(s, i + 1);
         if !ALLOWED_FILE_OPTIONS.contains(&opt) {
-            return Err(format!("option `{opt}` at {} is not allowed", at(&s.toks[i])));
+            return Err(format!(
+                "option `{opt}` at {} is not allowed",
+                at(&s.toks[i])
+            ));
         }
         if word(s, i + 3) != "in" {
-            return Err(format!("`set_option` at {} must end in `in`", at(&s.toks[i])));
+            return Err(format!(
+                "`set_option` at {} must end in `in`",
+                at(&s.toks[i])
+            ));
         }
         i += 4;
     }
@@ -464,7 +572,11 @@ fn against(pre: &[Segment], rest: &[Segment], reference: &str) -> Result<Vec<Str
     }
     for s in pre.iter().filter(|s| word(s, 0) == "set_option") {
         if !ALLOWED_FILE_OPTIONS.contains(&word(s, 1)) {
-            return Err(format!("option `{}` at {} is not allowed", word(s, 1), at(&s.toks[0])));
+            return Err(format!(
+                "option `{}` at {} is not allowed",
+                word(s, 1),
+                at(&s.toks[0])
+            ));
         }
     }
     // Identifiers of the reference statements: helpers must not shadow them.
@@ -480,7 +592,10 @@ fn against(pre: &[Segment], rest: &[Segment], reference: &str) -> Result<Vec<Str
         let head = word(&s, 0);
         let first = s.toks.first();
         let loc = first.map(at).unwrap_or_default();
-        if s.toks.iter().any(|t| t.kind == TokKind::Sym && t.text == "@[") {
+        if s.toks
+            .iter()
+            .any(|t| t.kind == TokKind::Sym && t.text == "@[")
+        {
             return Err(format!("attributes (`@[`) are not allowed ({loc})"));
         }
         let (kind_at, name) = match head {
@@ -528,7 +643,10 @@ fn against(pre: &[Segment], rest: &[Segment], reference: &str) -> Result<Vec<Str
         }
     }
     if let Some(k) = found.iter().position(|f| !f) {
-        return Err(format!("theorem `{}` of the reference is missing", refs[k].name));
+        return Err(format!(
+            "theorem `{}` of the reference is missing",
+            refs[k].name
+        ));
     }
     Ok(refs.into_iter().map(|r| r.name).collect())
 }
@@ -607,7 +725,10 @@ pub(crate) fn post_check(
         }
     };
     if let Some(m) = out.messages.iter().find(|m| m.severity == Severity::Error) {
-        fail(format!("Lean error at line {}, column {}: {}", m.line, m.column, m.text));
+        fail(format!(
+            "Lean error at line {}, column {}: {}",
+            m.line, m.column, m.text
+        ));
     }
     if out.sorries > 0 {
         fail(format!("the proof contains {} sorry", out.sorries));
@@ -649,12 +770,17 @@ pub(crate) fn post_check(
                 let bad: Vec<&String> = axioms.iter().filter(|a| !policy.allows(a)).collect();
                 let ok = bad.is_empty();
                 if !ok {
-                    let hint = if bad.iter().any(|a| NATIVE_DECIDE_AXIOMS.contains(&a.as_str())) {
+                    let hint = if bad
+                        .iter()
+                        .any(|a| NATIVE_DECIDE_AXIOMS.contains(&a.as_str()))
+                    {
                         " (native_decide: allowed only with --allow-native-decide)"
                     } else {
                         ""
                     };
-                    fail(format!("`{name}` depends on disallowed axioms {bad:?}{hint}"));
+                    fail(format!(
+                        "`{name}` depends on disallowed axioms {bad:?}{hint}"
+                    ));
                 }
                 reports.push(TheoremReport {
                     name: name.clone(),
@@ -690,7 +816,9 @@ pub fn decide_from_repl_replies(
                 e.message
             )))
         }
-        ReplResponse::ProofStep(_) => return Err("a proof-step reply is not a command reply".into()),
+        ReplResponse::ProofStep(_) => {
+            return Err("a proof-step reply is not a command reply".into())
+        }
     };
     let mut out = LeanOutput {
         messages: body.messages.iter().map(to_message).collect(),
@@ -727,22 +855,41 @@ mod tests {
     #[test]
     fn axiom_messages_parse() {
         assert_eq!(
-            parse_axioms_message("'t' depends on axioms: [propext, Classical.choice, Quot.sound]", "t"),
-            Some(vec!["propext".to_string(), "Classical.choice".into(), "Quot.sound".into()])
+            parse_axioms_message(
+                "'t' depends on axioms: [propext, Classical.choice, Quot.sound]",
+                "t"
+            ),
+            Some(vec![
+                "propext".to_string(),
+                "Classical.choice".into(),
+                "Quot.sound".into()
+            ])
         );
-        assert_eq!(parse_axioms_message("'t' does not depend on any axioms", "t"), Some(vec![]));
-        assert_eq!(parse_axioms_message("'u' does not depend on any axioms", "t"), None);
+        assert_eq!(
+            parse_axioms_message("'t' does not depend on any axioms", "t"),
+            Some(vec![])
+        );
+        assert_eq!(
+            parse_axioms_message("'u' does not depend on any axioms", "t"),
+            None
+        );
         assert_eq!(
             parse_axioms_message("`t` depends on axioms: [propext,\n sorryAx]", "t"),
             Some(vec!["propext".to_string(), "sorryAx".into()])
         );
         assert_eq!(parse_axioms_message("unknown constant 't'", "t"), None);
-        assert_eq!(parse_axioms_message("'t' does not depend on any axioms, honest", "t"), None);
+        assert_eq!(
+            parse_axioms_message("'t' does not depend on any axioms, honest", "t"),
+            None
+        );
     }
 
     #[test]
     fn body_guard_reindents_and_rejects() {
-        assert_eq!(guard_proof_body("norm_num\nlinarith").unwrap(), "  norm_num\n  linarith\n");
+        assert_eq!(
+            guard_proof_body("norm_num\nlinarith").unwrap(),
+            "  norm_num\n  linarith\n"
+        );
         assert_eq!(
             guard_proof_body("    have h : x := by\n      simp\n    exact h").unwrap(),
             "  have h : x := by\n    simp\n  exact h\n"

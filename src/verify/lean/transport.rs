@@ -200,19 +200,17 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> LspChannel<R, W> {
     }
 }
 
+/// One end of an in-memory pipe (tests).
+#[cfg(test)]
+pub(crate) type MemoryEnd = (
+    tokio::io::BufReader<tokio::io::ReadHalf<tokio::io::DuplexStream>>,
+    tokio::io::WriteHalf<tokio::io::DuplexStream>,
+);
+
 /// An in-memory duplex pair for tests: what one side writes the other reads (like
 /// `lsp_server::Connection::memory()`).
 #[cfg(test)]
-pub(crate) fn memory_pair() -> (
-    (
-        tokio::io::BufReader<tokio::io::ReadHalf<tokio::io::DuplexStream>>,
-        tokio::io::WriteHalf<tokio::io::DuplexStream>,
-    ),
-    (
-        tokio::io::BufReader<tokio::io::ReadHalf<tokio::io::DuplexStream>>,
-        tokio::io::WriteHalf<tokio::io::DuplexStream>,
-    ),
-) {
+pub(crate) fn memory_pair() -> (MemoryEnd, MemoryEnd) {
     let (a, b) = tokio::io::duplex(1 << 16);
     let (ar, aw) = tokio::io::split(a);
     let (br, bw) = tokio::io::split(b);

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
-use super::protocol::{preview, CommandResponse, ReplMessage, ReplRequest, ReplResponse, ReplSeverity};
+use super::protocol::{
+    preview, CommandResponse, ReplMessage, ReplRequest, ReplResponse, ReplSeverity,
+};
 use super::soundness::LeanOutput;
 use super::transport::{ReplChannel, TransportError};
 use super::verdict::{LeanMessage, Severity};
@@ -223,7 +225,11 @@ impl ReplWorker {
         Ok(ReplWorker {
             child,
             pgid: pid,
-            chan: ReplChannel::new(BufReader::with_capacity(1 << 16, stdout), stdin, limits.max_reply_bytes),
+            chan: ReplChannel::new(
+                BufReader::with_capacity(1 << 16, stdout),
+                stdin,
+                limits.max_reply_bytes,
+            ),
             stderr_tail,
             header: None,
             jobs_done: 0,
@@ -273,7 +279,11 @@ impl ReplWorker {
     }
 
     /// Send one request line and read the raw reply text, within `deadline`.
-    pub async fn request_raw(&mut self, line: &str, deadline: Instant) -> Result<String, WorkerError> {
+    pub async fn request_raw(
+        &mut self,
+        line: &str,
+        deadline: Instant,
+    ) -> Result<String, WorkerError> {
         let started = Instant::now();
         let budget = deadline.saturating_duration_since(started);
         let io = async {
@@ -317,7 +327,10 @@ impl ReplWorker {
             self.header = Some((header.to_string(), None));
             return Ok(Ok(None));
         }
-        match self.request(&ReplRequest::command(header, None), deadline).await? {
+        match self
+            .request(&ReplRequest::command(header, None), deadline)
+            .await?
+        {
             ReplResponse::Command(r) => {
                 let errors: Vec<LeanMessage> = r
                     .messages
