@@ -382,6 +382,14 @@ fn against_mode_rejects_meaning_changes_and_accepts_honest_files() {
         ("debug", "set_option debug.skipKernelTC true in\n"),
         ("eval", "#eval 1\n"),
         ("guard_msgs", "#guard_msgs in\n"),
+        (
+            "indented instance after a helper",
+            "lemma h0 : True := by\n  trivial\n  instance : Add ℕ := ⟨fun _ _ => 0⟩\n",
+        ),
+        (
+            "indented open",
+            "lemma h0 : True := by\n  trivial\n  open Classical\n",
+        ),
     ];
     for (what, insert) in bad {
         let f = honest.replace(pre, &format!("\n{insert}theorem t"));

@@ -590,6 +590,21 @@ fn against(pre: &[Segment], rest: &[Segment], reference: &str) -> Result<Vec<Str
     for s in rest {
         let s = strip_option_prefix(s)?;
         let head = word(&s, 0);
+        // A command keyword inside a segment (at any indentation) would start a new command
+        // before the next theorem and could change what its statement means.
+        let skip = if head == "noncomputable" { 2 } else { 1 };
+        if let Some(t) = s
+            .toks
+            .iter()
+            .skip(skip)
+            .find(|t| t.kind == TokKind::Ident && BODY_COMMAND_WORDS.contains(&t.text.as_str()))
+        {
+            return Err(format!(
+                "command keyword `{}` at {} inside a declaration (it would start a new command)",
+                t.text,
+                at(t)
+            ));
+        }
         let first = s.toks.first();
         let loc = first.map(at).unwrap_or_default();
         if s.toks
