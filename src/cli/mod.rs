@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 pub mod verify;
 pub mod verify_answers;
+pub mod verify_lean;
 
 /// prover: make language models better at math by RL with verifiable rewards.
 #[derive(Debug, Parser)]

@@ -1,1 +1,27 @@
-//! Lean 4 verifier.
+//! Lean 4 verifier: decides, soundly, whether a Lean proof proves the stated theorem.
+//!
+//! Layers (each in its own file; only the pool, soundness and verdict types are public):
+//! - `transport`: framing over a child's stdio (REPL blank-line framing, LSP Content-Length).
+//! - `protocol`: typed REPL requests/replies and the LSP messages we use.
+//! - `worker`: owns one REPL process (process group, `RLIMIT_AS`, header env, kill).
+//! - `lsp_worker`: drives `lean --server` for one whole file.
+//! - [`pool`]: scheduling, backpressure, retry, cache, metrics.
+//! - [`soundness`]: assembly, static guard, post-checks, `--against` comparison.
+//! - [`verdict`]: what every job gets back.
+mod lexer;
+mod lsp_worker;
+pub mod pool;
+mod protocol;
+pub mod soundness;
+mod transport;
+pub mod verdict;
+mod worker;
+
+pub use lsp_worker::verify_file_lsp;
+pub use pool::{Job, LeanCommand, Pool, PoolConfig, PoolMetrics};
+pub use pool::{ProbeReply, ReplProbe};
+pub use soundness::{
+    assemble, decide_from_repl_replies, guard_proof_body, plan_file, statement_without_sorry,
+    Assembled, AxiomPolicy,
+};
+pub use verdict::{LeanMessage, Severity, Status, TheoremReport, Verdict};

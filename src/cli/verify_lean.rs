@@ -1,0 +1,191 @@
+//! `prover verify FILE.lean [--against REF.lean] [--backend repl|lsp] [--repl-cmd CMD]
+//! [--timeout S] [--allow-native-decide] [--json]`: check a whole Lean file.
+//! Exit codes: 0 every theorem accepted, 1 rejected, 2 could not check.
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use crate::cli::verify::{Backend, VerifyArgs};
+use crate::verify::lean::{
+    plan_file, verify_file_lsp, AxiomPolicy, Job, LeanCommand, Pool, PoolConfig, Status, Verdict,
+};
+
+/// How to install Lean for prover (printed when `lake` or the REPL is missing).
+pub const INSTALL_HINT: &str = "\
+Lean is not installed. To check Lean proofs prover needs the Lake project in lean/:
+  curl https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh -sSf | sh -s -- -y
+  cd lean && lake exe cache get && lake build repl
+then run prover from the repository root (or pass --lean-project DIR / set PROVER_LEAN_PROJECT),
+or point --repl-cmd at any command that starts a leanprover-community REPL (see lean/README.md).";
+
+fn which(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return p.is_file().then_some(p);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
+fn project_dir(args: &VerifyArgs) -> PathBuf {
+    args.lean_project
+        .clone()
+        .or_else(|| std::env::var_os("PROVER_LEAN_PROJECT").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("lean"))
+}
+
+/// The command that starts Lean for this backend, or a message saying what to install.
+fn lean_command(args: &VerifyArgs) -> std::result::Result<LeanCommand, String> {
+    if let Some(cmd) = &args.repl_cmd {
+        let c = LeanCommand::from_shell(cmd).map_err(|e| format!("--repl-cmd: {e}"))?;
+        if which(&c.program).is_none() {
+            return Err(format!("--repl-cmd: `{}` not found on PATH", c.program));
+        }
+        return Ok(c);
+    }
+    if which("lake").is_none() {
+        return Err(format!("`lake` not found on PATH.\n{INSTALL_HINT}"));
+    }
+    let project = project_dir(args);
+    if !project.join("lakefile.lean").is_file() && !project.join("lakefile.toml").is_file() {
+        return Err(format!(
+            "no Lake project at {} (no lakefile).\n{INSTALL_HINT}",
+            project.display()
+        ));
+    }
+    let args_v = match args.backend {
+        Backend::Lsp => vec!["env".into(), "lean".into(), "--server".into()],
+        Backend::Repl => {
+            let repl = project.join(".lake/packages/REPL/.lake/build/bin/repl");
+            if !repl.is_file() {
+                return Err(format!(
+                    "the REPL is not built ({} is missing): run `lake build repl` in {}.\n{INSTALL_HINT}",
+                    repl.display(),
+                    project.display()
+                ));
+            }
+            vec![
+                "env".into(),
+                repl.canonicalize().unwrap_or(repl).display().to_string(),
+            ]
+        }
+    };
+    Ok(LeanCommand {
+        program: "lake".into(),
+        args: args_v,
+        cwd: Some(project),
+        env: Vec::new(),
+    })
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Check `args.file` (a `.lean` file). Returns the exit code.
+pub fn run(args: &VerifyArgs) -> Result<u8> {
+    let file = args
+        .file
+        .as_ref()
+        .context("give a .lean file to check: prover verify FILE.lean")?;
+    let text = read(file)?;
+    let reference = args.against.as_deref().map(read).transpose()?;
+    let policy = AxiomPolicy {
+        allow_native_decide: args.allow_native_decide,
+    };
+    let timeout = Duration::from_secs_f64(args.timeout.max(0.001));
+    let verdict = match plan_file(&text, reference.as_deref()) {
+        Err(reason) => Verdict::rejected(reason),
+        Ok(plan) => match lean_command(args) {
+            Err(why) => Verdict::error(why),
+            Ok(cmd) => {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .context("cannot start the async runtime")?;
+                rt.block_on(async {
+                    match args.backend {
+                        Backend::Lsp => {
+                            verify_file_lsp(&cmd, &plan, policy, timeout, Some(12 << 30)).await
+                        }
+                        Backend::Repl => {
+                            let mut cfg = PoolConfig::new(cmd);
+                            cfg.workers = 1;
+                            cfg.timeout = timeout;
+                            cfg.cache_capacity = 0;
+                            cfg.axioms = policy;
+                            let pool = Pool::new(cfg);
+                            pool.verify(Job::File {
+                                text: text.clone(),
+                                reference: reference.clone(),
+                            })
+                            .await
+                        }
+                    }
+                })
+            }
+        },
+    };
+    print_verdict(file, &verdict, args.json);
+    Ok(match verdict.status {
+        Status::Accepted => 0,
+        Status::Rejected { .. } => 1,
+        Status::Error { .. } => 2,
+    })
+}
+
+/// The `--json` object for a verdict.
+pub fn verdict_json(file: &Path, v: &Verdict) -> serde_json::Value {
+    json!({
+        "file": file.display().to_string(),
+        "verdict": v.status.label(),
+        "theorems": v.theorems.iter().map(|t| json!({"name": t.name, "axioms": t.axioms, "ok": t.ok})).collect::<Vec<_>>(),
+        "messages": v.messages.iter().map(|m| json!({"severity": m.severity, "line": m.line, "column": m.column, "text": m.text})).collect::<Vec<_>>(),
+        "reason": v.status.reason(),
+        "seconds": v.seconds,
+    })
+}
+
+fn print_verdict(file: &Path, v: &Verdict, as_json: bool) {
+    if as_json {
+        println!("{}", verdict_json(file, v));
+        return;
+    }
+    println!(
+        "{}: {} ({:.2} s)",
+        file.display(),
+        v.status.label(),
+        v.seconds
+    );
+    if let Some(r) = v.status.reason() {
+        println!("  reason: {r}");
+    }
+    for t in &v.theorems {
+        println!(
+            "  {} {}  axioms: [{}]",
+            if t.ok { "✓" } else { "✗" },
+            t.name,
+            t.axioms.join(", ")
+        );
+    }
+    for m in &v.messages {
+        let sev = match m.severity {
+            crate::verify::lean::Severity::Error => "error",
+            crate::verify::lean::Severity::Warning => "warning",
+            crate::verify::lean::Severity::Info => "info",
+        };
+        println!(
+            "  {}:{}:{}: {sev}: {}",
+            file.display(),
+            m.line,
+            m.column,
+            m.text
+        );
+    }
+}

@@ -1,0 +1,338 @@
+//! The LSP driver: check one whole file with `lake env lean --server` over stdio.
+//!
+//! initialize → initialized → didOpen(file + one `#print axioms NAME` line per theorem) →
+//! `textDocument/waitForDiagnostics` (answered once the file is elaborated), collecting
+//! `textDocument/publishDiagnostics` and Lean's `$/lean/fileProgress` meanwhile. Diagnostics on
+//! the appended `#print axioms` lines are the axiom reports (matched by position, so a
+//! `trace` message in the user's file cannot fake one); all others are the file's messages.
+use std::time::{Duration, Instant};
+
+use lsp_types::{
+    ClientCapabilities, DiagnosticSeverity, DidOpenTextDocumentParams, InitializeParams,
+    PublishDiagnosticsParams, TextDocumentItem, Uri,
+};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufRead, AsyncWrite, BufReader};
+
+use super::pool::LeanCommand;
+use super::protocol::{LeanFileProgressParams, RpcMessage, FILE_PROGRESS};
+use super::soundness::{post_check, Assembled, AxiomPolicy, LeanOutput};
+use super::transport::LspChannel;
+use super::verdict::{LeanMessage, Severity, Verdict};
+use super::worker::{kill_group, spawn_in_group};
+
+/// The text sent to Lean: the file plus one `#print axioms` line per theorem, and the 0-based
+/// line of each of those.
+pub(crate) fn with_axiom_queries(a: &Assembled) -> (String, Vec<(String, u32)>) {
+    let mut text = a.file_text();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push('\n');
+    let mut lines = Vec::new();
+    for name in &a.theorems {
+        let line = text.matches('\n').count() as u32;
+        text.push_str(&format!("#print axioms {name}\n"));
+        lines.push((name.clone(), line));
+    }
+    (text, lines)
+}
+
+fn to_message(d: &lsp_types::Diagnostic) -> LeanMessage {
+    let severity = match d.severity {
+        Some(DiagnosticSeverity::WARNING) => Severity::Warning,
+        Some(DiagnosticSeverity::INFORMATION) | Some(DiagnosticSeverity::HINT) => Severity::Info,
+        _ => Severity::Error,
+    };
+    LeanMessage {
+        severity,
+        line: d.range.start.line as u64 + 1,
+        column: d.range.start.character as u64,
+        text: d.message.clone(),
+    }
+}
+
+/// Run the LSP conversation on an open channel; returns Lean's output for the post-checks.
+pub(crate) async fn lsp_session<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin>(
+    chan: &mut LspChannel<R, W>,
+    uri: &str,
+    text: &str,
+    queries: &[(String, u32)],
+) -> Result<LeanOutput, String> {
+    let send = |m: RpcMessage| serde_json::to_string(&m).expect("serializable");
+    #[allow(deprecated)]
+    let init = InitializeParams {
+        process_id: Some(std::process::id()),
+        capabilities: ClientCapabilities::default(),
+        ..Default::default()
+    };
+    chan.send(&send(RpcMessage::request(
+        1,
+        "initialize",
+        serde_json::to_value(init).unwrap(),
+    )))
+    .await
+    .map_err(|e| e.to_string())?;
+    let uri_t: Uri = uri.parse().map_err(|e| format!("bad uri {uri}: {e:?}"))?;
+    let mut opened = false;
+    let mut diagnostics: Vec<lsp_types::Diagnostic> = Vec::new();
+    let mut done_progress = false;
+    loop {
+        let raw = chan.recv().await.map_err(|e| e.to_string())?;
+        let m: RpcMessage =
+            serde_json::from_str(&raw).map_err(|e| format!("bad LSP message ({e}): {raw}"))?;
+        match (&m.id, &m.method) {
+            (Some(id), None) => {
+                if let Some(err) = &m.error {
+                    return Err(format!("Lean server error: {err}"));
+                }
+                if id == &json!(1) && !opened {
+                    chan.send(&send(RpcMessage::notification("initialized", json!({}))))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let open = DidOpenTextDocumentParams {
+                        text_document: TextDocumentItem {
+                            uri: uri_t.clone(),
+                            language_id: "lean4".into(),
+                            version: 1,
+                            text: text.to_string(),
+                        },
+                    };
+                    chan.send(&send(RpcMessage::notification(
+                        "textDocument/didOpen",
+                        serde_json::to_value(open).unwrap(),
+                    )))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                    chan.send(&send(RpcMessage::request(
+                        2,
+                        "textDocument/waitForDiagnostics",
+                        json!({"uri": uri, "version": 1}),
+                    )))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                    opened = true;
+                } else if id == &json!(2) {
+                    break;
+                }
+            }
+            (Some(id), Some(_method)) => {
+                // a request from the server (e.g. registerCapability): acknowledge it
+                chan.send(&send(RpcMessage::response(id.clone(), Value::Null)))
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            (None, Some(method)) if method == "textDocument/publishDiagnostics" => {
+                let p: PublishDiagnosticsParams =
+                    serde_json::from_value(m.params.unwrap_or(Value::Null))
+                        .map_err(|e| format!("bad publishDiagnostics: {e}"))?;
+                if p.uri == uri_t {
+                    diagnostics = p.diagnostics;
+                }
+            }
+            (None, Some(method)) if method == FILE_PROGRESS => {
+                if let Ok(p) = serde_json::from_value::<LeanFileProgressParams>(
+                    m.params.unwrap_or(Value::Null),
+                ) {
+                    if p.text_document.uri == uri_t && p.processing.is_empty() {
+                        done_progress = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let _ = done_progress;
+    let _ = chan
+        .send(&send(RpcMessage::request(3, "shutdown", Value::Null)))
+        .await;
+    let _ = chan
+        .send(&send(RpcMessage::notification("exit", Value::Null)))
+        .await;
+    let mut out = LeanOutput::default();
+    for (name, _) in queries {
+        out.axiom_messages.push((name.clone(), Vec::new()));
+    }
+    for d in &diagnostics {
+        let line = d.range.start.line;
+        match queries.iter().position(|(_, l)| *l == line) {
+            Some(k) => out.axiom_messages[k].1.push(to_message(d)),
+            None => out.messages.push(to_message(d)),
+        }
+    }
+    Ok(out)
+}
+
+/// Check a whole file (already planned by [`super::soundness::plan_file`]) with
+/// `lean --server`, started by `command` (e.g. `lake env lean --server` in the Lake project).
+pub async fn verify_file_lsp(
+    command: &LeanCommand,
+    file: &Assembled,
+    policy: AxiomPolicy,
+    timeout: Duration,
+    memory_limit_bytes: Option<u64>,
+) -> Verdict {
+    let started = Instant::now();
+    let mut child = match spawn_in_group(command, memory_limit_bytes) {
+        Ok(c) => c,
+        Err(e) => return Verdict::error(e.to_string()),
+    };
+    let pgid = child.id().unwrap_or(0) as i32;
+    let stdin = child.stdin.take().expect("piped");
+    let stdout = child.stdout.take().expect("piped");
+    let mut chan = LspChannel::new(BufReader::new(stdout), stdin, 256 << 20);
+    let (text, queries) = with_axiom_queries(file);
+    let dir = command
+        .cwd
+        .clone()
+        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+    let uri = format!("file://{}/ProverCheck.lean", dir.display());
+    let res = tokio::time::timeout(timeout, lsp_session(&mut chan, &uri, &text, &queries)).await;
+    kill_group(pgid);
+    let _ = child.start_kill();
+    let mut v = match res {
+        Err(_) => Verdict::error(format!(
+            "Lean server did not finish within {:.0} s",
+            timeout.as_secs_f64()
+        )),
+        Ok(Err(e)) => Verdict::error(format!("LSP session failed: {e}")),
+        Ok(Ok(out)) => {
+            let (status, theorems) = post_check(&out, &file.theorems, policy);
+            Verdict {
+                status,
+                messages: out.messages,
+                theorems,
+                seconds: 0.0,
+                cached: false,
+            }
+        }
+    };
+    v.seconds = started.elapsed().as_secs_f64();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::lean::soundness::plan_file;
+    use crate::verify::lean::transport::memory_pair;
+    use crate::verify::lean::verdict::Status;
+
+    /// A fake `lean --server`: answers initialize, reads didOpen, publishes diagnostics for
+    /// the file (a faked axiom report inside the file, the sorry warning if any) and real-looking
+    /// axiom reports on the `#print axioms` lines, reports progress done, answers
+    /// waitForDiagnostics.
+    async fn fake_server<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin>(
+        mut chan: LspChannel<R, W>,
+        axioms: &'static str,
+    ) {
+        loop {
+            let Ok(raw) = chan.recv().await else { return };
+            let m: RpcMessage = serde_json::from_str(&raw).unwrap();
+            match m.method.as_deref() {
+                Some("initialize") => {
+                    chan.send(
+                        &serde_json::to_string(&RpcMessage::response(
+                            m.id.unwrap(),
+                            json!({"capabilities": {}}),
+                        ))
+                        .unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                    // a server-to-client request the client must answer
+                    chan.send(
+                        &serde_json::to_string(&RpcMessage::request(
+                            99,
+                            "client/registerCapability",
+                            json!({"registrations": []}),
+                        ))
+                        .unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                }
+                Some("textDocument/didOpen") => {
+                    let p = m.params.unwrap();
+                    let text = p["textDocument"]["text"].as_str().unwrap().to_string();
+                    let uri = p["textDocument"]["uri"].clone();
+                    let mut diags = vec![
+                        json!({"range": {"start": {"line": 2, "character": 2}, "end": {"line": 2, "character": 9}},
+                        "severity": 3, "message": "'t' does not depend on any axioms"}),
+                    ];
+                    if text.contains("SORRYISH") {
+                        diags.push(json!({"range": {"start": {"line": 1, "character": 8}, "end": {"line": 1, "character": 9}},
+                            "severity": 2, "message": "declaration uses 'sorry'"}));
+                    }
+                    for (i, l) in text.lines().enumerate() {
+                        if let Some(name) = l.strip_prefix("#print axioms ") {
+                            diags.push(json!({"range": {"start": {"line": i, "character": 0}, "end": {"line": i, "character": 6}},
+                                "severity": 3, "message": format!("'{name}' depends on axioms: [{axioms}]")}));
+                        }
+                    }
+                    chan.send(
+                        &serde_json::to_string(&RpcMessage::notification(
+                            "textDocument/publishDiagnostics",
+                            json!({"uri": uri, "diagnostics": diags}),
+                        ))
+                        .unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                    chan.send(
+                        &serde_json::to_string(&RpcMessage::notification(
+                            FILE_PROGRESS,
+                            json!({"textDocument": {"uri": uri, "version": 1}, "processing": []}),
+                        ))
+                        .unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                }
+                Some("textDocument/waitForDiagnostics") => {
+                    chan.send(
+                        &serde_json::to_string(&RpcMessage::response(m.id.unwrap(), json!({})))
+                            .unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                }
+                Some("exit") => return,
+                _ => {}
+            }
+        }
+    }
+
+    async fn run(file: &str, axioms: &'static str) -> (Status, LeanOutput) {
+        let ((cr, cw), (sr, sw)) = memory_pair();
+        let server = tokio::spawn(fake_server(LspChannel::new(sr, sw, 1 << 20), axioms));
+        let mut chan = LspChannel::new(cr, cw, 1 << 20);
+        let a = plan_file(file, None).unwrap();
+        let (text, queries) = with_axiom_queries(&a);
+        let out = lsp_session(&mut chan, "file:///tmp/ProverCheck.lean", &text, &queries)
+            .await
+            .unwrap();
+        server.abort();
+        let (status, _) = post_check(&out, &a.theorems, AxiomPolicy::default());
+        (status, out)
+    }
+
+    #[tokio::test]
+    async fn lsp_driver_reads_axiom_reports_by_position() {
+        let file = "import Mathlib\ntheorem t : 1 = 1 := by\n  trace \"'t' does not depend on any axioms\"\n  rfl\n";
+        let (status, out) = run(file, "propext, Classical.choice, Quot.sound").await;
+        assert_eq!(status, Status::Accepted, "{out:?}");
+        // the faked report stays a file message
+        assert!(out
+            .messages
+            .iter()
+            .any(|m| m.text.contains("does not depend")));
+        let (status, _) = run(file, "propext, sorryAx").await;
+        assert!(matches!(status, Status::Rejected { .. }));
+        let (status, _) = run("theorem t : 1 = 2 := by\n  exact SORRYISH\n", "propext").await;
+        match status {
+            Status::Rejected { reason } => assert!(reason.contains("sorry"), "{reason}"),
+            s => panic!("{s:?}"),
+        }
+    }
+}

@@ -1,0 +1,673 @@
+//! The verifier pool: N REPL workers behind a bounded queue, with header reuse, per-job
+//! limits, retry-once on worker failure, a verdict cache and metrics.
+//!
+//! Scheduling: each worker process holds one header environment. A free worker takes the
+//! oldest queued job whose header it already holds, unless the oldest job's header is held by
+//! no worker at all, in which case it takes that one (re-importing: its old header is evicted).
+//! Every submitted job gets exactly one verdict (a oneshot channel per job).
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::{oneshot, Notify, Semaphore};
+
+use super::soundness::{assemble, plan_file, post_check, Assembled, AxiomPolicy};
+use super::verdict::{LeanMessage, Status, Verdict};
+pub use super::worker::{shell_split, LeanCommand};
+use super::worker::{ReplWorker, WorkerError, WorkerLimits};
+
+/// Pool settings. Defaults: see [`PoolConfig::new`].
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// How to start one REPL.
+    pub command: LeanCommand,
+    /// Number of worker processes (default: cores − 1, at least 1).
+    pub workers: usize,
+    /// Wall-clock limit for one job (header import + proof + axiom queries); default 300 s.
+    pub timeout: Duration,
+    /// `RLIMIT_AS` of each worker process; default 12 GiB (`None`: unlimited).
+    pub memory_limit_bytes: Option<u64>,
+    /// Restart a worker after this many jobs (the REPL never frees environments); default 200.
+    pub max_jobs_per_worker: u64,
+    /// Restart a worker whose resident memory exceeds this after a job; default 8 GiB.
+    pub max_rss_bytes: Option<u64>,
+    /// Jobs queued or running at once before `verify` waits (backpressure); default 1024.
+    pub queue_capacity: usize,
+    /// Verdicts kept in the cache; default 100 000 (0 disables it).
+    pub cache_capacity: usize,
+    /// Largest reply accepted from Lean; default 64 MiB.
+    pub max_reply_bytes: usize,
+    /// Toolchain identity, part of the cache key (e.g. `leanprover/lean4:v4.24.0`).
+    pub toolchain: String,
+    /// Which axioms an accepted proof may use.
+    pub axioms: AxiomPolicy,
+}
+
+impl PoolConfig {
+    /// Defaults around `command`.
+    pub fn new(command: LeanCommand) -> Self {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        PoolConfig {
+            command,
+            workers: cores.saturating_sub(1).max(1),
+            timeout: Duration::from_secs(300),
+            memory_limit_bytes: Some(12 << 30),
+            max_jobs_per_worker: 200,
+            max_rss_bytes: Some(8 << 30),
+            queue_capacity: 1024,
+            cache_capacity: 100_000,
+            max_reply_bytes: 64 << 20,
+            toolchain: "leanprover/lean4:v4.24.0".into(),
+            axioms: AxiomPolicy::default(),
+        }
+    }
+}
+
+/// One thing to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// RL mode: prover assembles `header` + `formal_statement` (its `sorry` removed) + the
+    /// policy's `proof` body. The header is trusted.
+    Proof {
+        /// Trusted header (imports, options, opens), e.g. a miniF2F `header` field.
+        header: String,
+        /// Reference statement ending in `:= by sorry`.
+        formal_statement: String,
+        /// The policy's tactic proof (what comes after `:= by`).
+        proof: String,
+    },
+    /// A whole user file, optionally checked against a reference file's statements.
+    File {
+        /// The file's text.
+        text: String,
+        /// The reference file's text (`--against`).
+        reference: Option<String>,
+    },
+}
+
+/// A snapshot of the pool's counters (logged by the trainer).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct PoolMetrics {
+    /// Worker processes configured.
+    pub workers: usize,
+    /// Jobs submitted to `verify`.
+    pub submitted: u64,
+    /// Verdicts returned.
+    pub completed: u64,
+    /// Accepted verdicts.
+    pub accepted: u64,
+    /// Rejected verdicts (static or after Lean).
+    pub rejected: u64,
+    /// Verifier errors.
+    pub errors: u64,
+    /// Verdicts answered from the cache.
+    pub cache_hits: u64,
+    /// Jobs waiting for a worker now.
+    pub queue_depth: usize,
+    /// Jobs a worker is running now.
+    pub in_flight: usize,
+    /// Completed jobs per second since the first submission.
+    pub jobs_per_second: f64,
+    /// Median job latency (submit → verdict) over the last 10 000 jobs, ms.
+    pub p50_latency_ms: f64,
+    /// 99th percentile latency, ms.
+    pub p99_latency_ms: f64,
+    /// Workers replaced after a crash, timeout or protocol error.
+    pub restarts: u64,
+    /// Workers restarted on purpose (job count or memory threshold).
+    pub recycles: u64,
+    /// Jobs that hit the timeout (each attempt counted).
+    pub timeouts: u64,
+    /// Worker processes started.
+    pub spawned: u64,
+    /// Mean time per job the pool spends outside Lean (scheduling, framing, parsing,
+    /// post-checks), ms: service time minus time waiting for Lean's replies.
+    pub mean_overhead_ms: f64,
+}
+
+#[derive(Default)]
+struct Counters {
+    m: PoolMetrics,
+    first_submit: Option<Instant>,
+    latencies: VecDeque<f64>,
+    overhead_sum: f64,
+    overhead_n: u64,
+}
+
+struct Prepared {
+    assembled: Assembled,
+    trusted_header: bool,
+    key: [u8; 32],
+}
+
+struct Pending {
+    job: Arc<Prepared>,
+    reply: oneshot::Sender<Verdict>,
+    started: Instant,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Pending>,
+    closed: bool,
+    holders: Vec<Option<String>>,
+}
+
+#[derive(Default)]
+struct Cache {
+    map: HashMap<[u8; 32], Verdict>,
+    order: VecDeque<[u8; 32]>,
+}
+
+struct Inner {
+    cfg: PoolConfig,
+    queue: Mutex<Queue>,
+    notify: Notify,
+    slots: Semaphore,
+    cache: Mutex<Cache>,
+    counters: Mutex<Counters>,
+}
+
+struct CloseGuard(Arc<Inner>);
+
+impl Drop for CloseGuard {
+    fn drop(&mut self) {
+        self.0.queue.lock().unwrap().closed = true;
+        self.0.notify.notify_waiters();
+    }
+}
+
+/// The verifier pool. Cheap to clone; workers stop when the last clone is dropped.
+/// Create it inside a tokio runtime.
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<Inner>,
+    _guard: Arc<CloseGuard>,
+}
+
+impl Pool {
+    /// Start the pool's worker tasks (processes start lazily, on their first job).
+    pub fn new(cfg: PoolConfig) -> Self {
+        let workers = cfg.workers.max(1);
+        let inner = Arc::new(Inner {
+            slots: Semaphore::new(cfg.queue_capacity.max(1)),
+            queue: Mutex::new(Queue {
+                holders: vec![None; workers],
+                ..Default::default()
+            }),
+            notify: Notify::new(),
+            cache: Mutex::new(Cache::default()),
+            counters: Mutex::new(Counters {
+                m: PoolMetrics {
+                    workers,
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+            cfg,
+        });
+        for id in 0..workers {
+            tokio::spawn(worker_loop(inner.clone(), id));
+        }
+        Pool {
+            _guard: Arc::new(CloseGuard(inner.clone())),
+            inner,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PoolConfig {
+        &self.inner.cfg
+    }
+
+    /// Check one job. Waits while the queue is full (backpressure).
+    pub async fn verify(&self, job: Job) -> Verdict {
+        let started = Instant::now();
+        {
+            let mut c = self.inner.counters.lock().unwrap();
+            c.m.submitted += 1;
+            c.first_submit.get_or_insert(started);
+        }
+        let prepared = match self.prepare(job) {
+            Ok(p) => p,
+            Err(reason) => return self.finish(Verdict::rejected(reason), started, false),
+        };
+        if let Some(mut v) = self.cache_get(&prepared.key) {
+            v.cached = true;
+            v.seconds = started.elapsed().as_secs_f64();
+            return self.finish(v, started, true);
+        }
+        let _permit = match self.inner.slots.acquire().await {
+            Ok(p) => p,
+            Err(_) => return self.finish(Verdict::error("the pool is closed"), started, false),
+        };
+        let (tx, rx) = oneshot::channel();
+        let key = prepared.key;
+        {
+            let mut q = self.inner.queue.lock().unwrap();
+            if q.closed {
+                drop(q);
+                return self.finish(Verdict::error("the pool is closed"), started, false);
+            }
+            q.jobs.push_back(Pending {
+                job: Arc::new(prepared),
+                reply: tx,
+                started,
+            });
+        }
+        self.inner.notify.notify_waiters();
+        let mut verdict = match rx.await {
+            Ok(v) => v,
+            Err(_) => Verdict::error("the verifier dropped this job (worker task ended)"),
+        };
+        verdict.seconds = started.elapsed().as_secs_f64();
+        if !verdict.is_error() {
+            self.cache_put(key, &verdict);
+        }
+        self.finish(verdict, started, false)
+    }
+
+    /// Check many jobs; verdicts come back in input order. At most `queue_capacity` are queued
+    /// at once; the rest wait.
+    pub async fn verify_batch(&self, jobs: Vec<Job>) -> Vec<Verdict> {
+        let handles: Vec<_> = jobs
+            .into_iter()
+            .map(|j| {
+                let p = self.clone();
+                tokio::spawn(async move { p.verify(j).await })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(handles.len());
+        for h in handles {
+            out.push(match h.await {
+                Ok(v) => v,
+                Err(e) => Verdict::error(format!("verification task failed: {e}")),
+            });
+        }
+        out
+    }
+
+    /// A snapshot of the counters.
+    pub fn metrics(&self) -> PoolMetrics {
+        let (depth, running) = {
+            let q = self.inner.queue.lock().unwrap();
+            (q.jobs.len(), 0)
+        };
+        let c = self.inner.counters.lock().unwrap();
+        let mut m = c.m.clone();
+        m.queue_depth = depth;
+        let _ = running;
+        m.in_flight = (self.inner.cfg.queue_capacity.max(1) - self.inner.slots.available_permits())
+            .saturating_sub(depth);
+        if let Some(t0) = c.first_submit {
+            let s = t0.elapsed().as_secs_f64();
+            if s > 0.0 {
+                m.jobs_per_second = m.completed as f64 / s;
+            }
+        }
+        let mut l: Vec<f64> = c.latencies.iter().copied().collect();
+        l.sort_by(|a, b| a.total_cmp(b));
+        let pct = |p: f64| {
+            if l.is_empty() {
+                0.0
+            } else {
+                l[((l.len() - 1) as f64 * p).round() as usize]
+            }
+        };
+        m.p50_latency_ms = pct(0.5);
+        m.p99_latency_ms = pct(0.99);
+        if c.overhead_n > 0 {
+            m.mean_overhead_ms = c.overhead_sum / c.overhead_n as f64;
+        }
+        m
+    }
+
+    fn prepare(&self, job: Job) -> Result<Prepared, String> {
+        let (assembled, trusted_header) = match job {
+            Job::Proof {
+                header,
+                formal_statement,
+                proof,
+            } => (assemble(&header, &formal_statement, &proof)?, true),
+            Job::File { text, reference } => (plan_file(&text, reference.as_deref())?, false),
+        };
+        let mut h = Sha256::new();
+        for part in [
+            self.inner.cfg.toolchain.as_str(),
+            assembled.header.as_str(),
+            assembled.body.as_str(),
+            &assembled.theorems.join("\n"),
+            if self.inner.cfg.axioms.allow_native_decide {
+                "native"
+            } else {
+                "std"
+            },
+        ] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        Ok(Prepared {
+            assembled,
+            trusted_header,
+            key: h.finalize().into(),
+        })
+    }
+
+    fn cache_get(&self, key: &[u8; 32]) -> Option<Verdict> {
+        if self.inner.cfg.cache_capacity == 0 {
+            return None;
+        }
+        self.inner.cache.lock().unwrap().map.get(key).cloned()
+    }
+
+    fn cache_put(&self, key: [u8; 32], v: &Verdict) {
+        let cap = self.inner.cfg.cache_capacity;
+        if cap == 0 {
+            return;
+        }
+        let mut c = self.inner.cache.lock().unwrap();
+        if c.map.insert(key, v.clone()).is_none() {
+            c.order.push_back(key);
+            while c.order.len() > cap {
+                if let Some(old) = c.order.pop_front() {
+                    c.map.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn finish(&self, mut v: Verdict, started: Instant, cached: bool) -> Verdict {
+        if v.seconds == 0.0 {
+            v.seconds = started.elapsed().as_secs_f64();
+        }
+        let mut c = self.inner.counters.lock().unwrap();
+        c.m.completed += 1;
+        if cached {
+            c.m.cache_hits += 1;
+        }
+        match v.status {
+            Status::Accepted => c.m.accepted += 1,
+            Status::Rejected { .. } => c.m.rejected += 1,
+            Status::Error { .. } => c.m.errors += 1,
+        }
+        c.latencies.push_back(v.seconds * 1e3);
+        if c.latencies.len() > 10_000 {
+            c.latencies.pop_front();
+        }
+        v
+    }
+}
+
+/// Take the next job for worker `id` holding `mine`, or `None` when the pool is closed.
+async fn next_job(inner: &Inner, id: usize) -> Option<Pending> {
+    loop {
+        let notified = inner.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        {
+            let mut q = inner.queue.lock().unwrap();
+            if !q.jobs.is_empty() {
+                let mine = q.holders[id].clone();
+                let oldest = &q.jobs[0].job.assembled.header;
+                let oldest_held_elsewhere = q
+                    .holders
+                    .iter()
+                    .enumerate()
+                    .any(|(k, h)| k != id && h.as_ref() == Some(oldest));
+                let pick = match &mine {
+                    Some(h) if h == oldest => 0,
+                    Some(h) if oldest_held_elsewhere => q
+                        .jobs
+                        .iter()
+                        .position(|p| &p.job.assembled.header == h)
+                        .unwrap_or(0),
+                    _ => 0,
+                };
+                let p = q.jobs.remove(pick).expect("index in range");
+                q.holders[id] = Some(p.job.assembled.header.clone());
+                return Some(p);
+            }
+            if q.closed {
+                return None;
+            }
+        }
+        notified.await;
+    }
+}
+
+async fn worker_loop(inner: Arc<Inner>, id: usize) {
+    let mut slot: Option<ReplWorker> = None;
+    while let Some(p) = next_job(&inner, id).await {
+        let service_start = Instant::now();
+        if p.reply.is_closed() {
+            continue; // the caller went away
+        }
+        let (verdict, lean_seconds) = run_job(&inner, &mut slot, &p.job).await;
+        let service = service_start.elapsed().as_secs_f64();
+        {
+            let mut c = inner.counters.lock().unwrap();
+            c.overhead_sum += (service - lean_seconds).max(0.0) * 1e3;
+            c.overhead_n += 1;
+        }
+        let _ = p.started;
+        let _ = p.reply.send(verdict);
+    }
+    if let Some(mut w) = slot.take() {
+        w.kill();
+    }
+}
+
+fn shift_lines(mut msgs: Vec<LeanMessage>, offset: u64) -> Vec<LeanMessage> {
+    for m in &mut msgs {
+        if m.line > 0 {
+            m.line += offset;
+        }
+    }
+    msgs
+}
+
+/// Run one job with one retry on worker failure. Returns the verdict and the seconds spent
+/// waiting on Lean.
+async fn run_job(inner: &Inner, slot: &mut Option<ReplWorker>, job: &Prepared) -> (Verdict, f64) {
+    let cfg = &inner.cfg;
+    let a = &job.assembled;
+    let limits = WorkerLimits {
+        memory_limit_bytes: cfg.memory_limit_bytes,
+        max_reply_bytes: cfg.max_reply_bytes,
+    };
+    let mut failures: Vec<String> = Vec::new();
+    let mut lean_seconds = 0.0;
+    for _attempt in 0..2 {
+        let deadline = Instant::now() + cfg.timeout;
+        if slot
+            .as_ref()
+            .is_some_and(|w| w.header() != Some(a.header.as_str()) && w.header().is_some())
+        {
+            if let Some(mut w) = slot.take() {
+                w.kill();
+            }
+        }
+        if slot.is_none() {
+            match ReplWorker::spawn(&cfg.command, &limits) {
+                Ok(w) => {
+                    inner.counters.lock().unwrap().m.spawned += 1;
+                    *slot = Some(w);
+                }
+                Err(e) => {
+                    failures.push(e.to_string());
+                    continue;
+                }
+            }
+        }
+        let w = slot.as_mut().expect("worker present");
+        let outcome: Result<Outcome, WorkerError> = async {
+            let env = match w.ensure_header(&a.header, deadline).await? {
+                Ok(env) => env,
+                Err(errors) => return Ok(Outcome::HeaderErrors(errors)),
+            };
+            Ok(match w.check(env, &a.body, &a.theorems, deadline).await? {
+                Ok(out) => Outcome::Output(out),
+                Err(msg) => Outcome::Refused(msg),
+            })
+        }
+        .await;
+        lean_seconds += w.last_lean_seconds;
+        match outcome {
+            Err(e) => {
+                {
+                    let mut c = inner.counters.lock().unwrap();
+                    c.m.restarts += 1;
+                    if matches!(e, WorkerError::Timeout(_)) {
+                        c.m.timeouts += 1;
+                    }
+                }
+                failures.push(e.to_string());
+                if let Some(mut w) = slot.take() {
+                    w.kill();
+                }
+            }
+            Ok(Outcome::HeaderErrors(header_errors)) => {
+                if let Some(mut w) = slot.take() {
+                    w.kill();
+                }
+                let first = header_errors
+                    .first()
+                    .map(|m| format!("line {}: {}", m.line, m.text))
+                    .unwrap_or_default();
+                let mut v = if job.trusted_header {
+                    Verdict::error(format!("the trusted header does not elaborate: {first}"))
+                } else {
+                    Verdict::rejected(format!("the file's header does not elaborate: {first}"))
+                };
+                v.messages = header_errors;
+                return (v, lean_seconds);
+            }
+            Ok(Outcome::Refused(repl_message)) => {
+                let v = if repl_message.contains("Unknown environment") {
+                    Verdict::error(format!("REPL lost the header environment: {repl_message}"))
+                } else {
+                    Verdict::rejected(format!("Lean could not run the proof: {repl_message}"))
+                };
+                maybe_recycle(inner, slot);
+                return (v, lean_seconds);
+            }
+            Ok(Outcome::Output(out)) => {
+                let (status, theorems) = post_check(&out, &a.theorems, cfg.axioms);
+                let v = Verdict {
+                    status,
+                    messages: shift_lines(out.messages, a.body_line_offset),
+                    theorems,
+                    seconds: 0.0,
+                    cached: false,
+                };
+                maybe_recycle(inner, slot);
+                return (v, lean_seconds);
+            }
+        }
+    }
+    (
+        Verdict::error(format!(
+            "the Lean worker failed twice: {}",
+            failures.join("; then: ")
+        )),
+        lean_seconds,
+    )
+}
+
+enum Outcome {
+    HeaderErrors(Vec<LeanMessage>),
+    Refused(String),
+    Output(super::soundness::LeanOutput),
+}
+
+fn maybe_recycle(inner: &Inner, slot: &mut Option<ReplWorker>) {
+    let cfg = &inner.cfg;
+    let Some(w) = slot.as_ref() else { return };
+    let too_many = w.jobs_done >= cfg.max_jobs_per_worker;
+    let too_big = cfg
+        .max_rss_bytes
+        .is_some_and(|cap| w.rss_bytes().is_some_and(|rss| rss > cap));
+    if too_many || too_big {
+        if let Some(mut w) = slot.take() {
+            w.kill();
+        }
+        inner.counters.lock().unwrap().m.recycles += 1;
+    }
+}
+
+/// Low-level access to one REPL process, for diagnostics and protocol tests: send a request
+/// (JSON text, parsed into the typed protocol first), get the raw reply and how it parsed.
+pub struct ReplProbe {
+    worker: ReplWorker,
+    timeout: Duration,
+}
+
+/// One reply seen through [`ReplProbe`].
+#[derive(Debug, Clone)]
+pub struct ProbeReply {
+    /// The reply exactly as the process wrote it, without the blank line that ended it.
+    pub raw: String,
+    /// `"command"`, `"proof_step"` or `"error"`: the typed shape it parsed into.
+    pub kind: &'static str,
+    /// True when the typed reply serializes back to the same JSON (every field is typed).
+    pub round_trips: bool,
+}
+
+impl ReplProbe {
+    /// Start one process.
+    pub fn start(command: &LeanCommand, timeout: Duration) -> Result<Self, String> {
+        let limits = WorkerLimits {
+            memory_limit_bytes: None,
+            max_reply_bytes: 64 << 20,
+        };
+        let worker = ReplWorker::spawn(command, &limits).map_err(|e| e.to_string())?;
+        Ok(ReplProbe { worker, timeout })
+    }
+
+    /// Send `request` (JSON text; a raw newline in it is deleted as the REPL would) through
+    /// the typed protocol and parse the reply.
+    pub async fn request(&mut self, request: &str) -> Result<ProbeReply, String> {
+        use super::protocol::{ReplRequest, ReplResponse};
+        let joined: String = request.lines().map(str::trim_end).collect();
+        let typed: ReplRequest = serde_json::from_str(&joined)
+            .map_err(|e| format!("not a REPL request ({e}): {joined}"))?;
+        let original: serde_json::Value =
+            serde_json::from_str(&joined).map_err(|e| e.to_string())?;
+        if serde_json::to_value(&typed).map_err(|e| e.to_string())? != original {
+            return Err(format!(
+                "request does not round-trip through the typed protocol: {joined}"
+            ));
+        }
+        let raw = self
+            .worker
+            .request_raw(&typed.to_line(), Instant::now() + self.timeout)
+            .await
+            .map_err(|e| e.to_string())?;
+        let parsed = ReplResponse::parse(&raw)?;
+        let kind = match parsed {
+            ReplResponse::Command(_) => "command",
+            ReplResponse::ProofStep(_) => "proof_step",
+            ReplResponse::Error(_) => "error",
+        };
+        let back = serde_json::to_value(&parsed).map_err(|e| e.to_string())?;
+        let orig: serde_json::Value = serde_json::from_str(&raw).map_err(|e| e.to_string())?;
+        Ok(ProbeReply {
+            raw,
+            kind,
+            round_trips: back == orig,
+        })
+    }
+
+    /// Send one raw line (plus the blank line) and read the raw reply; used to show what
+    /// malformed input does.
+    pub async fn request_raw_line(&mut self, line: &str) -> Result<String, String> {
+        self.worker
+            .request_raw(line, Instant::now() + self.timeout)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}

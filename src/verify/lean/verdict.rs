@@ -1,0 +1,125 @@
+//! The verdict every checked proof gets: accepted, rejected (the proof is wrong or cheats) or
+//! error (the verifier itself failed: never counted as a rejection).
+use serde::{Deserialize, Serialize};
+
+/// Outcome of one check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum Status {
+    /// Lean accepted the proof and every post-check passed.
+    Accepted,
+    /// The proof does not prove the statement (or tries to cheat).
+    Rejected {
+        /// Why, in words (the first failing check).
+        reason: String,
+    },
+    /// The verifier could not decide (Lean crashed twice, timed out twice, is not installed...).
+    Error {
+        /// What failed.
+        reason: String,
+    },
+}
+
+impl Status {
+    /// `"accepted"`, `"rejected"` or `"error"`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Status::Accepted => "accepted",
+            Status::Rejected { .. } => "rejected",
+            Status::Error { .. } => "error",
+        }
+    }
+    /// The reason, if any.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Status::Accepted => None,
+            Status::Rejected { reason } | Status::Error { reason } => Some(reason),
+        }
+    }
+}
+
+/// Severity of a Lean message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// An error: the proof is rejected.
+    Error,
+    /// A warning (e.g. `declaration uses 'sorry'`, linter output).
+    Warning,
+    /// Information (`#print`, `trace`, ...).
+    Info,
+}
+
+/// One message Lean printed, with a 1-based line and a 0-based column (as the REPL reports).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeanMessage {
+    /// Error, warning or info.
+    pub severity: Severity,
+    /// 1-based line in the checked text (0: no position).
+    pub line: u64,
+    /// 0-based column.
+    pub column: u64,
+    /// The message text.
+    pub text: String,
+}
+
+/// The axioms one theorem depends on, and whether they are all allowed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TheoremReport {
+    /// Theorem name.
+    pub name: String,
+    /// Axioms from `#print axioms` (empty when Lean gave no report).
+    pub axioms: Vec<String>,
+    /// True when the theorem exists and depends only on allowed axioms.
+    pub ok: bool,
+}
+
+/// The answer for one job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// Accepted, rejected or error.
+    pub status: Status,
+    /// Lean's messages about the checked text.
+    pub messages: Vec<LeanMessage>,
+    /// One report per theorem that had to be proved.
+    pub theorems: Vec<TheoremReport>,
+    /// Wall-clock seconds this job took (0 for a cache hit's lookup time is not counted).
+    pub seconds: f64,
+    /// True when the verdict came from the cache.
+    pub cached: bool,
+}
+
+impl Verdict {
+    /// A rejection with no Lean output (static checks).
+    pub fn rejected(reason: impl Into<String>) -> Self {
+        Verdict {
+            status: Status::Rejected {
+                reason: reason.into(),
+            },
+            messages: Vec::new(),
+            theorems: Vec::new(),
+            seconds: 0.0,
+            cached: false,
+        }
+    }
+    /// A verifier error.
+    pub fn error(reason: impl Into<String>) -> Self {
+        Verdict {
+            status: Status::Error {
+                reason: reason.into(),
+            },
+            messages: Vec::new(),
+            theorems: Vec::new(),
+            seconds: 0.0,
+            cached: false,
+        }
+    }
+    /// True when accepted.
+    pub fn is_accepted(&self) -> bool {
+        self.status == Status::Accepted
+    }
+    /// True for a verifier error.
+    pub fn is_error(&self) -> bool {
+        matches!(self.status, Status::Error { .. })
+    }
+}
