@@ -210,6 +210,28 @@ impl Config {
         })
     }
 
+    /// A tiny configuration (vocab 64, width 16, 2 layers, 4 query / 2 kv heads, context 64,
+    /// untied output matrix) for tests and examples; pair it with `weights::random_params`.
+    pub fn tiny(family: Family) -> Config {
+        Config {
+            family,
+            vocab_size: 64,
+            hidden_size: 16,
+            intermediate_size: 24,
+            num_hidden_layers: 2,
+            num_attention_heads: 4,
+            num_key_value_heads: 2,
+            head_dim: 4,
+            rms_norm_eps: 1e-6,
+            rope_theta: 10000.0,
+            max_position_embeddings: 64,
+            tie_word_embeddings: false,
+            attention_bias: family == Family::Qwen2,
+            bos_token_id: Some(1),
+            eos_token_ids: vec![2],
+        }
+    }
+
     /// Reads and parses `path` (an HF `config.json`).
     pub fn from_hf_file(path: &Path) -> std::result::Result<Config, LoadError> {
         let text = std::fs::read_to_string(path).map_err(|e| LoadError::Io {
