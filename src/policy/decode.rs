@@ -9,8 +9,8 @@ use super::kv_cache::KvCache;
 use super::model::{Transformer, MASK_VALUE};
 
 /// Decoding state for one batch. Build the model with `Transformer::new_inference` (weights
-/// detached; with f32 they share storage with the trainable vars, so the decoder sees optimizer
-/// updates).
+/// detached, no graph recorded) and rebuild it after optimizer steps; a model from
+/// `Transformer::new` also works but records (and drops) a graph at each step.
 pub struct PolicyDecoder {
     model: Transformer,
     cache: KvCache,

@@ -5,6 +5,7 @@ pub mod decoder;
 pub mod kv_cache;
 pub mod lora;
 pub mod model;
+pub mod ops;
 pub mod params;
 pub mod scorer;
 pub mod weights;
