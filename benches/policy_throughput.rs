@@ -43,14 +43,20 @@ fn main() -> anyhow::Result<()> {
             PathBuf::from("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf")
         });
     if !path.exists() {
-        eprintln!("skipping: {} not found (run scripts/fetch-model.sh)", path.display());
+        eprintln!(
+            "skipping: {} not found (run scripts/fetch-model.sh)",
+            path.display()
+        );
         return Ok(());
     }
     let (cfg, params) = load_params(&path)?;
     let v = cfg.vocab_size;
     let threads = candle_core::utils::get_num_threads();
     println!("model {} | f32 | {threads} threads", path.display());
-    println!("{:<44} {:>10} {:>12} {:>10}", "benchmark", "seconds", "tokens/s", "VmHWM MB");
+    println!(
+        "{:<44} {:>10} {:>12} {:>10}",
+        "benchmark", "seconds", "tokens/s", "VmHWM MB"
+    );
 
     // (a) generation: 16 prompts of 20..50 tokens, 64 greedy tokens each
     let model = Transformer::new_inference(&cfg, &params, DType::F32)?;

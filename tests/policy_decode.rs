@@ -13,18 +13,33 @@ fn model(family: Family) -> Transformer {
 }
 
 fn full_last_logits(m: &Transformer, ids: &[u32]) -> Vec<f32> {
-    let x = Tensor::new(ids, &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+    let x = Tensor::new(ids, &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
     let l = m.logits(&x).unwrap();
-    l.get(0).unwrap().get(ids.len() - 1).unwrap().to_vec1().unwrap()
+    l.get(0)
+        .unwrap()
+        .get(ids.len() - 1)
+        .unwrap()
+        .to_vec1()
+        .unwrap()
 }
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 fn batched_equals_single(family: Family) {
     let m = model(family);
-    let prompts = vec![vec![1u32, 5, 9, 33, 4, 4, 7], vec![1, 40], vec![8, 9, 10, 11]];
+    let prompts = vec![
+        vec![1u32, 5, 9, 33, 4, 4, 7],
+        vec![1, 40],
+        vec![8, 9, 10, 11],
+    ];
     let mut dec = PolicyDecoder::new(m.clone());
     let mut logits = dec.prefill(&prompts).unwrap();
     assert_eq!(logits.dims(), &[3, 64]);
@@ -34,7 +49,10 @@ fn batched_equals_single(family: Family) {
         for (r, seq) in seqs.iter().enumerate() {
             let want = full_last_logits(&m, seq);
             let d = max_diff(&rows[r], &want);
-            assert!(d < 1e-4, "row {r} step {step}: differs from a full forward by {d}");
+            assert!(
+                d < 1e-4,
+                "row {r} step {step}: differs from a full forward by {d}"
+            );
         }
         let next: Vec<u32> = (0..3).map(|r| ((step * 11 + r * 17) % 64) as u32).collect();
         for (s, &t) in seqs.iter_mut().zip(&next) {

@@ -22,7 +22,9 @@ fn batch() -> Vec<(Vec<u32>, Vec<u32>)> {
 fn loss(model: &Transformer, temperature: f64) -> Tensor {
     let out = score_completions(model, &batch(), temperature).unwrap();
     let (b, c) = out.logprobs.dims2().unwrap();
-    let wts: Vec<f32> = (0..b * c).map(|i| ((i * 7 % 5) as f32 - 2.0) * 0.5 + 0.3).collect();
+    let wts: Vec<f32> = (0..b * c)
+        .map(|i| ((i * 7 % 5) as f32 - 2.0) * 0.5 + 0.3)
+        .collect();
     let wts = Tensor::from_vec(wts, (b, c), &Device::Cpu).unwrap();
     let lp = (&out.logprobs * &wts).unwrap().sum_all().unwrap();
     let ent = out.entropy.sum_all().unwrap().affine(0.3, 0.0).unwrap();
@@ -40,8 +42,17 @@ fn all_params_get_gradients(family: Family, tied: bool) {
         let g = grads
             .get(var.as_tensor())
             .unwrap_or_else(|| panic!("no gradient for {name}"));
-        let norm = g.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
-        assert!(norm > 0.0 && norm.is_finite(), "gradient of {name} is {norm}");
+        let norm = g
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(
+            norm > 0.0 && norm.is_finite(),
+            "gradient of {name} is {norm}"
+        );
         n += 1;
     }
     assert_eq!(n, cfg.param_shapes().len());
@@ -96,7 +107,7 @@ fn gradients_match_finite_differences() {
         let mut order: Vec<usize> = (0..g.len()).collect();
         order.sort_by(|&a, &b| g[b].abs().partial_cmp(&g[a].abs()).unwrap());
         for &i in order.iter().take(3) {
-            let mut set = |delta: f32| {
+            let set = |delta: f32| {
                 let mut v = orig.clone();
                 v[i] += delta;
                 var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap())
@@ -128,8 +139,7 @@ fn chunked_scorer_matches_unchunked_reference() {
         let out = if chunked {
             token_logprobs_entropy(h.as_tensor(), w.as_tensor(), &targets, 0.7, 3).unwrap()
         } else {
-            token_logprobs_entropy_reference(h.as_tensor(), w.as_tensor(), &targets, 0.7)
-                .unwrap()
+            token_logprobs_entropy_reference(h.as_tensor(), w.as_tensor(), &targets, 0.7).unwrap()
         };
         let l = (&out * &coef).unwrap().sum_all().unwrap();
         let g = l.backward().unwrap();
@@ -160,9 +170,21 @@ fn chunked_scorer_matches_unchunked_reference() {
             .unwrap()
             .max(1.0)
     };
-    assert!(md(&o1, &o2) < 1e-5 * scale(&o2), "values differ by {}", md(&o1, &o2));
-    assert!(md(&gh1, &gh2) < 1e-5 * scale(&gh2), "dh differs by {}", md(&gh1, &gh2));
-    assert!(md(&gw1, &gw2) < 1e-5 * scale(&gw2), "dW differs by {}", md(&gw1, &gw2));
+    assert!(
+        md(&o1, &o2) < 1e-5 * scale(&o2),
+        "values differ by {}",
+        md(&o1, &o2)
+    );
+    assert!(
+        md(&gh1, &gh2) < 1e-5 * scale(&gh2),
+        "dh differs by {}",
+        md(&gh1, &gh2)
+    );
+    assert!(
+        md(&gw1, &gw2) < 1e-5 * scale(&gw2),
+        "dW differs by {}",
+        md(&gw1, &gw2)
+    );
     // log-probs are <= 0, entropies in [0, log V]
     let v: Vec<Vec<f32>> = o1.to_vec2().unwrap();
     for r in v {
@@ -226,7 +248,9 @@ fn half_precision_compute_reaches_f32_master_weights() {
     assert!(d < 0.05, "f16 log-probs differ from f32 by {d}");
     let grads = loss(&m16, 1.0).backward().unwrap();
     for (name, var) in params.iter() {
-        let g = grads.get(var.as_tensor()).unwrap_or_else(|| panic!("no grad for {name}"));
+        let g = grads
+            .get(var.as_tensor())
+            .unwrap_or_else(|| panic!("no grad for {name}"));
         assert_eq!(g.dtype(), DType::F32);
     }
 }
@@ -249,10 +273,30 @@ fn fused_kernels_match_primitive_ops_values_and_gradients() {
     };
     let (l1, g1) = run(true);
     let (l2, g2) = run(false);
-    assert!((l1 - l2).abs() < 1e-4 * l2.abs().max(1.0), "loss {l1} vs {l2}");
+    assert!(
+        (l1 - l2).abs() < 1e-4 * l2.abs().max(1.0),
+        "loss {l1} vs {l2}"
+    );
     for ((name, _), (a, b)) in params.iter().zip(g1.iter().zip(&g2)) {
-        let d = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
-        let s = b.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap().max(1e-3);
-        assert!(d < 1e-3 * s, "{name}: fused and primitive gradients differ by {d} (scale {s})");
+        let d = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        let s = b
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+            .max(1e-3);
+        assert!(
+            d < 1e-3 * s,
+            "{name}: fused and primitive gradients differ by {d} (scale {s})"
+        );
     }
 }

@@ -54,7 +54,9 @@ fn unknown_architecture_is_a_clear_error() {
 
 #[test]
 fn bad_configs_are_errors() {
-    let e = Config::from_hf_json("{not json", "c.json").unwrap_err().to_string();
+    let e = Config::from_hf_json("{not json", "c.json")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("invalid JSON"), "{e}");
     let e = Config::from_hf_json(&V4_STYLE.replace("\"vocab_size\":100,", ""), "c.json")
         .unwrap_err()
@@ -83,7 +85,10 @@ fn bad_configs_are_errors() {
 fn missing_path_is_a_clear_error() {
     let e = load_params(std::path::Path::new("/nonexistent/model.gguf")).unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("/nonexistent/model.gguf") && msg.contains("fetch-model"), "{msg}");
+    assert!(
+        msg.contains("/nonexistent/model.gguf") && msg.contains("fetch-model"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -110,7 +115,9 @@ fn missing_tensor_and_missing_weights_are_errors() {
     candle_core::safetensors::save(&t, dir.path().join("model.safetensors")).unwrap();
     let e = load_params(dir.path()).unwrap_err();
     assert!(matches!(e, LoadError::MissingTensor { .. }), "{e}");
-    assert!(e.to_string().contains("model.layers.0.input_layernorm.weight"));
+    assert!(e
+        .to_string()
+        .contains("model.layers.0.input_layernorm.weight"));
 }
 
 #[test]
@@ -166,8 +173,15 @@ fn params_save_subset_and_load_back() {
     assert!(same(&a, &b, name));
     assert!(!same(&a, &b, "model.norm.weight"));
     // a file with a shape that does not fit is rejected
-    let other = random_params(&Config { hidden_size: 8, ..Config::tiny(Family::Llama) }, 1, 0.2)
-        .unwrap();
+    let other = random_params(
+        &Config {
+            hidden_size: 8,
+            ..Config::tiny(Family::Llama)
+        },
+        1,
+        0.2,
+    )
+    .unwrap();
     let q = dir.path().join("other.safetensors");
     other.save(&q, &["model.norm.weight"]).unwrap();
     let msg = b.load(&q).unwrap_err().to_string();
@@ -178,8 +192,14 @@ fn params_save_subset_and_load_back() {
 #[test]
 fn glob_patterns() {
     assert!(glob_match("*", "a.b"));
-    assert!(glob_match("model.layers.*.mlp.*", "model.layers.3.mlp.up_proj.weight"));
-    assert!(!glob_match("model.layers.*.mlp.*", "model.layers.3.self_attn.q_proj.weight"));
+    assert!(glob_match(
+        "model.layers.*.mlp.*",
+        "model.layers.3.mlp.up_proj.weight"
+    ));
+    assert!(!glob_match(
+        "model.layers.*.mlp.*",
+        "model.layers.3.self_attn.q_proj.weight"
+    ));
     assert!(glob_match("*lora_*", "x.q_proj.lora_A.weight"));
     assert!(glob_match("model.norm.weight", "model.norm.weight"));
     assert!(!glob_match("model.norm", "model.norm.weight"));
@@ -195,8 +215,14 @@ fn gguf_names_map_to_hf() {
         gguf_to_hf_name("blk.0.attn_k.bias").unwrap(),
         "model.layers.0.self_attn.k_proj.bias"
     );
-    assert_eq!(gguf_to_hf_name("token_embd.weight").unwrap(), "model.embed_tokens.weight");
-    assert_eq!(gguf_to_hf_name("blk.1.ffn_down.weight").unwrap(), "model.layers.1.mlp.down_proj.weight");
+    assert_eq!(
+        gguf_to_hf_name("token_embd.weight").unwrap(),
+        "model.embed_tokens.weight"
+    );
+    assert_eq!(
+        gguf_to_hf_name("blk.1.ffn_down.weight").unwrap(),
+        "model.layers.1.mlp.down_proj.weight"
+    );
     assert!(gguf_to_hf_name("rope_freqs.weight").is_none());
 }
 
@@ -221,8 +247,5 @@ fn unpermute_inverts_the_llama_cpp_permutation() {
     let a: Vec<f32> = back.flatten_all().unwrap().to_vec1().unwrap();
     let b: Vec<f32> = w.flatten_all().unwrap().to_vec1().unwrap();
     assert_eq!(a, b);
-    assert_ne!(
-        permuted.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-        b
-    );
+    assert_ne!(permuted.flatten_all().unwrap().to_vec1::<f32>().unwrap(), b);
 }

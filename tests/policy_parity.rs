@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor, D};
-use prover::policy::decoder::Decoder;
 use prover::policy::decode::PolicyDecoder;
+use prover::policy::decoder::Decoder;
 use prover::policy::model::Transformer;
 use prover::policy::scorer;
 use prover::policy::weights::load_params;
@@ -58,14 +58,20 @@ fn u32s(v: &Value) -> Vec<u32> {
 
 fn max_abs(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 /// Checks logits (first 8 columns), teacher-forcing log-probs, entropies and greedy ids.
 fn check_case(model: &Transformer, case: &Value, greedy_key: &str, tol_logit: f32) {
     let ids = u32s(&case["input_ids"]);
     let t = ids.len();
-    let x = Tensor::new(ids.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+    let x = Tensor::new(ids.as_slice(), &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
     let logits = model.logits(&x).unwrap().squeeze(0).unwrap(); // [T, V]
     let first8: Vec<f32> = logits
         .narrow(1, 0, 8)
@@ -83,7 +89,8 @@ fn check_case(model: &Transformer, case: &Value, greedy_key: &str, tol_logit: f3
     let d = max_abs(&first8, &want);
     assert!(d < tol_logit, "logits differ by {d}");
     // teacher-forcing log-probs + entropies through the scorer (prompt = ids[..1], completion = rest)
-    let out = scorer::score_completions(model, &[(ids[..1].to_vec(), ids[1..].to_vec())], 1.0).unwrap();
+    let out =
+        scorer::score_completions(model, &[(ids[..1].to_vec(), ids[1..].to_vec())], 1.0).unwrap();
     let lp: Vec<f32> = out.logprobs.squeeze(0).unwrap().to_vec1().unwrap();
     let dl = max_abs(&lp, &f32s(&case["teacher_forcing_logprobs"]));
     assert!(dl < 1e-4 * 10.0, "teacher-forcing log-probs differ by {dl}");
@@ -92,7 +99,12 @@ fn check_case(model: &Transformer, case: &Value, greedy_key: &str, tol_logit: f3
     assert!(de < 1e-3, "entropies differ by {de}");
     // last-position top-5
     let last = logits.get(t - 1).unwrap();
-    let mut v: Vec<(usize, f32)> = last.to_vec1::<f32>().unwrap().into_iter().enumerate().collect();
+    let mut v: Vec<(usize, f32)> = last
+        .to_vec1::<f32>()
+        .unwrap()
+        .into_iter()
+        .enumerate()
+        .collect();
     v.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap());
     let top: Vec<u32> = v[..5].iter().map(|x| x.0 as u32).collect();
     assert_eq!(top, u32s(&case["last_top5_ids"]));
@@ -126,7 +138,8 @@ fn tiny(name: &str) {
     let Some(sh) = shared() else { return };
     let dir = sh.join("tiny-models").join(name);
     let reference: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
+            .unwrap();
     let (cfg, params) = load_params(&dir).unwrap();
     let model = Transformer::new_inference(&cfg, &params, DType::F32).unwrap();
     for case in reference["cases"].as_array().unwrap() {
@@ -147,7 +160,9 @@ fn tiny_llama_matches_hf() {
 #[test]
 fn smollm2_gguf_matches_hf() {
     let Some(sh) = shared() else { return };
-    let Some(model_path) = smollm_path() else { return };
+    let Some(model_path) = smollm_path() else {
+        return;
+    };
     let reference: Value = serde_json::from_str(
         &std::fs::read_to_string(sh.join("reference-logits/reference_logits.json")).unwrap(),
     )
@@ -166,7 +181,10 @@ fn smollm2_gguf_matches_hf() {
     let prompts = &reference["prompts"];
     let a = &prompts["a_add"];
     let ids = u32s(&a["input_ids"]);
-    let x = Tensor::new(ids.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+    let x = Tensor::new(ids.as_slice(), &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
     let logits = model.logits(&x).unwrap().squeeze(0).unwrap();
     let d = (logits - &full["a_add.logits"])
         .unwrap()
@@ -182,9 +200,8 @@ fn smollm2_gguf_matches_hf() {
         let case = &prompts[name];
         let ids = u32s(&case["input_ids"]);
         let t = ids.len();
-        let out =
-            scorer::score_completions(&model, &[(ids[..1].to_vec(), ids[1..].to_vec())], 1.0)
-                .unwrap();
+        let out = scorer::score_completions(&model, &[(ids[..1].to_vec(), ids[1..].to_vec())], 1.0)
+            .unwrap();
         let lp: Vec<f32> = out.logprobs.squeeze(0).unwrap().to_vec1().unwrap();
         let dl = max_abs(&lp, &f32s(&case["teacher_forcing_logprobs"]));
         let ent: Vec<f32> = out.entropy.squeeze(0).unwrap().to_vec1().unwrap();
@@ -192,7 +209,10 @@ fn smollm2_gguf_matches_hf() {
         eprintln!("{name}: max |logprob diff| {dl}, max |entropy diff| {de}");
         // the reference entropies carry float32 rounding of their own: recomputed in f64 from
         // the reference logits they differ by up to 3.9e-4, hence the entropy tolerance
-        assert!(dl < 2e-4 && de < 1e-3, "{name}: logprobs {dl} entropies {de}");
+        assert!(
+            dl < 2e-4 && de < 1e-3,
+            "{name}: logprobs {dl} entropies {de}"
+        );
     }
     let g = &reference["greedy_decode"];
     let want = u32s(&g["generated_ids"]);

@@ -15,7 +15,13 @@ use super::LoadError;
 
 /// The linear layers an adapter may target.
 pub const TARGETS: [&str; 7] = [
-    "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
 ];
 
 /// LoRA hyper-parameters (written as `adapter_config.json`, PEFT key names).
@@ -78,12 +84,12 @@ pub fn attach(
     for layer in 0..cfg.num_hidden_layers {
         for target in &lora.target_modules {
             let prefix = linear_prefix(layer, target);
-            let base = params
-                .get(&format!("{prefix}.weight"))
-                .ok_or_else(|| LoadError::MissingTensor {
+            let base = params.get(&format!("{prefix}.weight")).ok_or_else(|| {
+                LoadError::MissingTensor {
                     path: "parameters".into(),
                     name: format!("{prefix}.weight"),
-                })?;
+                }
+            })?;
             let (out, inn) = base.as_tensor().dims2()?;
             let dev = base.device().clone();
             let bound = 1.0 / (inn as f32).sqrt();

@@ -19,9 +19,9 @@ use serde_json::Value;
 
 use super::kv_cache::KvCache;
 use super::ops::{fused_ok, MaskedSoftmaxOp, RmsNormOp, RotaryOp, SwiGluOp};
-use std::sync::Arc;
 use super::params::ParamStore;
 use super::LoadError;
+use std::sync::Arc;
 
 /// The architecture family of a checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,8 +108,7 @@ impl Config {
             path: origin.to_string(),
             msg,
         };
-        let v: Value =
-            serde_json::from_str(text).map_err(|e| err(format!("invalid JSON: {e}")))?;
+        let v: Value = serde_json::from_str(text).map_err(|e| err(format!("invalid JSON: {e}")))?;
         let model_type = v.get("model_type").and_then(|x| x.as_str()).unwrap_or("");
         let archs: Vec<String> = v
             .get("architectures")
@@ -381,9 +380,7 @@ impl RmsNorm {
         let xf = x.to_dtype(DType::F32)?;
         let ms = xf.sqr()?.mean_keepdim(D::Minus1)?;
         let inv = ms.affine(1.0, self.eps)?.sqrt()?.recip()?;
-        xf.broadcast_mul(&inv)?
-            .to_dtype(dt)?
-            .broadcast_mul(&self.w)
+        xf.broadcast_mul(&inv)?.to_dtype(dt)?.broadcast_mul(&self.w)
     }
 }
 
@@ -759,15 +756,13 @@ impl Transformer {
             bias,
             fused,
         };
-        let mut x = self
-            .embed
-            .index_select(&ids.flatten_all()?, 0)?
-            .reshape((b, t, self.cfg.hidden_size))?;
+        let mut x = self.embed.index_select(&ids.flatten_all()?, 0)?.reshape((
+            b,
+            t,
+            self.cfg.hidden_size,
+        ))?;
         for (i, layer) in self.layers.iter().enumerate() {
-            let lc = match cache.as_mut() {
-                Some(c) => Some(c.layer_mut(i)),
-                None => None,
-            };
+            let lc = cache.as_mut().map(|c| c.layer_mut(i));
             x = layer.forward(&x, &ctx, lc)?;
         }
         if let Some(c) = cache.as_mut() {

@@ -171,12 +171,12 @@ impl ParamStore {
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "file not found"),
             });
         }
-        let map = candle_core::safetensors::load(path, &candle_core::Device::Cpu).map_err(
-            |e| LoadError::Format {
+        let map = candle_core::safetensors::load(path, &candle_core::Device::Cpu).map_err(|e| {
+            LoadError::Format {
                 path: ps.clone(),
                 msg: e.to_string(),
-            },
-        )?;
+            }
+        })?;
         for (name, t) in &map {
             let var = self.vars.get(name).ok_or_else(|| LoadError::Format {
                 path: ps.clone(),

@@ -233,7 +233,11 @@ pub fn score_completions_chunked(
         candle_core::bail!("score: prompt {i} is empty (at least one prompt token is needed)");
     }
     let c = seqs.iter().map(|(_, c)| c.len()).max().unwrap_or(0);
-    let t = seqs.iter().map(|(p, c)| p.len() + c.len()).max().unwrap_or(0);
+    let t = seqs
+        .iter()
+        .map(|(p, c)| p.len() + c.len())
+        .max()
+        .unwrap_or(0);
     let ctx = model.config().max_position_embeddings;
     if t > ctx {
         candle_core::bail!("sequence of {t} tokens exceeds the model context of {ctx} tokens");

@@ -62,10 +62,12 @@ fn check_complete(
     let shapes = cfg.param_shapes();
     let mut out = HashMap::new();
     for (name, shape) in shapes {
-        let t = tensors.remove(&name).ok_or_else(|| LoadError::MissingTensor {
-            path: path.display().to_string(),
-            name: name.clone(),
-        })?;
+        let t = tensors
+            .remove(&name)
+            .ok_or_else(|| LoadError::MissingTensor {
+                path: path.display().to_string(),
+                name: name.clone(),
+            })?;
         if t.dims() != shape.as_slice() {
             return Err(fmt_err(
                 path,
@@ -87,8 +89,7 @@ pub fn load_hf_dir(dir: &Path) -> Result<(Config, ParamStore), LoadError> {
     let index = dir.join("model.safetensors.index.json");
     let files: Vec<PathBuf> = if index.exists() {
         let text = std::fs::read_to_string(&index).map_err(|e| io_err(&index, e))?;
-        let v: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| fmt_err(&index, e))?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| fmt_err(&index, e))?;
         let map = v
             .get("weight_map")
             .and_then(|m| m.as_object())
@@ -119,7 +120,10 @@ pub fn load_hf_dir(dir: &Path) -> Result<(Config, ParamStore), LoadError> {
         if !f.exists() {
             return Err(io_err(
                 f,
-                std::io::Error::new(std::io::ErrorKind::NotFound, "shard listed in the index is missing"),
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "shard listed in the index is missing",
+                ),
             ));
         }
         let part = candle_core::safetensors::load(f, &Device::Cpu).map_err(|e| fmt_err(f, e))?;
@@ -203,9 +207,8 @@ pub fn load_gguf(path: &Path) -> Result<(Config, ParamStore), LoadError> {
             .map(|x| x as usize)
             .ok_or_else(|| fmt_err(path, format!("missing metadata `{arch}.{k}`")))
     };
-    let opt_f = |k: &str| {
-        key(k).and_then(|v| v.to_f32().ok().map(f64::from).or_else(|| v.to_f64().ok()))
-    };
+    let opt_f =
+        |k: &str| key(k).and_then(|v| v.to_f32().ok().map(f64::from).or_else(|| v.to_f64().ok()));
     let hidden = req_u("embedding_length")?;
     let heads = req_u("attention.head_count")?;
     let kv_heads = req_u("attention.head_count_kv").unwrap_or(heads);
@@ -219,8 +222,11 @@ pub fn load_gguf(path: &Path) -> Result<(Config, ParamStore), LoadError> {
     let vocab = emb.shape.dims()[0];
     let tied = !content.tensor_infos.contains_key("output.weight");
     let tok_id = |k: &str| {
-        md.get(k)
-            .and_then(|v| v.to_u32().ok().or_else(|| v.to_u64().ok().map(|x| x as u32)))
+        md.get(k).and_then(|v| {
+            v.to_u32()
+                .ok()
+                .or_else(|| v.to_u64().ok().map(|x| x as u32))
+        })
     };
     let cfg = Config {
         family,
