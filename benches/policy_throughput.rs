@@ -34,7 +34,23 @@ fn ids(n: usize, seed: usize, vocab: usize) -> Vec<u32> {
         .collect()
 }
 
+/// With `PROVER_MALLOC_TUNE=1`: keep freed memory in the process (no mmap for large blocks,
+/// no trimming), so big tensors reuse pages instead of faulting in fresh zeroed ones.
+fn tune_malloc() -> bool {
+    if std::env::var("PROVER_MALLOC_TUNE").ok().as_deref() != Some("1") {
+        return false;
+    }
+    // SAFETY: mallopt only changes glibc allocator parameters; called before other threads
+    // allocate.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
+    true
+}
+
 fn main() -> anyhow::Result<()> {
+    let tuned = tune_malloc();
     let arg = std::env::args().skip(1).find(|a| !a.starts_with("--"));
     let path = arg
         .map(PathBuf::from)
@@ -52,7 +68,10 @@ fn main() -> anyhow::Result<()> {
     let (cfg, params) = load_params(&path)?;
     let v = cfg.vocab_size;
     let threads = candle_core::utils::get_num_threads();
-    println!("model {} | f32 | {threads} threads", path.display());
+    println!(
+        "model {} | f32 | {threads} threads | malloc tuned: {tuned}",
+        path.display()
+    );
     println!(
         "{:<44} {:>10} {:>12} {:>10}",
         "benchmark", "seconds", "tokens/s", "VmHWM MB"
