@@ -1,3 +1,60 @@
 //! The policy: trainable transformer, weights loading, tokenizer + chat template, sampler,
 //! scorer. Knows nothing of rewards.
+pub mod decode;
 pub mod decoder;
+pub mod kv_cache;
+pub mod lora;
+pub mod model;
+pub mod ops;
+pub mod params;
+pub mod scorer;
+pub mod weights;
+
+/// Errors while loading a model or parameters: what file, what was wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `config.json` is malformed or lacks a required key.
+    #[error("{path}: invalid model config: {msg}")]
+    Config {
+        /// The config file.
+        path: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// The checkpoint's architecture is neither llama nor qwen2.
+    #[error("{path}: unsupported architecture ({found}); supported: llama (LlamaForCausalLM, SmolLM), qwen2 (Qwen2ForCausalLM)")]
+    UnknownArchitecture {
+        /// The config or GGUF file.
+        path: String,
+        /// What the file declares.
+        found: String,
+    },
+    /// A tensor the config requires is absent.
+    #[error("{path}: missing tensor `{name}`")]
+    MissingTensor {
+        /// The checkpoint.
+        path: String,
+        /// HF name of the tensor.
+        name: String,
+    },
+    /// A weights file is malformed or does not fit the model.
+    #[error("{path}: {msg}")]
+    Format {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// A tensor operation failed while building the model.
+    #[error("building the model: {0}")]
+    Candle(#[from] candle_core::Error),
+}

@@ -1,0 +1,148 @@
+//! Policy throughput on SmolLM2-135M-Instruct (f32, CPU):
+//! (a) batched greedy generation, 16 rows × 64 new tokens through `PolicyDecoder`;
+//! (b) one forward + backward of a scorer loss over 16 × 128 tokens.
+//! Prints a table with tokens/s and the peak RSS (VmHWM). Peer: `benches/hf_peer.py`.
+//!
+//! usage: cargo bench --bench policy_throughput [-- MODEL_PATH]
+//! (default models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf or $PROVER_TEST_MODEL)
+use std::path::PathBuf;
+use std::time::Instant;
+
+use candle_core::{DType, Tensor, D};
+use prover::policy::decode::PolicyDecoder;
+use prover::policy::decoder::Decoder;
+use prover::policy::model::Transformer;
+use prover::policy::scorer::score_completions;
+use prover::policy::weights::load_params;
+
+fn vm_hwm_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// Deterministic pseudo-text token ids (no tokenizer needed).
+fn ids(n: usize, seed: usize, vocab: usize) -> Vec<u32> {
+    (0..n)
+        .map(|i| ((i * 7919 + seed * 104_729 + 17) % (vocab - 100) + 100) as u32)
+        .collect()
+}
+
+/// With `PROVER_MALLOC_TUNE=1`: keep freed memory in the process (no mmap for large blocks,
+/// no trimming), so big tensors reuse pages instead of faulting in fresh zeroed ones.
+fn tune_malloc() -> bool {
+    if std::env::var("PROVER_MALLOC_TUNE").ok().as_deref() != Some("1") {
+        return false;
+    }
+    // SAFETY: mallopt only changes glibc allocator parameters; called before other threads
+    // allocate.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
+    true
+}
+
+fn main() -> anyhow::Result<()> {
+    let tuned = tune_malloc();
+    let arg = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    let path = arg
+        .map(PathBuf::from)
+        .or_else(|| std::env::var("PROVER_TEST_MODEL").ok().map(PathBuf::from))
+        .unwrap_or_else(|| {
+            PathBuf::from("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf")
+        });
+    if !path.exists() {
+        eprintln!(
+            "skipping: {} not found (run scripts/fetch-model.sh)",
+            path.display()
+        );
+        return Ok(());
+    }
+    let (cfg, params) = load_params(&path)?;
+    let v = cfg.vocab_size;
+    let threads = candle_core::utils::get_num_threads();
+    println!(
+        "model {} | f32 | {threads} threads | malloc tuned: {tuned}",
+        path.display()
+    );
+    println!(
+        "{:<44} {:>10} {:>12} {:>10}",
+        "benchmark", "seconds", "tokens/s", "VmHWM MB"
+    );
+
+    // (a) generation: 16 prompts of 20..50 tokens, 64 greedy tokens each
+    let model = Transformer::new_inference(&cfg, &params, DType::F32)?;
+    let prompts: Vec<Vec<u32>> = (0..16).map(|r| ids(20 + (r * 2) % 31, r, v)).collect();
+    let mut dec = PolicyDecoder::new(model);
+    let t0 = Instant::now();
+    let mut logits = dec.prefill(&prompts)?;
+    let t_prefill = t0.elapsed().as_secs_f64();
+    let n_new = 64;
+    for _ in 0..n_new {
+        let next: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?;
+        logits = dec.step(&next)?;
+    }
+    let t_gen = t0.elapsed().as_secs_f64();
+    let prompt_toks: usize = prompts.iter().map(|p| p.len()).sum();
+    println!(
+        "{:<44} {:>10.3} {:>12.1} {:>10.0}",
+        format!("prefill 16 rows ({prompt_toks} prompt tokens)"),
+        t_prefill,
+        prompt_toks as f64 / t_prefill,
+        vm_hwm_mb()
+    );
+    println!(
+        "{:<44} {:>10.3} {:>12.1} {:>10.0}",
+        "generate 16 x 64 greedy (incl. prefill)",
+        t_gen,
+        (16 * n_new) as f64 / t_gen,
+        vm_hwm_mb()
+    );
+    drop(dec);
+
+    // (b) forward + backward of the scorer loss over 16 x 128 tokens (1 prompt + 127 scored)
+    let model = Transformer::new(&cfg, &params, DType::F32)?;
+    let batch: Vec<(Vec<u32>, Vec<u32>)> = (0..16)
+        .map(|r| {
+            let s = ids(128, 100 + r, v);
+            (s[..1].to_vec(), s[1..].to_vec())
+        })
+        .collect();
+    for rep in 0..2 {
+        let t0 = Instant::now();
+        let out = score_completions(&model, &batch, 1.0)?;
+        let t_fwd = t0.elapsed().as_secs_f64();
+        let n = out.mask.sum_all()?;
+        let loss = ((out.logprobs.sum_all()? + out.entropy.sum_all()?.affine(0.01, 0.0)?)?
+            .neg()?
+            / n.to_scalar::<f32>()? as f64)?;
+        let grads = loss.backward()?;
+        let t_all = t0.elapsed().as_secs_f64();
+        let g: &Tensor = grads
+            .get(params.get("model.embed_tokens.weight").unwrap().as_tensor())
+            .expect("gradient");
+        assert!(g.dims2()?.0 == v);
+        println!(
+            "{:<44} {:>10.3} {:>12.1} {:>10.0}",
+            format!("score fwd 16 x 128 (run {rep})"),
+            t_fwd,
+            (16 * 128) as f64 / t_fwd,
+            vm_hwm_mb()
+        );
+        println!(
+            "{:<44} {:>10.3} {:>12.1} {:>10.0}",
+            format!("score fwd+bwd 16 x 128 (run {rep})"),
+            t_all,
+            (16 * 128) as f64 / t_all,
+            vm_hwm_mb()
+        );
+    }
+    Ok(())
+}

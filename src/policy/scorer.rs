@@ -1,0 +1,285 @@
+//! Per-token log-probabilities of chosen tokens and entropies, differentiable, without ever
+//! holding full-vocabulary logits for all positions.
+//!
+//! For a hidden state `h` (after the final norm), output matrix `W [V, H]`, temperature `τ`
+//! and chosen token `y`: `z = W·h / τ`, `lse = log Σ_v exp z_v`,
+//! - log-prob `log p(y) = z_y − lse`
+//! - entropy `H = lse − Σ_v softmax(z)_v · z_v` (verl's formula)
+//!
+//! The fused op computes both in chunks of rows and, in its backward, recomputes each chunk's
+//! logits: `∂log p(y)/∂z = onehot(y) − p`, `∂H/∂z = −p · (z − E_p[z])`; then
+//! `∂/∂h = (∂/∂z)·W/τ` and `∂/∂W = (∂/∂z)ᵀ·h/τ`. Peak memory is one chunk of `[rows, V]`.
+use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor, D};
+
+use super::model::Transformer;
+
+/// Rows of logits materialised at once (a chunk is `rows × V` f32).
+pub const DEFAULT_CHUNK: usize = 256;
+
+/// Per-chunk statistics, all relative to the row max `m` for precision:
+/// `zm = z − m`, `lse = log Σ exp zm`, `p = exp(zm − lse)`, `ez = Σ p·zm`.
+struct Stats {
+    lse: Tensor,
+    p: Tensor,
+    z: Tensor,
+    ez: Tensor,
+}
+
+fn chunk_stats(hc: &Tensor, w: &Tensor, inv_t: f64) -> Result<Stats> {
+    let z = hc.matmul(&w.t()?)?.affine(inv_t, 0.0)?;
+    let m = z.max_keepdim(D::Minus1)?;
+    let z = z.broadcast_sub(&m)?;
+    let lse = z.exp()?.sum_keepdim(D::Minus1)?.log()?;
+    let p = z.broadcast_sub(&lse)?.exp()?;
+    let ez = (&p * &z)?.sum_keepdim(D::Minus1)?;
+    Ok(Stats { lse, p, z, ez })
+}
+
+struct LogProbEntropy {
+    targets: Tensor, // [N, 1] u32
+    inv_t: f64,
+    chunk: usize,
+    values: Vec<f32>, // [N, 2] precomputed forward
+}
+
+impl CustomOp2 for LogProbEntropy {
+    fn name(&self) -> &'static str {
+        "logprob-entropy"
+    }
+
+    fn cpu_fwd(
+        &self,
+        _: &CpuStorage,
+        l1: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let n = l1.shape().dims()[0];
+        Ok((CpuStorage::F32(self.values.clone()), Shape::from((n, 2))))
+    }
+
+    fn bwd(
+        &self,
+        h: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (hd, wd) = (h.dtype(), w.dtype());
+        let h = h.detach().to_dtype(DType::F32)?;
+        let w = w.detach().to_dtype(DType::F32)?;
+        let grad = grad.detach().to_dtype(DType::F32)?.contiguous()?;
+        let n = h.dim(0)?;
+        let mut dh = Vec::new();
+        let mut dw: Option<Tensor> = None;
+        let mut s = 0;
+        while s < n {
+            let c = self.chunk.min(n - s);
+            let hc = h.narrow(0, s, c)?;
+            let st = chunk_stats(&hc, &w, self.inv_t)?;
+            let g = grad.narrow(0, s, c)?;
+            let g_lp = g.narrow(1, 0, 1)?.contiguous()?;
+            let g_ent = g.narrow(1, 1, 1)?.contiguous()?;
+            // dz = g_lp·(onehot − p) − g_ent·p·(z − E z)
+            let centered = st.z.broadcast_sub(&st.ez)?;
+            let coef = centered.broadcast_mul(&g_ent)?.broadcast_add(&g_lp)?;
+            let onehot = Tensor::zeros(st.z.shape(), DType::F32, h.device())?.scatter_add(
+                &self.targets.narrow(0, s, c)?,
+                &g_lp,
+                1,
+            )?;
+            let dz = (onehot - (st.p * coef)?)?.affine(self.inv_t, 0.0)?;
+            dh.push(dz.matmul(&w)?);
+            let dwc = dz.t()?.matmul(&hc)?;
+            dw = Some(match dw {
+                None => dwc,
+                Some(acc) => (acc + dwc)?,
+            });
+            s += c;
+        }
+        let dh = Tensor::cat(&dh, 0)?.to_dtype(hd)?;
+        let dw = match dw {
+            Some(x) => x.to_dtype(wd)?,
+            None => w.zeros_like()?.to_dtype(wd)?,
+        };
+        Ok((Some(dh), Some(dw)))
+    }
+}
+
+fn check_args(h: &Tensor, w: &Tensor, targets: &[u32], temperature: f64) -> Result<()> {
+    let (n, hs) = h.dims2()?;
+    let (v, hw) = w.dims2()?;
+    if hs != hw {
+        candle_core::bail!("hidden width {hs} does not match the output matrix width {hw}");
+    }
+    if targets.len() != n {
+        candle_core::bail!("{} targets for {n} rows", targets.len());
+    }
+    if let Some(t) = targets.iter().find(|&&t| t as usize >= v) {
+        candle_core::bail!("target id {t} is outside the vocabulary of {v}");
+    }
+    if !(temperature > 0.0 && temperature.is_finite()) {
+        candle_core::bail!("temperature must be positive and finite, got {temperature}");
+    }
+    Ok(())
+}
+
+/// `[N, 2]` f32: column 0 the log-prob of `targets[i]`, column 1 the entropy, for hidden rows
+/// `h [N, H]` and output matrix `w [V, H]`, logits divided by `temperature`. Differentiable
+/// w.r.t. `h` and `w` (fused op, CPU), computed `chunk` rows at a time.
+pub fn token_logprobs_entropy(
+    h: &Tensor,
+    w: &Tensor,
+    targets: &[u32],
+    temperature: f64,
+    chunk: usize,
+) -> Result<Tensor> {
+    check_args(h, w, targets, temperature)?;
+    let n = h.dim(0)?;
+    let inv_t = 1.0 / temperature;
+    let chunk = chunk.max(1);
+    let hf = h.detach().to_dtype(DType::F32)?;
+    let wf = w.detach().to_dtype(DType::F32)?;
+    let tgt = Tensor::from_vec(targets.to_vec(), (n, 1), h.device())?;
+    let mut values = Vec::with_capacity(2 * n);
+    let mut s = 0;
+    while s < n {
+        let c = chunk.min(n - s);
+        let st = chunk_stats(&hf.narrow(0, s, c)?, &wf, inv_t)?;
+        let chosen = st.z.gather(&tgt.narrow(0, s, c)?, 1)?;
+        let lp: Vec<f32> = (chosen - &st.lse)?.flatten_all()?.to_vec1()?;
+        let ent: Vec<f32> = (&st.lse - &st.ez)?.flatten_all()?.to_vec1()?;
+        for (a, b) in lp.into_iter().zip(ent) {
+            values.push(a);
+            values.push(b);
+        }
+        s += c;
+    }
+    if !h.device().is_cpu() {
+        // the fused op is CPU-only: return the values without gradient tracking off-CPU
+        return Tensor::from_vec(values, (n, 2), h.device());
+    }
+    h.apply_op2(
+        w,
+        LogProbEntropy {
+            targets: tgt,
+            inv_t,
+            chunk,
+            values,
+        },
+    )
+}
+
+/// Unchunked reference of [`token_logprobs_entropy`] built from plain differentiable ops
+/// (holds `[N, V]` logits and their graph; for tests).
+pub fn token_logprobs_entropy_reference(
+    h: &Tensor,
+    w: &Tensor,
+    targets: &[u32],
+    temperature: f64,
+) -> Result<Tensor> {
+    check_args(h, w, targets, temperature)?;
+    let n = h.dim(0)?;
+    let z = h
+        .to_dtype(DType::F32)?
+        .matmul(&w.to_dtype(DType::F32)?.t()?)?
+        .affine(1.0 / temperature, 0.0)?;
+    let m = z.max_keepdim(D::Minus1)?.detach();
+    let lse = (z.broadcast_sub(&m)?.exp()?.sum_keepdim(D::Minus1)?.log()? + m)?;
+    let tgt = Tensor::from_vec(targets.to_vec(), (n, 1), h.device())?;
+    let lp = (z.gather(&tgt, 1)? - &lse)?;
+    let p = z.broadcast_sub(&lse)?.exp()?;
+    let ent = (&lse - (p * &z)?.sum_keepdim(D::Minus1)?)?;
+    Tensor::cat(&[lp, ent], 1)
+}
+
+/// Scores of a batch of completions: `[B, C]` f32 tensors, `C` = longest completion; entries
+/// past a row's completion are 0 with `mask` 0.
+#[derive(Debug, Clone)]
+pub struct ScoreOutput {
+    /// `log π(c_k | prompt, c_<k)` at temperature τ, differentiable.
+    pub logprobs: Tensor,
+    /// Entropy of the next-token distribution at each completion position, differentiable.
+    pub entropy: Tensor,
+    /// 1 for real completion tokens, 0 for padding.
+    pub mask: Tensor,
+}
+
+/// Scores `(prompt, completion)` pairs with one forward pass (rows right-padded, positions
+/// `0..len`): per completion token its log-prob and the entropy of the distribution it was drawn
+/// from, logits divided by `temperature`. Gradients reach the model's trainable parameters.
+/// Prompts must be non-empty.
+pub fn score_completions(
+    model: &Transformer,
+    seqs: &[(Vec<u32>, Vec<u32>)],
+    temperature: f64,
+) -> Result<ScoreOutput> {
+    score_completions_chunked(model, seqs, temperature, DEFAULT_CHUNK)
+}
+
+/// [`score_completions`] with an explicit chunk size (rows of logits at once).
+pub fn score_completions_chunked(
+    model: &Transformer,
+    seqs: &[(Vec<u32>, Vec<u32>)],
+    temperature: f64,
+    chunk: usize,
+) -> Result<ScoreOutput> {
+    let dev = model.device().clone();
+    let b = seqs.len();
+    if b == 0 {
+        candle_core::bail!("score: empty batch");
+    }
+    if let Some(i) = seqs.iter().position(|(p, _)| p.is_empty()) {
+        candle_core::bail!("score: prompt {i} is empty (at least one prompt token is needed)");
+    }
+    let c = seqs.iter().map(|(_, c)| c.len()).max().unwrap_or(0);
+    let t = seqs
+        .iter()
+        .map(|(p, c)| p.len() + c.len())
+        .max()
+        .unwrap_or(0);
+    let ctx = model.config().max_position_embeddings;
+    if t > ctx {
+        candle_core::bail!("sequence of {t} tokens exceeds the model context of {ctx} tokens");
+    }
+    if c == 0 {
+        let z = Tensor::zeros((b, 0), DType::F32, &dev)?;
+        return Ok(ScoreOutput {
+            logprobs: z.clone(),
+            entropy: z.clone(),
+            mask: z,
+        });
+    }
+    let mut ids = vec![0u32; b * t];
+    let mut idx = vec![0u32; b * c];
+    let mut targets = vec![0u32; b * c];
+    let mut mask = vec![0f32; b * c];
+    for (r, (p, comp)) in seqs.iter().enumerate() {
+        ids[r * t..r * t + p.len()].copy_from_slice(p);
+        ids[r * t + p.len()..r * t + p.len() + comp.len()].copy_from_slice(comp);
+        for (k, &tok) in comp.iter().enumerate() {
+            idx[r * c + k] = (r * t + p.len() - 1 + k) as u32;
+            targets[r * c + k] = tok;
+            mask[r * c + k] = 1.0;
+        }
+    }
+    let ids_t = Tensor::from_vec(ids, (b, t), &dev)?;
+    let pos = Tensor::arange(0u32, t as u32, &dev)?
+        .unsqueeze(0)?
+        .broadcast_as((b, t))?
+        .contiguous()?;
+    let h = model.forward(&ids_t, &pos, None, None)?;
+    let hsz = h.dim(2)?;
+    let rows = h
+        .reshape((b * t, hsz))?
+        .index_select(&Tensor::from_vec(idx, b * c, &dev)?, 0)?;
+    let out = token_logprobs_entropy(&rows, model.lm_head_weight(), &targets, temperature, chunk)?;
+    let mask = Tensor::from_vec(mask, (b, c), &dev)?;
+    let logprobs = (out.narrow(1, 0, 1)?.reshape((b, c))? * &mask)?;
+    let entropy = (out.narrow(1, 1, 1)?.reshape((b, c))? * &mask)?;
+    Ok(ScoreOutput {
+        logprobs,
+        entropy,
+        mask,
+    })
+}
