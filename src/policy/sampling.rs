@@ -1,0 +1,233 @@
+//! Choosing one token from one row of logits: greedy, temperature, top-k, top-p.
+//!
+//! With logits `z` (raw model output for one row) and temperature `T > 0`:
+//! 1. scale: `s_i = z_i / T`;
+//! 2. top-k (`k > 0`): keep the `k` largest `s_i` (ties: lower id first);
+//! 3. top-p (`p < 1`): over the kept tokens sorted by `s` descending, with
+//!    `q_i = exp(s_i) / Σ_kept exp(s_j)`, keep the smallest prefix whose cumulative `q` is ≥ p
+//!    (always at least one token);
+//! 4. sample from `π_i = exp(s_i) / Σ_final exp(s_j)` over the final set.
+//!
+//! This is the order of transformers' `TemperatureLogitsWarper → TopK → TopP` and of vLLM.
+//! Each [`TokenChoice`] carries two log-probabilities of the chosen token `x`:
+//! * `logprob = log π_x`, the exact log-probability under the distribution that was sampled
+//!   (temperature-scaled, truncated by top-k/top-p and renormalised). For greedy (`T = 0`) the
+//!   sampler is a point mass and `logprob = 0`.
+//! * `policy_logprob = z_x − logsumexp(z)`, the log-softmax of the raw logits (T = 1, no
+//!   truncation): the model's own log-probability, what a scorer recomputes by teacher forcing.
+//!
+//! Neither top-k nor top-p sorts the whole vocabulary: top-k is a linear-time selection, top-p
+//! selects and sorts growing prefixes (64, 256, 1024, ... tokens) until they hold mass `p`.
+use rand::Rng;
+
+/// Settings of one draw.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Truncation {
+    /// Temperature `T`; 0 means greedy (argmax, lowest id on ties).
+    pub temperature: f32,
+    /// Keep the `top_k` most likely tokens; 0 = no limit.
+    pub top_k: usize,
+    /// Nucleus mass `p` in (0, 1]; 1 = no limit.
+    pub top_p: f32,
+}
+
+impl Default for Truncation {
+    fn default() -> Self {
+        Self {
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+        }
+    }
+}
+
+/// The chosen token and its log-probabilities (see the module docs for the exact definitions).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TokenChoice {
+    /// The token id.
+    pub token: u32,
+    /// `log π_x` under the sampled (scaled, truncated, renormalised) distribution.
+    pub logprob: f32,
+    /// `log_softmax(z)_x` of the raw logits.
+    pub policy_logprob: f32,
+}
+
+/// Reusable buffers (one per thread / sampler) so a draw allocates nothing.
+#[derive(Debug, Default, Clone)]
+pub struct Scratch {
+    idx: Vec<u32>,
+    scaled: Vec<f32>,
+}
+
+/// Index and value of the largest logit (lowest index on ties). Errors on NaN or when every
+/// logit is −∞.
+pub fn argmax(logits: &[f32]) -> Result<(usize, f32), String> {
+    let mut best = (0usize, f32::NEG_INFINITY);
+    for (i, &z) in logits.iter().enumerate() {
+        if z.is_nan() {
+            return Err(format!("the model produced a NaN logit (token id {i})"));
+        }
+        if z > best.1 {
+            best = (i, z);
+        }
+    }
+    if logits.is_empty() || best.1 == f32::NEG_INFINITY {
+        return Err("the model produced no finite logit (empty row or all −inf)".into());
+    }
+    if best.1 == f32::INFINITY {
+        return Err(format!("the model produced a +inf logit (token id {})", best.0));
+    }
+    Ok(best)
+}
+
+/// `logsumexp(z)` in f64, given `max = max(z)`.
+fn logsumexp_with_max(logits: &[f32], max: f32) -> f64 {
+    let sum: f64 = logits.iter().map(|&z| f64::from((z - max).exp())).sum();
+    f64::from(max) + sum.ln()
+}
+
+/// `log_softmax(z)_token` of a row of raw logits.
+pub fn log_softmax_at(logits: &[f32], token: usize) -> Result<f32, String> {
+    let (_, max) = argmax(logits)?;
+    Ok((f64::from(logits[token]) - logsumexp_with_max(logits, max)) as f32)
+}
+
+/// Orders ids by score descending, then id ascending.
+fn by_score_desc(s: &[f32]) -> impl Fn(&u32, &u32) -> std::cmp::Ordering + '_ {
+    move |&a, &b| s[b as usize].total_cmp(&s[a as usize]).then(a.cmp(&b))
+}
+
+/// Fills `scratch.scaled` with `z / T` and `scratch.idx` with the final kept set (steps 1–3);
+/// returns the number of kept ids (they are `scratch.idx[..n]`) and `max(s)`.
+fn truncate(logits: &[f32], t: &Truncation, max_z: f32, scratch: &mut Scratch) -> (usize, f32) {
+    let v = logits.len();
+    let temp = t.temperature;
+    scratch.scaled.clear();
+    scratch.scaled.extend(logits.iter().map(|&z| z / temp));
+    let s = &scratch.scaled;
+    let m = max_z / temp;
+    scratch.idx.clear();
+    scratch.idx.extend(0..v as u32);
+    let cmp = by_score_desc(s);
+    let mut n = v;
+    if t.top_k > 0 && t.top_k < v {
+        scratch.idx.select_nth_unstable_by(t.top_k - 1, &cmp);
+        n = t.top_k;
+    }
+    if t.top_p < 1.0 {
+        let cand = &mut scratch.idx[..n];
+        let total: f64 = cand.iter().map(|&i| f64::from((s[i as usize] - m).exp())).sum();
+        let target = f64::from(t.top_p) * total;
+        let mut c = n.min(64);
+        loop {
+            if c < n {
+                cand.select_nth_unstable_by(c - 1, &cmp);
+            }
+            cand[..c].sort_unstable_by(&cmp);
+            let mut cum = 0.0f64;
+            let mut hit = None;
+            for (j, &i) in cand[..c].iter().enumerate() {
+                cum += f64::from((s[i as usize] - m).exp());
+                if cum >= target {
+                    hit = Some(j + 1);
+                    break;
+                }
+            }
+            if let Some(k) = hit {
+                n = k;
+                break;
+            }
+            if c == n {
+                break; // rounding: the whole candidate set
+            }
+            c = (c * 4).min(n);
+        }
+    }
+    (n, m)
+}
+
+/// The exact distribution a draw samples from: `(token, π)` over the kept tokens (for greedy,
+/// the argmax with probability 1). Allocates; meant for tests and diagnostics.
+pub fn sampling_distribution(logits: &[f32], t: &Truncation) -> Result<Vec<(u32, f64)>, String> {
+    let (best, max_z) = argmax(logits)?;
+    if t.temperature == 0.0 {
+        return Ok(vec![(best as u32, 1.0)]);
+    }
+    let mut scratch = Scratch::default();
+    let (n, m) = truncate(logits, t, max_z, &mut scratch);
+    let kept = &scratch.idx[..n];
+    let w: Vec<f64> = kept
+        .iter()
+        .map(|&i| f64::from((scratch.scaled[i as usize] - m).exp()))
+        .collect();
+    let z: f64 = w.iter().sum();
+    Ok(kept.iter().zip(w).map(|(&i, w)| (i, w / z)).collect())
+}
+
+/// Draws one token from a row of raw logits.
+pub fn choose<R: Rng + ?Sized>(
+    logits: &[f32],
+    t: &Truncation,
+    rng: &mut R,
+    scratch: &mut Scratch,
+) -> Result<TokenChoice, String> {
+    let (best, max_z) = argmax(logits)?;
+    let lse = logsumexp_with_max(logits, max_z);
+    let policy = |x: usize| (f64::from(logits[x]) - lse) as f32;
+    if t.temperature == 0.0 {
+        return Ok(TokenChoice {
+            token: best as u32,
+            logprob: 0.0,
+            policy_logprob: policy(best),
+        });
+    }
+    let temp = t.temperature;
+    let unrestricted = (t.top_k == 0 || t.top_k >= logits.len()) && t.top_p >= 1.0;
+    if unrestricted {
+        let m = max_z / temp;
+        let w = |z: f32| f64::from((z / temp - m).exp());
+        let total: f64 = logits.iter().map(|&z| w(z)).sum();
+        let u = rng.gen::<f64>() * total;
+        let mut cum = 0.0;
+        let mut pick = best;
+        for (i, &z) in logits.iter().enumerate() {
+            let wi = w(z);
+            if wi > 0.0 {
+                pick = i;
+                cum += wi;
+                if cum > u {
+                    break;
+                }
+            }
+        }
+        let logprob = (f64::from(logits[pick] / temp - m) - total.ln()) as f32;
+        return Ok(TokenChoice {
+            token: pick as u32,
+            logprob,
+            policy_logprob: policy(pick),
+        });
+    }
+    let (n, m) = truncate(logits, t, max_z, scratch);
+    let s = &scratch.scaled;
+    let kept = &scratch.idx[..n];
+    let total: f64 = kept.iter().map(|&i| f64::from((s[i as usize] - m).exp())).sum();
+    let u = rng.gen::<f64>() * total;
+    let mut cum = 0.0;
+    let mut pick = kept[0] as usize;
+    for &i in kept {
+        let wi = f64::from((s[i as usize] - m).exp());
+        if wi > 0.0 {
+            pick = i as usize;
+            cum += wi;
+            if cum > u {
+                break;
+            }
+        }
+    }
+    let logprob = (f64::from(s[pick] - m) - total.ln()) as f32;
+    Ok(TokenChoice {
+        token: pick as u32,
+        logprob,
+        policy_logprob: policy(pick),
+    })
+}
