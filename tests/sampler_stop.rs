@@ -6,9 +6,15 @@ use prover::policy::stop::{find_stop, Detokenize, StopScanner};
 use prover::policy::tokenizer::PolicyTokenizer;
 
 fn tokenizer() -> Option<PolicyTokenizer> {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/tiny-models/tiny-llama"));
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/tiny-models/tiny-llama"
+    ));
     if !dir.exists() {
-        eprintln!("skipping: {} is missing (../shared not present)", dir.display());
+        eprintln!(
+            "skipping: {} is missing (../shared not present)",
+            dir.display()
+        );
         return None;
     }
     Some(PolicyTokenizer::from_hf_dir(&dir).unwrap())
@@ -23,12 +29,18 @@ fn incremental_text_equals_full_decode() {
     let mut partial_seen = false;
     for n in 1..=ids.len() {
         assert_eq!(sc.update(&ids[..n], &tk, &[]).unwrap(), None);
-        assert!(!sc.text().contains('\u{FFFD}'), "no broken characters in the incremental text");
+        assert!(
+            !sc.text().contains('\u{FFFD}'),
+            "no broken characters in the incremental text"
+        );
         assert!(text.starts_with(sc.text()));
         partial_seen |= sc.text().len() < tk.detokenize(&ids[..n]).unwrap().len();
     }
     assert_eq!(sc.text(), text);
-    assert!(partial_seen, "some character spans several tokens (the scanner waited for it)");
+    assert!(
+        partial_seen,
+        "some character spans several tokens (the scanner waited for it)"
+    );
 }
 
 #[test]
@@ -36,7 +48,11 @@ fn stop_string_found_at_the_token_that_completes_it() {
     let Some(tk) = tokenizer() else { return };
     let stops = vec!["</answer>".to_string(), "🚀".to_string()];
     for (text, stop_at, want_before) in [
-        ("Let me think. <answer>12</answer> trailing", "</answer>", "Let me think. <answer>12"),
+        (
+            "Let me think. <answer>12</answer> trailing",
+            "</answer>",
+            "Let me think. <answer>12",
+        ),
         ("emoji 🤖🚀 after", "🚀", "emoji 🤖"),
     ] {
         let ids = tk.encode(text, false).unwrap();

@@ -12,13 +12,19 @@ fn shared(rel: &str) -> Option<PathBuf> {
     if p.exists() {
         Some(p)
     } else {
-        eprintln!("skipping: {} is missing (../shared not present)", p.display());
+        eprintln!(
+            "skipping: {} is missing (../shared not present)",
+            p.display()
+        );
         None
     }
 }
 
 fn gguf_path() -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/models/smollm2-135m-instruct"));
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/smollm2-135m-instruct"
+    ));
     let found = std::fs::read_dir(&dir).ok().and_then(|rd| {
         rd.filter_map(|e| e.ok().map(|e| e.path()))
             .find(|p| p.extension().is_some_and(|e| e == "gguf"))
@@ -60,8 +66,10 @@ fn gguf_tokenizer_matches_tokenizer_json() {
         return;
     };
     let content = read_gguf(&gguf).unwrap();
-    let plain = tokenizer_from_gguf_content(&content, &gguf, GgufPreTokenizer::Gpt2ByteLevel).unwrap();
-    let smollm = tokenizer_from_gguf_content(&content, &gguf, GgufPreTokenizer::FromMetadata).unwrap();
+    let plain =
+        tokenizer_from_gguf_content(&content, &gguf, GgufPreTokenizer::Gpt2ByteLevel).unwrap();
+    let smollm =
+        tokenizer_from_gguf_content(&content, &gguf, GgufPreTokenizer::FromMetadata).unwrap();
     assert_eq!(plain.vocab_size(), 49152);
     assert_eq!(hf.vocab_size(), plain.vocab_size());
     for tk in [&plain, &smollm] {
@@ -78,20 +86,33 @@ fn gguf_tokenizer_matches_tokenizer_json() {
     for text in TEXTS {
         let want = hf.encode(text, true).unwrap();
         total += want.len();
-        assert_eq!(plain.encode(text, true).unwrap(), want, "plain ByteLevel: {text:?}");
-        assert_eq!(smollm.encode(text, true).unwrap(), want, "smollm pre-tokenizer: {text:?}");
+        assert_eq!(
+            plain.encode(text, true).unwrap(),
+            want,
+            "plain ByteLevel: {text:?}"
+        );
+        assert_eq!(
+            smollm.encode(text, true).unwrap(),
+            want,
+            "smollm pre-tokenizer: {text:?}"
+        );
         // Decoding round-trips exactly (byte-level BPE is lossless).
         assert_eq!(plain.decode(&want, false).unwrap(), *text);
     }
     assert!(total > 200, "the texts exercise many tokens ({total})");
     // Special tokens are single ids and are skipped when decoding with skip_special_tokens.
-    let ids = plain.encode("<|im_start|>user\nHi<|im_end|>", false).unwrap();
+    let ids = plain
+        .encode("<|im_start|>user\nHi<|im_end|>", false)
+        .unwrap();
     assert_eq!(ids[0], 1);
     assert_eq!(*ids.last().unwrap(), 2);
     assert_eq!(plain.decode(&ids, true).unwrap(), "user\nHi");
     assert_eq!(hf.decode(&ids, true).unwrap(), "user\nHi");
     // No BOS is added (tokenizer.ggml.add_bos_token = false, as the HF tokenizer).
-    assert_eq!(plain.encode("Hi", true).unwrap(), hf.encode("Hi", true).unwrap());
+    assert_eq!(
+        plain.encode("Hi", true).unwrap(),
+        hf.encode("Hi", true).unwrap()
+    );
 }
 
 #[test]
@@ -103,8 +124,10 @@ fn smollm_pretokenizer_splits_digits_after_whitespace_runs() {
         return;
     };
     let content = read_gguf(&gguf).unwrap();
-    let smollm = tokenizer_from_gguf_content(&content, &gguf, GgufPreTokenizer::FromMetadata).unwrap();
-    let plain = tokenizer_from_gguf_content(&content, &gguf, GgufPreTokenizer::Gpt2ByteLevel).unwrap();
+    let smollm =
+        tokenizer_from_gguf_content(&content, &gguf, GgufPreTokenizer::FromMetadata).unwrap();
+    let plain =
+        tokenizer_from_gguf_content(&content, &gguf, GgufPreTokenizer::Gpt2ByteLevel).unwrap();
     let text = "x  12";
     let tok = |t: &PolicyTokenizer| -> Vec<String> {
         t.encode(text, false)
@@ -116,7 +139,12 @@ fn smollm_pretokenizer_splits_digits_after_whitespace_runs() {
     assert_eq!(tok(&plain), ["x", "Ġ", "Ġ", "1", "2"]);
     assert_eq!(tok(&hf), ["x", "Ġ", "Ġ", "1", "2"]);
     assert_eq!(tok(&smollm), ["x", "ĠĠ", "1", "2"]);
-    assert_eq!(smollm.decode(&smollm.encode(text, false).unwrap(), false).unwrap(), text);
+    assert_eq!(
+        smollm
+            .decode(&smollm.encode(text, false).unwrap(), false)
+            .unwrap(),
+        text
+    );
 }
 
 #[test]
@@ -129,8 +157,13 @@ fn gguf_chat_template_reproduces_reference_prompts() {
     )
     .unwrap();
     let content = read_gguf(&gguf).unwrap();
-    let template = ChatTemplate::from_gguf(&content).unwrap().expect("the GGUF has a chat template");
-    for mode in [GgufPreTokenizer::FromMetadata, GgufPreTokenizer::Gpt2ByteLevel] {
+    let template = ChatTemplate::from_gguf(&content)
+        .unwrap()
+        .expect("the GGUF has a chat template");
+    for mode in [
+        GgufPreTokenizer::FromMetadata,
+        GgufPreTokenizer::Gpt2ByteLevel,
+    ] {
         let tk = tokenizer_from_gguf_content(&content, &gguf, mode).unwrap();
         let prompts = reference["prompts"].as_object().unwrap();
         assert_eq!(prompts.len(), 3);
@@ -159,13 +192,17 @@ fn missing_and_bad_gguf_files_error_clearly() {
     )
     .unwrap_err()
     .to_string();
-    assert!(e.contains("/nonexistent/model.gguf") && e.contains("not found"), "{e}");
+    assert!(
+        e.contains("/nonexistent/model.gguf") && e.contains("not found"),
+        "{e}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.gguf");
     std::fs::write(&bad, b"this is not a gguf file at all").unwrap();
-    let e = prover::policy::gguf_tokenizer::tokenizer_from_gguf(&bad, GgufPreTokenizer::FromMetadata)
-        .unwrap_err()
-        .to_string();
+    let e =
+        prover::policy::gguf_tokenizer::tokenizer_from_gguf(&bad, GgufPreTokenizer::FromMetadata)
+            .unwrap_err()
+            .to_string();
     assert!(e.contains("bad.gguf") && e.contains("GGUF"), "{e}");
 }
 
@@ -187,8 +224,10 @@ fn gguf_tokenizer_matches_tokenizer_json_on_math500() {
         return;
     };
     let content = read_gguf(&gguf).unwrap();
-    let plain = tokenizer_from_gguf_content(&content, &gguf, GgufPreTokenizer::Gpt2ByteLevel).unwrap();
-    let smollm = tokenizer_from_gguf_content(&content, &gguf, GgufPreTokenizer::FromMetadata).unwrap();
+    let plain =
+        tokenizer_from_gguf_content(&content, &gguf, GgufPreTokenizer::Gpt2ByteLevel).unwrap();
+    let smollm =
+        tokenizer_from_gguf_content(&content, &gguf, GgufPreTokenizer::FromMetadata).unwrap();
     let text = std::fs::read_to_string(math).unwrap();
     let (mut n, mut compared_smollm, mut tokens) = (0, 0, 0);
     for line in text.lines().take(200) {

@@ -7,58 +7,95 @@ use prover::policy::spec::{resolve, HubOptions, ModelFiles};
 use prover::policy::tokenizer::{check_vocab, PolicyTokenizer};
 
 fn tiny(name: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/tiny-models/")).join(name);
+    let p = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/tiny-models/"
+    ))
+    .join(name);
     if p.exists() {
         Some(p)
     } else {
-        eprintln!("skipping: {} is missing (../shared not present)", p.display());
+        eprintln!(
+            "skipping: {} is missing (../shared not present)",
+            p.display()
+        );
         None
     }
 }
 
 fn offline_empty_cache(dir: &Path) -> HubOptions {
-    HubOptions { offline: true, cache_dir: Some(dir.to_owned()), endpoint: None, progress: false }
+    HubOptions {
+        offline: true,
+        cache_dir: Some(dir.to_owned()),
+        endpoint: None,
+        progress: false,
+    }
 }
 
 #[test]
 fn check_vocab_accepts_the_model_and_rejects_a_mismatch() {
-    let Some(dir) = tiny("tiny-llama") else { return };
+    let Some(dir) = tiny("tiny-llama") else {
+        return;
+    };
     let tk = PolicyTokenizer::from_hf_dir(&dir).unwrap();
     assert_eq!(tk.vocab_size(), 49152);
     check_vocab(&tk, 49152).unwrap();
     check_vocab(&tk, 49280).unwrap(); // padded embeddings are fine
     let e = check_vocab(&tk, 32000).unwrap_err().to_string();
-    assert!(e.contains("49152 tokens") && e.contains("32000") && e.contains("does not belong"), "{e}");
+    assert!(
+        e.contains("49152 tokens") && e.contains("32000") && e.contains("does not belong"),
+        "{e}"
+    );
 }
 
 #[test]
 fn tokenizer_file_errors_name_the_file() {
     let tmp = tempfile::tempdir().unwrap();
-    let e = PolicyTokenizer::from_hf_dir(tmp.path()).unwrap_err().to_string();
-    assert!(e.contains("tokenizer.json") && e.contains("not found"), "{e}");
+    let e = PolicyTokenizer::from_hf_dir(tmp.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("tokenizer.json") && e.contains("not found"),
+        "{e}"
+    );
     std::fs::write(tmp.path().join("tokenizer.json"), "{ not json").unwrap();
-    let e = PolicyTokenizer::from_hf_dir(tmp.path()).unwrap_err().to_string();
-    assert!(e.contains("tokenizer.json") && e.contains("cannot load"), "{e}");
+    let e = PolicyTokenizer::from_hf_dir(tmp.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("tokenizer.json") && e.contains("cannot load"),
+        "{e}"
+    );
 }
 
 #[test]
 fn resolves_hf_directories_single_and_sharded() {
-    let (Some(llama), Some(qwen)) = (tiny("tiny-llama"), tiny("tiny-qwen2")) else { return };
+    let (Some(llama), Some(qwen)) = (tiny("tiny-llama"), tiny("tiny-qwen2")) else {
+        return;
+    };
     let r = resolve(llama.to_str().unwrap(), &HubOptions::default()).unwrap();
     match &r.files {
-        ModelFiles::Safetensors { weights, config, .. } => {
+        ModelFiles::Safetensors {
+            weights, config, ..
+        } => {
             assert_eq!(weights, &[llama.join("model.safetensors")]);
             assert_eq!(config, &llama.join("config.json"));
         }
         other => panic!("{other:?}"),
     }
     assert_eq!(r.chat_template, Some(llama.join("chat_template.jinja")));
-    assert_eq!(r.generation_config, Some(llama.join("generation_config.json")));
+    assert_eq!(
+        r.generation_config,
+        Some(llama.join("generation_config.json"))
+    );
     let r = resolve(qwen.to_str().unwrap(), &HubOptions::default()).unwrap();
     match &r.files {
         ModelFiles::Safetensors { weights, .. } => assert_eq!(
             weights,
-            &[qwen.join("model-00001-of-00002.safetensors"), qwen.join("model-00002-of-00002.safetensors")]
+            &[
+                qwen.join("model-00001-of-00002.safetensors"),
+                qwen.join("model-00002-of-00002.safetensors")
+            ]
         ),
         other => panic!("{other:?}"),
     }
@@ -66,18 +103,34 @@ fn resolves_hf_directories_single_and_sharded() {
 
 #[test]
 fn missing_paths_and_files_error_clearly() {
-    let e = resolve("/nonexistent/model-dir", &HubOptions::default()).unwrap_err().to_string();
-    assert!(e.contains("/nonexistent/model-dir") && e.contains("no such file"), "{e}");
-    let e = resolve("/nonexistent/m.gguf", &HubOptions::default()).unwrap_err().to_string();
-    assert!(e.contains("/nonexistent/m.gguf") && e.contains("not found"), "{e}");
+    let e = resolve("/nonexistent/model-dir", &HubOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("/nonexistent/model-dir") && e.contains("no such file"),
+        "{e}"
+    );
+    let e = resolve("/nonexistent/m.gguf", &HubOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("/nonexistent/m.gguf") && e.contains("not found"),
+        "{e}"
+    );
     let tmp = tempfile::tempdir().unwrap();
-    let e = resolve(tmp.path().to_str().unwrap(), &HubOptions::default()).unwrap_err().to_string();
+    let e = resolve(tmp.path().to_str().unwrap(), &HubOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("no model.safetensors"), "{e}");
     std::fs::write(tmp.path().join("model.safetensors"), b"").unwrap();
-    let e = resolve(tmp.path().to_str().unwrap(), &HubOptions::default()).unwrap_err().to_string();
+    let e = resolve(tmp.path().to_str().unwrap(), &HubOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("config.json"), "{e}");
     std::fs::write(tmp.path().join("config.json"), b"{}").unwrap();
-    let e = resolve(tmp.path().to_str().unwrap(), &HubOptions::default()).unwrap_err().to_string();
+    let e = resolve(tmp.path().to_str().unwrap(), &HubOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("tokenizer.json"), "{e}");
     // A sharded index naming a missing shard.
     let tmp = tempfile::tempdir().unwrap();
@@ -86,16 +139,24 @@ fn missing_paths_and_files_error_clearly() {
         r#"{"weight_map": {"a": "model-00001-of-00002.safetensors"}}"#,
     )
     .unwrap();
-    let e = resolve(tmp.path().to_str().unwrap(), &HubOptions::default()).unwrap_err().to_string();
-    assert!(e.contains("model-00001-of-00002.safetensors") && e.contains("missing"), "{e}");
+    let e = resolve(tmp.path().to_str().unwrap(), &HubOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("model-00001-of-00002.safetensors") && e.contains("missing"),
+        "{e}"
+    );
 }
 
 #[test]
 fn hub_specs_offline_and_unreachable_say_how_to_fix() {
     let cache = tempfile::tempdir().unwrap();
-    let e = resolve("hf:HuggingFaceTB/SmolLM2-135M-Instruct", &offline_empty_cache(cache.path()))
-        .unwrap_err()
-        .to_string();
+    let e = resolve(
+        "hf:HuggingFaceTB/SmolLM2-135M-Instruct",
+        &offline_empty_cache(cache.path()),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         e.contains("hf:HuggingFaceTB/SmolLM2-135M-Instruct")
             && e.contains("config.json")
@@ -111,7 +172,12 @@ fn hub_specs_offline_and_unreachable_say_how_to_fix() {
     std::fs::create_dir_all(&snap).unwrap();
     std::fs::write(snap.join("m.gguf"), b"GGUF").unwrap();
     let r = resolve("hf:org/tiny/m.gguf", &offline_empty_cache(cache.path())).unwrap();
-    assert_eq!(r.files, ModelFiles::Gguf { file: snap.join("m.gguf") });
+    assert_eq!(
+        r.files,
+        ModelFiles::Gguf {
+            file: snap.join("m.gguf")
+        }
+    );
     // Online against an unreachable endpoint: the error names it and the offline alternatives.
     let opts = HubOptions {
         offline: false,
@@ -132,13 +198,17 @@ fn hub_specs_offline_and_unreachable_say_how_to_fix() {
 
 #[test]
 fn text_side_of_the_tiny_model() {
-    let Some(dir) = tiny("tiny-qwen2") else { return };
+    let Some(dir) = tiny("tiny-qwen2") else {
+        return;
+    };
     let r = resolve(dir.to_str().unwrap(), &HubOptions::default()).unwrap();
     let text = ModelText::load(&r, GgufPreTokenizer::FromMetadata).unwrap();
     assert_eq!(text.eos_ids, [2]);
     assert_eq!(text.context_length, Some(512));
     assert_eq!(text.generation.bos_token_id, Some(1));
-    let ids = text.prompt_ids("What is 2+2?", true, Some("Be brief.")).unwrap();
+    let ids = text
+        .prompt_ids("What is 2+2?", true, Some("Be brief."))
+        .unwrap();
     let chat = text.tokenizer.decode(&ids, false).unwrap();
     assert_eq!(
         chat,
@@ -152,11 +222,18 @@ fn text_side_of_the_tiny_model() {
 
 #[test]
 fn text_side_of_the_gguf() {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/models/smollm2-135m-instruct"));
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/smollm2-135m-instruct"
+    ));
     let Some(gguf) = std::fs::read_dir(&dir).ok().and_then(|rd| {
-        rd.filter_map(|e| e.ok().map(|e| e.path())).find(|p| p.extension().is_some_and(|e| e == "gguf"))
+        rd.filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|e| e == "gguf"))
     }) else {
-        eprintln!("skipping: no .gguf in {} (run scripts/fetch-model.sh)", dir.display());
+        eprintln!(
+            "skipping: no .gguf in {} (run scripts/fetch-model.sh)",
+            dir.display()
+        );
         return;
     };
     // The directory spec finds its single GGUF too.

@@ -102,7 +102,8 @@ fn strip_generation_tags(source: &str) -> String {
             break;
         };
         let tag = &rest[start..start + len + 2];
-        let inner = tag[2..tag.len() - 2].trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
+        let inner =
+            tag[2..tag.len() - 2].trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
         out.push_str(&rest[..start]);
         if inner != "generation" && inner != "endgeneration" {
             out.push_str(tag);
@@ -145,11 +146,27 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 /// (`%Y %m %d %H %M %S %b %B %a %A %y %j %p %I %%`).
 pub fn strftime_utc(fmt: &str, unix_secs: i64) -> String {
     const MONTHS: [&str; 12] = [
-        "January", "February", "March", "April", "May", "June", "July", "August", "September",
-        "October", "November", "December",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
     ];
     const DAYS: [&str; 7] = [
-        "Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
     ];
     let days = unix_secs.div_euclid(86_400);
     let secs = unix_secs.rem_euclid(86_400);
@@ -369,7 +386,8 @@ impl ChatTemplate {
             path: path.to_owned(),
             msg,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| file_err(format!("cannot read: {e}")))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| file_err(format!("cannot read: {e}")))?;
         let json: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| file_err(format!("invalid JSON: {e}")))?;
         let origin = format!("{} (chat_template)", path.display());
@@ -378,10 +396,14 @@ impl ChatTemplate {
             Some(serde_json::Value::String(s)) => Self::new(s, &origin).map(Some),
             Some(serde_json::Value::Array(list)) => {
                 let named = |name: &str| {
-                    list.iter().find(|t| t.get("name").and_then(|n| n.as_str()) == Some(name))
+                    list.iter()
+                        .find(|t| t.get("name").and_then(|n| n.as_str()) == Some(name))
                 };
                 let entry = named("default").or_else(|| list.first());
-                match entry.and_then(|t| t.get("template")).and_then(|t| t.as_str()) {
+                match entry
+                    .and_then(|t| t.get("template"))
+                    .and_then(|t| t.as_str())
+                {
                     Some(s) => Self::new(s, &origin).map(Some),
                     None => Err(file_err(
                         "chat_template is a list without a {name, template} entry".into(),
@@ -452,7 +474,10 @@ impl ChatTemplate {
                     .or_insert_with(|| serde_json::Value::String(t.clone()));
             }
         }
-        let tmpl = self.env.get_template("chat").map_err(|e| err(full_error(&e)))?;
+        let tmpl = self
+            .env
+            .get_template("chat")
+            .map_err(|e| err(full_error(&e)))?;
         tmpl.render(Value::from_serialize(&map))
             .map_err(|e| err(full_error(&e)))
     }

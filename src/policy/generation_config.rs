@@ -110,7 +110,8 @@ mod tests {
 
     #[test]
     fn eos_single_list_null() {
-        let c = GenerationConfig::from_json_str(r#"{"eos_token_id": 2, "bos_token_id": 1}"#).unwrap();
+        let c =
+            GenerationConfig::from_json_str(r#"{"eos_token_id": 2, "bos_token_id": 1}"#).unwrap();
         assert_eq!(c.eos_token_ids, vec![2]);
         assert_eq!(c.bos_token_id, Some(1));
         let c = GenerationConfig::from_json_str(

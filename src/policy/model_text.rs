@@ -5,7 +5,9 @@ use std::path::Path;
 
 use super::chat_template::{ChatMessage, ChatTemplate, ChatTemplateError};
 use super::generation_config::GenerationConfig;
-use super::gguf_tokenizer::{gguf_string, gguf_u64, read_gguf, tokenizer_from_gguf_content, GgufPreTokenizer};
+use super::gguf_tokenizer::{
+    gguf_string, gguf_u64, read_gguf, tokenizer_from_gguf_content, GgufPreTokenizer,
+};
 use super::spec::{ModelFiles, ResolvedModel};
 use super::tokenizer::{PolicyTokenizer, TokenizerError};
 
@@ -33,10 +35,11 @@ fn config_context(path: &Path) -> Result<Option<usize>, TokenizerError> {
         path: path.to_owned(),
         msg: format!("cannot read: {e}"),
     })?;
-    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| TokenizerError::Invalid {
-        path: path.to_owned(),
-        msg: format!("invalid JSON: {e}"),
-    })?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| TokenizerError::Invalid {
+            path: path.to_owned(),
+            msg: format!("invalid JSON: {e}"),
+        })?;
     Ok(json
         .get("max_position_embeddings")
         .and_then(|v| v.as_u64())
@@ -56,20 +59,31 @@ impl ModelText {
                 (tokenizer, template, GenerationConfig::default(), ctx)
             }
             ModelFiles::Safetensors { config, .. } => {
-                let tj = model.tokenizer_json.as_deref().ok_or_else(|| TokenizerError::Missing {
-                    path: config.with_file_name("tokenizer.json"),
-                    what: "the HF tokenizer file",
-                })?;
+                let tj =
+                    model
+                        .tokenizer_json
+                        .as_deref()
+                        .ok_or_else(|| TokenizerError::Missing {
+                            path: config.with_file_name("tokenizer.json"),
+                            what: "the HF tokenizer file",
+                        })?;
                 let tokenizer = PolicyTokenizer::from_files(tj, model.tokenizer_config.as_deref())?;
                 let template = match (&model.chat_template, &model.tokenizer_config) {
                     (Some(jinja), _) => {
-                        let src = std::fs::read_to_string(jinja).map_err(|e| TokenizerError::Invalid {
-                            path: jinja.clone(),
-                            msg: format!("cannot read: {e}"),
+                        let src = std::fs::read_to_string(jinja).map_err(|e| {
+                            TokenizerError::Invalid {
+                                path: jinja.clone(),
+                                msg: format!("cannot read: {e}"),
+                            }
                         })?;
-                        Some(ChatTemplate::new(&src, &jinja.display().to_string()).map_err(template_err)?)
+                        Some(
+                            ChatTemplate::new(&src, &jinja.display().to_string())
+                                .map_err(template_err)?,
+                        )
                     }
-                    (None, Some(cfg)) => ChatTemplate::from_tokenizer_config(cfg).map_err(template_err)?,
+                    (None, Some(cfg)) => {
+                        ChatTemplate::from_tokenizer_config(cfg).map_err(template_err)?
+                    }
                     (None, None) => None,
                 };
                 let generation = match &model.generation_config {

@@ -107,7 +107,10 @@ impl SamplingParams {
     pub fn validate(&self) -> Result<(), SampleError> {
         let bad = |m: String| Err(SampleError::Params(m));
         if !self.temperature.is_finite() || self.temperature < 0.0 {
-            return bad(format!("temperature {} must be ≥ 0 (0 = greedy)", self.temperature));
+            return bad(format!(
+                "temperature {} must be ≥ 0 (0 = greedy)",
+                self.temperature
+            ));
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
             return bad(format!("top_p {} must be in (0, 1]", self.top_p));

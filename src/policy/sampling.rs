@@ -56,7 +56,8 @@ pub struct TokenChoice {
 #[derive(Debug, Default, Clone)]
 pub struct Scratch {
     idx: Vec<u32>,
-    scaled: Vec<f32>,
+    /// `w_i = exp(z_i / T − max(z) / T)`.
+    w: Vec<f32>,
 }
 
 /// Index and value of the largest logit (lowest index on ties). Errors on NaN or when every
@@ -75,7 +76,10 @@ pub fn argmax(logits: &[f32]) -> Result<(usize, f32), String> {
         return Err("the model produced no finite logit (empty row or all −inf)".into());
     }
     if best.1 == f32::INFINITY {
-        return Err(format!("the model produced a +inf logit (token id {})", best.0));
+        return Err(format!(
+            "the model produced a +inf logit (token id {})",
+            best.0
+        ));
     }
     Ok(best)
 }
@@ -92,32 +96,48 @@ pub fn log_softmax_at(logits: &[f32], token: usize) -> Result<f32, String> {
     Ok((f64::from(logits[token]) - logsumexp_with_max(logits, max)) as f32)
 }
 
-/// Orders ids by score descending, then id ascending.
-fn by_score_desc(s: &[f32]) -> impl Fn(&u32, &u32) -> std::cmp::Ordering + '_ {
-    move |&a, &b| s[b as usize].total_cmp(&s[a as usize]).then(a.cmp(&b))
+/// Orders ids by logit descending (the order of `z / T` for any `T > 0`), then id ascending.
+fn by_logit_desc(z: &[f32]) -> impl Fn(&u32, &u32) -> std::cmp::Ordering + '_ {
+    move |&a, &b| z[b as usize].total_cmp(&z[a as usize]).then(a.cmp(&b))
 }
 
-/// Fills `scratch.scaled` with `z / T` and `scratch.idx` with the final kept set (steps 1–3);
-/// returns the number of kept ids (they are `scratch.idx[..n]`) and `max(s)`.
-fn truncate(logits: &[f32], t: &Truncation, max_z: f32, scratch: &mut Scratch) -> (usize, f32) {
-    let v = logits.len();
-    let temp = t.temperature;
-    scratch.scaled.clear();
-    scratch.scaled.extend(logits.iter().map(|&z| z / temp));
-    let s = &scratch.scaled;
+/// Fills `scratch.w` with the unnormalised weights `exp(z_i/T − m)` (`m = max(z)/T`) and returns
+/// `Σ w`.
+fn weights(logits: &[f32], temp: f32, max_z: f32, scratch: &mut Scratch) -> f64 {
     let m = max_z / temp;
+    scratch.w.clear();
+    scratch
+        .w
+        .extend(logits.iter().map(|&z| (z / temp - m).exp()));
+    scratch.w.iter().map(|&w| f64::from(w)).sum()
+}
+
+/// Steps 2–3 on the weights in `scratch.w` (whose sum is `total`): leaves the kept ids in
+/// `scratch.idx[..n]` and returns `n`. Without truncation `scratch.idx` is left empty and
+/// `n = V` (all ids are kept).
+fn truncate(logits: &[f32], t: &Truncation, total: f64, scratch: &mut Scratch) -> usize {
+    let v = logits.len();
     scratch.idx.clear();
+    let top_k = t.top_k > 0 && t.top_k < v;
+    if !top_k && t.top_p >= 1.0 {
+        return v;
+    }
     scratch.idx.extend(0..v as u32);
-    let cmp = by_score_desc(s);
+    let cmp = by_logit_desc(logits);
+    let w = &scratch.w;
     let mut n = v;
-    if t.top_k > 0 && t.top_k < v {
+    let mut mass = total;
+    if top_k {
         scratch.idx.select_nth_unstable_by(t.top_k - 1, &cmp);
         n = t.top_k;
+        mass = scratch.idx[..n]
+            .iter()
+            .map(|&i| f64::from(w[i as usize]))
+            .sum();
     }
     if t.top_p < 1.0 {
         let cand = &mut scratch.idx[..n];
-        let total: f64 = cand.iter().map(|&i| f64::from((s[i as usize] - m).exp())).sum();
-        let target = f64::from(t.top_p) * total;
+        let target = f64::from(t.top_p) * mass;
         let mut c = n.min(64);
         loop {
             if c < n {
@@ -127,7 +147,7 @@ fn truncate(logits: &[f32], t: &Truncation, max_z: f32, scratch: &mut Scratch) -
             let mut cum = 0.0f64;
             let mut hit = None;
             for (j, &i) in cand[..c].iter().enumerate() {
-                cum += f64::from((s[i as usize] - m).exp());
+                cum += f64::from(w[i as usize]);
                 if cum >= target {
                     hit = Some(j + 1);
                     break;
@@ -143,7 +163,7 @@ fn truncate(logits: &[f32], t: &Truncation, max_z: f32, scratch: &mut Scratch) -
             c = (c * 4).min(n);
         }
     }
-    (n, m)
+    n
 }
 
 /// The exact distribution a draw samples from: `(token, π)` over the kept tokens (for greedy,
@@ -154,14 +174,18 @@ pub fn sampling_distribution(logits: &[f32], t: &Truncation) -> Result<Vec<(u32,
         return Ok(vec![(best as u32, 1.0)]);
     }
     let mut scratch = Scratch::default();
-    let (n, m) = truncate(logits, t, max_z, &mut scratch);
-    let kept = &scratch.idx[..n];
-    let w: Vec<f64> = kept
+    let total = weights(logits, t.temperature, max_z, &mut scratch);
+    let n = truncate(logits, t, total, &mut scratch);
+    let kept: Vec<u32> = if scratch.idx.is_empty() {
+        (0..logits.len() as u32).collect()
+    } else {
+        scratch.idx[..n].to_vec()
+    };
+    let z: f64 = kept.iter().map(|&i| f64::from(scratch.w[i as usize])).sum();
+    Ok(kept
         .iter()
-        .map(|&i| f64::from((scratch.scaled[i as usize] - m).exp()))
-        .collect();
-    let z: f64 = w.iter().sum();
-    Ok(kept.iter().zip(w).map(|(&i, w)| (i, w / z)).collect())
+        .map(|&i| (i, f64::from(scratch.w[i as usize]) / z))
+        .collect())
 }
 
 /// Draws one token from a row of raw logits.
@@ -172,59 +196,59 @@ pub fn choose<R: Rng + ?Sized>(
     scratch: &mut Scratch,
 ) -> Result<TokenChoice, String> {
     let (best, max_z) = argmax(logits)?;
-    let lse = logsumexp_with_max(logits, max_z);
-    let policy = |x: usize| (f64::from(logits[x]) - lse) as f32;
     if t.temperature == 0.0 {
+        let lse = logsumexp_with_max(logits, max_z);
         return Ok(TokenChoice {
             token: best as u32,
             logprob: 0.0,
-            policy_logprob: policy(best),
+            policy_logprob: (f64::from(logits[best]) - lse) as f32,
         });
     }
     let temp = t.temperature;
-    let unrestricted = (t.top_k == 0 || t.top_k >= logits.len()) && t.top_p >= 1.0;
-    if unrestricted {
-        let m = max_z / temp;
-        let w = |z: f32| f64::from((z / temp - m).exp());
-        let total: f64 = logits.iter().map(|&z| w(z)).sum();
-        let u = rng.gen::<f64>() * total;
-        let mut cum = 0.0;
-        let mut pick = best;
-        for (i, &z) in logits.iter().enumerate() {
-            let wi = w(z);
-            if wi > 0.0 {
-                pick = i;
-                cum += wi;
-                if cum > u {
-                    break;
-                }
+    let total = weights(logits, temp, max_z, scratch);
+    // At T = 1 the weights are exp(z − max z): reuse their sum for logsumexp(z).
+    let lse = if temp == 1.0 {
+        f64::from(max_z) + total.ln()
+    } else {
+        logsumexp_with_max(logits, max_z)
+    };
+    let policy = |x: usize| (f64::from(logits[x]) - lse) as f32;
+    let n = truncate(logits, t, total, scratch);
+    let w = &scratch.w;
+    let kept_mass: f64 = if scratch.idx.is_empty() {
+        total
+    } else {
+        scratch.idx[..n]
+            .iter()
+            .map(|&i| f64::from(w[i as usize]))
+            .sum()
+    };
+    let u = rng.gen::<f64>() * kept_mass;
+    let mut cum = 0.0;
+    let mut pick = best;
+    let mut visit = |i: usize| {
+        let wi = f64::from(w[i]);
+        if wi > 0.0 {
+            pick = i;
+            cum += wi;
+        }
+        cum > u
+    };
+    if scratch.idx.is_empty() {
+        for i in 0..logits.len() {
+            if visit(i) {
+                break;
             }
         }
-        let logprob = (f64::from(logits[pick] / temp - m) - total.ln()) as f32;
-        return Ok(TokenChoice {
-            token: pick as u32,
-            logprob,
-            policy_logprob: policy(pick),
-        });
-    }
-    let (n, m) = truncate(logits, t, max_z, scratch);
-    let s = &scratch.scaled;
-    let kept = &scratch.idx[..n];
-    let total: f64 = kept.iter().map(|&i| f64::from((s[i as usize] - m).exp())).sum();
-    let u = rng.gen::<f64>() * total;
-    let mut cum = 0.0;
-    let mut pick = kept[0] as usize;
-    for &i in kept {
-        let wi = f64::from((s[i as usize] - m).exp());
-        if wi > 0.0 {
-            pick = i as usize;
-            cum += wi;
-            if cum > u {
+    } else {
+        for &i in &scratch.idx[..n] {
+            if visit(i as usize) {
                 break;
             }
         }
     }
-    let logprob = (f64::from(s[pick] - m) - total.ln()) as f32;
+    // log π_x = (z_x/T − m) − ln Σ_kept w, computed from the logit, not from the rounded weight.
+    let logprob = (f64::from(logits[pick] / temp - max_z / temp) - kept_mass.ln()) as f32;
     Ok(TokenChoice {
         token: pick as u32,
         logprob,

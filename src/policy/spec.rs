@@ -59,7 +59,8 @@ pub enum ModelSpec {
     },
 }
 
-const FORMS: &str = "expected a model directory, a .gguf file, or hf:ORG/NAME[@REVISION][/FILE.gguf]";
+const FORMS: &str =
+    "expected a model directory, a .gguf file, or hf:ORG/NAME[@REVISION][/FILE.gguf]";
 
 impl ModelSpec {
     /// Parses a spec string (does not touch the file system except to tell a `.gguf` from a
@@ -75,7 +76,9 @@ impl ModelSpec {
         if let Some(rest) = spec.strip_prefix("hf:") {
             let mut parts = rest.splitn(3, '/');
             let org = parts.next().unwrap_or_default();
-            let name_rev = parts.next().ok_or_else(|| err("missing /NAME after the organisation"))?;
+            let name_rev = parts
+                .next()
+                .ok_or_else(|| err("missing /NAME after the organisation"))?;
             let file = parts.next().map(str::to_owned);
             let (name, revision) = match name_rev.split_once('@') {
                 Some((n, r)) => (n, Some(r.to_owned())),
@@ -106,7 +109,10 @@ impl ModelSpec {
             });
         }
         let path = PathBuf::from(spec);
-        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+        {
             Ok(Self::Gguf(path))
         } else {
             Ok(Self::HfDir(path))
@@ -296,8 +302,9 @@ fn resolve_gguf(spec: &str, file: &Path) -> Result<ResolvedModel, SpecError> {
     if !file.is_file() {
         return Err(SpecError::Missing {
             path: file.to_owned(),
-            msg: "GGUF file not found (scripts/fetch-model.sh puts SmolLM2-135M-Instruct in models/)"
-                .into(),
+            msg:
+                "GGUF file not found (scripts/fetch-model.sh puts SmolLM2-135M-Instruct in models/)"
+                    .into(),
         });
     }
     Ok(ResolvedModel {
@@ -512,7 +519,16 @@ mod tests {
             ModelSpec::parse("some/dir").unwrap(),
             ModelSpec::HfDir("some/dir".into())
         );
-        for bad in ["", "hf:", "hf:org", "hf:org/", "hf:/name", "hf:o/n@", "hf:o/n/x.bin", "hf:o r/n"] {
+        for bad in [
+            "",
+            "hf:",
+            "hf:org",
+            "hf:org/",
+            "hf:/name",
+            "hf:o/n@",
+            "hf:o/n/x.bin",
+            "hf:o r/n",
+        ] {
             let e = ModelSpec::parse(bad).unwrap_err().to_string();
             assert!(e.contains("hf:ORG/NAME"), "{bad}: {e}");
         }

@@ -11,7 +11,9 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum TokenizerError {
     /// A file the tokenizer needs does not exist.
-    #[error("{path}: not found ({what}); pass an HF model directory that contains it, or a .gguf file")]
+    #[error(
+        "{path}: not found ({what}); pass an HF model directory that contains it, or a .gguf file"
+    )]
     Missing {
         /// The missing file.
         path: PathBuf,
