@@ -280,6 +280,9 @@ fn top_p_on_a_large_vocabulary_matches_a_full_sort() {
         (0.7, 0, 0.5),
         (1.5, 3000, 0.95),
         (1.0, 100, 0.3),
+        (1.0, 777, 1.0),
+        (0.8, 0, 0.999),
+        (2.0, 0, 0.2),
     ] {
         let got = sampling_distribution(
             &z,
@@ -321,11 +324,18 @@ fn top_p_on_a_large_vocabulary_matches_a_full_sort() {
 fn empirical_frequencies_match_the_softmax() {
     let z = [2.0f32, 1.0, 0.5, 0.0, -1.0, -3.0];
     let n = 20_000;
-    for (t, k) in [(1.0f32, 0usize), (0.7, 3)] {
+    // (temperature, top-k, top-p, number of kept tokens). At T=1 the probabilities are
+    // 0.531, 0.195, 0.118, 0.072, ...: top-p 0.8 keeps the first three (cum 0.844).
+    for (t, k, top_p, kk) in [
+        (1.0f32, 0usize, 1.0f32, 6usize),
+        (0.7, 3, 1.0, 3),
+        (1.0, 0, 0.8, 3),
+    ] {
         let mut m = TableModel::new(constant(&z));
         let p = SamplingParams {
             temperature: t,
             top_k: k,
+            top_p,
             samples: n,
             max_new_tokens: 1,
             seed: 42,
@@ -336,8 +346,7 @@ fn empirical_frequencies_match_the_softmax() {
         for s in &out {
             counts[s.token_ids[0] as usize] += 1;
         }
-        let kk = if k == 0 { 6 } else { k };
-        let expect = softmax(&z[..kk], t); // z is sorted descending, so top-k is a prefix
+        let expect = softmax(&z[..kk], t); // z is sorted descending: the kept set is a prefix
         for i in 0..6 {
             let f = counts[i] as f64 / n as f64;
             let e = if i < kk { expect[i] } else { 0.0 };

@@ -3,7 +3,9 @@
 use candle_core::quantized::gguf_file::{write, Value};
 use prover::policy::gguf_tokenizer::{tokenizer_from_gguf, GgufPreTokenizer};
 
-const TOKENS: &[&str] = &["<s>", "</s>", "<tool>", "a", "b", "Ġ", "1", "2", "3", "ab", "12", "123"];
+const TOKENS: &[&str] = &[
+    "<s>", "</s>", "<tool>", "a", "b", "Ġ", "1", "2", "3", "ab", "12", "123",
+];
 const MERGES: &[&str] = &["a b", "1 2", "12 3"];
 
 fn strings(items: &[&str]) -> Value {
@@ -20,7 +22,13 @@ fn gguf(dir: &std::path::Path, name: &str, edits: &[(&str, Option<Value>)]) -> s
             "tokenizer.ggml.token_type".into(),
             Value::Array(
                 (0..TOKENS.len())
-                    .map(|i| Value::I32(match i { 0 | 1 => 3, 2 => 4, _ => 1 }))
+                    .map(|i| {
+                        Value::I32(match i {
+                            0 | 1 => 3,
+                            2 => 4,
+                            _ => 1,
+                        })
+                    })
                     .collect(),
             ),
         ),
@@ -43,7 +51,11 @@ fn gguf(dir: &std::path::Path, name: &str, edits: &[(&str, Option<Value>)]) -> s
 
 fn pieces(path: &std::path::Path, mode: GgufPreTokenizer, text: &str) -> Vec<String> {
     let tk = tokenizer_from_gguf(path, mode).unwrap();
-    tk.encode(text, true).unwrap().into_iter().map(|i| tk.id_to_token(i).unwrap()).collect()
+    tk.encode(text, true)
+        .unwrap()
+        .into_iter()
+        .map(|i| tk.id_to_token(i).unwrap())
+        .collect()
 }
 
 #[test]
@@ -55,23 +67,49 @@ fn pre_tokenizers_follow_the_metadata() {
         ("llama-bpe", vec!["ab", "123"]),
         ("qwen2", vec!["ab", "1", "2", "3"]),
     ] {
-        let p = gguf(dir.path(), &format!("{pre}.gguf"), &[("tokenizer.ggml.pre", Some(Value::String(pre.into())))]);
-        assert_eq!(pieces(&p, GgufPreTokenizer::FromMetadata, "ab123"), want, "{pre}");
+        let p = gguf(
+            dir.path(),
+            &format!("{pre}.gguf"),
+            &[("tokenizer.ggml.pre", Some(Value::String(pre.into())))],
+        );
+        assert_eq!(
+            pieces(&p, GgufPreTokenizer::FromMetadata, "ab123"),
+            want,
+            "{pre}"
+        );
         // transformers-style conversion ignores the pre-tokenizer name.
-        assert_eq!(pieces(&p, GgufPreTokenizer::Gpt2ByteLevel, "ab123"), ["ab", "123"], "{pre}");
+        assert_eq!(
+            pieces(&p, GgufPreTokenizer::Gpt2ByteLevel, "ab123"),
+            ["ab", "123"],
+            "{pre}"
+        );
     }
     // Absent pre = plain GPT-2.
     let p = gguf(dir.path(), "nopre.gguf", &[("tokenizer.ggml.pre", None)]);
-    assert_eq!(pieces(&p, GgufPreTokenizer::FromMetadata, "ab 12"), ["ab", "Ġ", "12"]);
+    assert_eq!(
+        pieces(&p, GgufPreTokenizer::FromMetadata, "ab 12"),
+        ["ab", "Ġ", "12"]
+    );
 }
 
 #[test]
 fn bos_and_token_types() {
     let dir = tempfile::tempdir().unwrap();
-    let p = gguf(dir.path(), "bos.gguf", &[("tokenizer.ggml.add_bos_token", Some(Value::Bool(true)))]);
-    assert_eq!(pieces(&p, GgufPreTokenizer::FromMetadata, "ab"), ["<s>", "ab"]);
+    let p = gguf(
+        dir.path(),
+        "bos.gguf",
+        &[("tokenizer.ggml.add_bos_token", Some(Value::Bool(true)))],
+    );
+    assert_eq!(
+        pieces(&p, GgufPreTokenizer::FromMetadata, "ab"),
+        ["<s>", "ab"]
+    );
     let tk = tokenizer_from_gguf(&p, GgufPreTokenizer::FromMetadata).unwrap();
-    assert_eq!(tk.encode("ab", false).unwrap(), [9], "no BOS without add_special_tokens");
+    assert_eq!(
+        tk.encode("ab", false).unwrap(),
+        [9],
+        "no BOS without add_special_tokens"
+    );
     assert_eq!((tk.bos_id(), tk.eos_id()), (Some(0), Some(1)));
     // Control tokens are special (matched in text, skipped when decoding); user-defined tokens
     // are matched in text and kept when decoding.
@@ -87,16 +125,42 @@ fn unsupported_or_broken_metadata_errors_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let err = |edits: &[(&str, Option<Value>)], name: &str| {
         let p = gguf(dir.path(), name, edits);
-        tokenizer_from_gguf(&p, GgufPreTokenizer::FromMetadata).unwrap_err().to_string()
+        tokenizer_from_gguf(&p, GgufPreTokenizer::FromMetadata)
+            .unwrap_err()
+            .to_string()
     };
-    let e = err(&[("tokenizer.ggml.model", Some(Value::String("llama".into())))], "spm.gguf");
-    assert!(e.contains("spm.gguf") && e.contains("\"llama\"") && e.contains("tokenizer.json"), "{e}");
-    let e = err(&[("tokenizer.ggml.pre", Some(Value::String("deepseek-coder".into())))], "pre.gguf");
-    assert!(e.contains("deepseek-coder") && e.contains("supported"), "{e}");
+    let e = err(
+        &[("tokenizer.ggml.model", Some(Value::String("llama".into())))],
+        "spm.gguf",
+    );
+    assert!(
+        e.contains("spm.gguf") && e.contains("\"llama\"") && e.contains("tokenizer.json"),
+        "{e}"
+    );
+    let e = err(
+        &[(
+            "tokenizer.ggml.pre",
+            Some(Value::String("deepseek-coder".into())),
+        )],
+        "pre.gguf",
+    );
+    assert!(
+        e.contains("deepseek-coder") && e.contains("supported"),
+        "{e}"
+    );
     let e = err(&[("tokenizer.ggml.model", None)], "none.gguf");
     assert!(e.contains("no tokenizer.ggml.model"), "{e}");
-    let e = err(&[("tokenizer.ggml.merges", Some(strings(&["ab"])))], "merge.gguf");
+    let e = err(
+        &[("tokenizer.ggml.merges", Some(strings(&["ab"])))],
+        "merge.gguf",
+    );
     assert!(e.contains("tokenizer.ggml.merges[0]"), "{e}");
-    let e = err(&[("tokenizer.ggml.token_type", Some(Value::Array(vec![Value::I32(1)])))], "types.gguf");
+    let e = err(
+        &[(
+            "tokenizer.ggml.token_type",
+            Some(Value::Array(vec![Value::I32(1)])),
+        )],
+        "types.gguf",
+    );
     assert!(e.contains("token_type has 1 entries"), "{e}");
 }

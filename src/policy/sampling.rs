@@ -56,6 +56,7 @@ pub struct TokenChoice {
 #[derive(Debug, Default, Clone)]
 pub struct Scratch {
     idx: Vec<u32>,
+    vals: Vec<f32>,
     /// `w_i = exp(z_i / T − max(z) / T)`.
     w: Vec<f32>,
 }
@@ -112,6 +113,29 @@ fn weights(logits: &[f32], temp: f32, max_z: f32, scratch: &mut Scratch) -> f64 
     scratch.w.iter().map(|&w| f64::from(w)).sum()
 }
 
+/// Puts the `c` best ids under the order (logit descending, id ascending) into `idx`
+/// (unordered), for `0 < c < V`: a linear-time selection of the `c`-th largest logit `θ` on a
+/// contiguous copy, then one scan taking every id above `θ` and the lowest ids equal to `θ`.
+fn top_c(z: &[f32], c: usize, vals: &mut Vec<f32>, idx: &mut Vec<u32>) {
+    vals.clear();
+    vals.extend_from_slice(z);
+    let (_, theta, _) = vals.select_nth_unstable_by(c - 1, |a, b| b.total_cmp(a));
+    let theta = *theta;
+    idx.clear();
+    let above = z.iter().filter(|x| x.total_cmp(&theta).is_gt()).count();
+    let mut ties = c - above;
+    for (i, x) in z.iter().enumerate() {
+        match x.total_cmp(&theta) {
+            std::cmp::Ordering::Greater => idx.push(i as u32),
+            std::cmp::Ordering::Equal if ties > 0 => {
+                ties -= 1;
+                idx.push(i as u32);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Steps 2–3 on the weights in `scratch.w` (whose sum is `total`): leaves the kept ids in
 /// `scratch.idx[..n]` and returns `n`. Without truncation `scratch.idx` is left empty and
 /// `n = V` (all ids are kept).
@@ -122,48 +146,48 @@ fn truncate(logits: &[f32], t: &Truncation, total: f64, scratch: &mut Scratch) -
     if !top_k && t.top_p >= 1.0 {
         return v;
     }
-    scratch.idx.extend(0..v as u32);
     let cmp = by_logit_desc(logits);
     let w = &scratch.w;
-    let mut n = v;
-    let mut mass = total;
-    if top_k {
-        scratch.idx.select_nth_unstable_by(t.top_k - 1, &cmp);
-        n = t.top_k;
-        mass = scratch.idx[..n]
-            .iter()
-            .map(|&i| f64::from(w[i as usize]))
-            .sum();
+    if t.top_p >= 1.0 {
+        top_c(logits, t.top_k, &mut scratch.vals, &mut scratch.idx);
+        return t.top_k;
     }
-    if t.top_p < 1.0 {
-        let cand = &mut scratch.idx[..n];
-        let target = f64::from(t.top_p) * mass;
-        let mut c = n.min(64);
-        loop {
+    // Candidates: the top-k set, or the whole vocabulary.
+    let n = if top_k { t.top_k } else { v };
+    let mass: f64 = if top_k {
+        top_c(logits, n, &mut scratch.vals, &mut scratch.idx);
+        scratch.idx.iter().map(|&i| f64::from(w[i as usize])).sum()
+    } else {
+        total
+    };
+    let target = f64::from(t.top_p) * mass;
+    // Grow a sorted prefix of the candidates (64, 256, ...) until it holds mass ≥ target.
+    let mut c = n.min(64);
+    loop {
+        if top_k {
             if c < n {
-                cand.select_nth_unstable_by(c - 1, &cmp);
+                scratch.idx.select_nth_unstable_by(c - 1, &cmp);
             }
-            cand[..c].sort_unstable_by(&cmp);
-            let mut cum = 0.0f64;
-            let mut hit = None;
-            for (j, &i) in cand[..c].iter().enumerate() {
-                cum += f64::from(w[i as usize]);
-                if cum >= target {
-                    hit = Some(j + 1);
-                    break;
-                }
-            }
-            if let Some(k) = hit {
-                n = k;
-                break;
-            }
-            if c == n {
-                break; // rounding: the whole candidate set
-            }
-            c = (c * 4).min(n);
+        } else if c < n {
+            top_c(logits, c, &mut scratch.vals, &mut scratch.idx);
+        } else {
+            scratch.idx.clear();
+            scratch.idx.extend(0..v as u32);
         }
+        let prefix = &mut scratch.idx[..c];
+        prefix.sort_unstable_by(&cmp);
+        let mut cum = 0.0f64;
+        for (j, &i) in prefix.iter().enumerate() {
+            cum += f64::from(w[i as usize]);
+            if cum >= target {
+                return j + 1;
+            }
+        }
+        if c == n {
+            return n; // rounding: the whole candidate set
+        }
+        c = (c * 4).min(n);
     }
-    n
 }
 
 /// The exact distribution a draw samples from: `(token, π)` over the kept tokens (for greedy,
