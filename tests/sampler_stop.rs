@@ -74,3 +74,32 @@ fn stop_string_found_at_the_token_that_completes_it() {
         assert_eq!(find_stop(&decoded, &stops, 0).map(|(p, _)| p), Some(pos));
     }
 }
+
+/// A detokenizer that is not prefix-stable: "x" followed by "y" decodes to "Z" (a ligature),
+/// so decoding one more token can rewrite earlier text.
+struct Ligature;
+impl Detokenize for Ligature {
+    fn detokenize(&self, ids: &[u32]) -> Result<String, String> {
+        let s: String = ids.iter().map(|&i| char::from(b'a' + i as u8)).collect();
+        Ok(s.replace("xy", "Z"))
+    }
+}
+
+#[test]
+fn non_prefix_stable_decoders_still_stop() {
+    // a b x y c d → "abZcd"
+    let ids = [0u32, 1, 23, 24, 2, 3];
+    let stops = vec!["Zc".to_string()];
+    let mut sc = StopScanner::new();
+    let mut hit = None;
+    for n in 1..=ids.len() {
+        if let Some(h) = sc.update(&ids[..n], &Ligature, &stops).unwrap() {
+            hit = Some((n, h));
+            break;
+        }
+    }
+    let (n, (pos, _)) = hit.expect("found");
+    assert_eq!(n, 5);
+    assert_eq!(&sc.text()[..pos], "ab");
+    assert_eq!(sc.text(), "abZc");
+}

@@ -68,7 +68,17 @@ impl StopScanner {
     ) -> Result<Option<(usize, usize)>, String> {
         let prev = det.detokenize(&ids[self.prefix..self.read])?;
         let full = det.detokenize(&ids[self.prefix..])?;
-        if full.len() <= prev.len() || full.ends_with('\u{FFFD}') || !full.starts_with(&prev) {
+        if full.ends_with('\u{FFFD}') {
+            return Ok(None); // wait for the rest of the character
+        }
+        if !full.starts_with(&prev) {
+            // A decoder whose output is not prefix-stable: re-decode the whole row.
+            self.text = det.detokenize(ids)?;
+            self.prefix = ids.len();
+            self.read = ids.len();
+            return Ok(find_stop(&self.text, stops, 0));
+        }
+        if full.len() <= prev.len() {
             return Ok(None);
         }
         let added = &full[prev.len()..];
