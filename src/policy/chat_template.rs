@@ -367,17 +367,22 @@ impl ChatTemplate {
     pub fn from_hf_dir(dir: &Path) -> Result<Option<Self>, ChatTemplateError> {
         let jinja = dir.join("chat_template.jinja");
         if jinja.exists() {
-            let src = std::fs::read_to_string(&jinja).map_err(|e| ChatTemplateError::File {
-                path: jinja.clone(),
-                msg: format!("cannot read: {e}"),
-            })?;
-            return Self::new(&src, &jinja.display().to_string()).map(Some);
+            return Self::from_file(&jinja).map(Some);
         }
         let cfg = dir.join("tokenizer_config.json");
         if cfg.exists() {
             return Self::from_tokenizer_config(&cfg);
         }
         Ok(None)
+    }
+
+    /// Loads a template file (`chat_template.jinja`).
+    pub fn from_file(path: &Path) -> Result<Self, ChatTemplateError> {
+        let src = std::fs::read_to_string(path).map_err(|e| ChatTemplateError::File {
+            path: path.to_owned(),
+            msg: format!("cannot read: {e}"),
+        })?;
+        Self::new(&src, &path.display().to_string())
     }
 
     /// Reads `chat_template` from a `tokenizer_config.json`. `Ok(None)` when absent.

@@ -69,18 +69,7 @@ impl ModelText {
                         })?;
                 let tokenizer = PolicyTokenizer::from_files(tj, model.tokenizer_config.as_deref())?;
                 let template = match (&model.chat_template, &model.tokenizer_config) {
-                    (Some(jinja), _) => {
-                        let src = std::fs::read_to_string(jinja).map_err(|e| {
-                            TokenizerError::Invalid {
-                                path: jinja.clone(),
-                                msg: format!("cannot read: {e}"),
-                            }
-                        })?;
-                        Some(
-                            ChatTemplate::new(&src, &jinja.display().to_string())
-                                .map_err(template_err)?,
-                        )
-                    }
+                    (Some(jinja), _) => Some(ChatTemplate::from_file(jinja).map_err(template_err)?),
                     (None, Some(cfg)) => {
                         ChatTemplate::from_tokenizer_config(cfg).map_err(template_err)?
                     }
