@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod generate;
 pub mod verify;
 pub mod verify_answers;
 pub mod verify_lean;
@@ -23,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Check answers (FILE.jsonl or --reference/--response) or Lean proofs (FILE.lean).
     Verify(verify::VerifyArgs),
+    /// Sample completions of prompts from a policy model.
+    Generate(generate::GenerateArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -47,6 +50,7 @@ pub fn main() -> ExitCode {
     init_logging(cli.verbose);
     let result = match cli.command {
         Command::Verify(args) => verify::run(args),
+        Command::Generate(args) => generate::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -58,3 +58,12 @@ pub enum LoadError {
     #[error("building the model: {0}")]
     Candle(#[from] candle_core::Error),
 }
+pub mod chat_template;
+pub mod generation_config;
+pub mod gguf_tokenizer;
+pub mod model_text;
+pub mod sampler;
+pub mod sampling;
+pub mod spec;
+pub mod stop;
+pub mod tokenizer;
