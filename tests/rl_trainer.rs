@@ -1,0 +1,196 @@
+//! The trainer loop end to end with the tiny bigram policy: learning, exact resume, NaN stop.
+use anyhow::Result;
+use prover::rl::checkpoint;
+use prover::rl::config::RunConfig;
+use prover::rl::metrics::read_metrics;
+use prover::rl::policy::{Policy, RewardOutcome, Rewarder, Verdict};
+use prover::rl::task::Task;
+use prover::rl::toy::BigramPolicy;
+use prover::rl::trainer::Trainer;
+
+/// Accepts a completion that contains token 7; a completion containing token 13 makes the
+/// verifier fail (an `Error` verdict, not a rejection).
+struct EmitSeven {
+    error_on_13: bool,
+}
+
+impl Rewarder for EmitSeven {
+    fn judge(&mut self, _task: &Task, completions: &[String]) -> Result<Vec<RewardOutcome>> {
+        Ok(completions
+            .iter()
+            .map(|c| {
+                let toks: Vec<&str> = c.split_whitespace().collect();
+                let verdict = if self.error_on_13 && toks.contains(&"13") {
+                    Verdict::Error("checker crashed".into())
+                } else if toks.contains(&"7") {
+                    Verdict::Accepted
+                } else {
+                    Verdict::Rejected("no 7".into())
+                };
+                RewardOutcome {
+                    verdict,
+                    well_formed: true,
+                }
+            })
+            .collect())
+    }
+}
+
+fn tasks(n: usize) -> Vec<Task> {
+    (0..n)
+        .map(|i| Task {
+            id: format!("toy/{i}"),
+            prompt: format!("{}", 1 + i % 15),
+            answer: None,
+            meta: serde_json::Value::Null,
+        })
+        .collect()
+}
+
+fn config(max_steps: u64) -> RunConfig {
+    RunConfig::from_toml(
+        &format!(
+            r#"
+[sampling]
+group_size = 8
+prompts_per_step = 4
+temperature = 1.0
+max_new_tokens = 4
+[loss]
+entropy_coef = 0.001
+kl_coef = 0.001
+[optim]
+lr = 0.05
+weight_decay = 0.0
+grad_clip = 1.0
+micro_batch = 8
+[train]
+max_steps = {max_steps}
+seed = 3
+save_every = 3
+eval_every = 5
+"#
+        ),
+        "test",
+    )
+    .unwrap()
+}
+
+fn trainer(cfg: RunConfig, dir: &std::path::Path, error_on_13: bool) -> Trainer<BigramPolicy, EmitSeven> {
+    let mut t = Trainer::new(
+        cfg,
+        BigramPolicy::new(11).unwrap(),
+        EmitSeven { error_on_13 },
+        tasks(10),
+        tasks(6),
+        dir,
+    )
+    .unwrap();
+    t.show_progress = false;
+    t
+}
+
+#[test]
+fn toy_policy_learns_to_emit_seven() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = trainer(config(40), dir.path(), true);
+    let s = t.run().unwrap();
+    assert_eq!(s.steps, 40);
+    let first: f64 = s.metrics[..5].iter().map(|m| m.reward_mean).sum::<f64>() / 5.0;
+    let last: f64 = s.metrics[35..].iter().map(|m| m.reward_mean).sum::<f64>() / 5.0;
+    eprintln!("reward first 5 steps {first:.3}, last 5 steps {last:.3}");
+    assert!(last > first + 0.3, "reward should rise: {first:.3} -> {last:.3}");
+    assert!(last > 0.6, "reward should approach 1: {last:.3}");
+    // verifier errors were dropped and counted, not treated as rejections
+    assert!(s.metrics.iter().any(|m| m.verifier_errors > 0));
+    assert!(s.metrics.iter().all(|m| m.samples + m.verifier_errors == 32));
+    // eval accuracy every 5 steps; files exist
+    assert_eq!(s.metrics.iter().filter(|m| m.eval_accuracy.is_some()).count(), 8);
+    let on_disk = read_metrics(&dir.path().join("metrics.jsonl")).unwrap();
+    assert_eq!(on_disk.len(), 40);
+    assert!(dir.path().join("curves.svg").exists());
+    let svg = std::fs::read_to_string(dir.path().join("curves.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("held-out accuracy"));
+    let samples = std::fs::read_to_string(dir.path().join("samples.jsonl")).unwrap();
+    assert!(samples.lines().count() >= 40);
+    let latest = checkpoint::latest(dir.path()).unwrap().unwrap();
+    assert!(latest.ends_with("step-00000040"));
+}
+
+#[test]
+fn resume_continues_exactly() {
+    let full_dir = tempfile::tempdir().unwrap();
+    trainer(config(8), full_dir.path(), false).run().unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    // run 5 of 8 steps (checkpoint at 3), then "crash": metrics of steps 4-5 are on disk
+    let mut cfg5 = config(5);
+    cfg5.train.save_every = 3;
+    {
+        let mut t = trainer(cfg5, dir.path(), false);
+        t.run().unwrap();
+    }
+    // the final save at step 5 exists; simulate a crash after step 5 lost it by pointing
+    // latest back at step 3
+    checkpoint::write_atomic(&dir.path().join("checkpoints/latest"), b"step-00000003\n").unwrap();
+    let mut t = trainer(config(8), dir.path(), false);
+    assert_eq!(t.resume().unwrap(), 3);
+    let resumed = t.run().unwrap();
+    assert_eq!(resumed.steps, 8);
+    let a = read_metrics(&full_dir.path().join("metrics.jsonl")).unwrap();
+    let b = read_metrics(&dir.path().join("metrics.jsonl")).unwrap();
+    assert_eq!(a.len(), 8);
+    assert_eq!(b.len(), 8, "lines after the checkpoint were replaced, not duplicated");
+    for (x, y) in a.iter().zip(&b) {
+        let (x, y) = (x.without_timings(), y.without_timings());
+        assert_eq!(x.step, y.step);
+        for (name, p, q) in [
+            ("reward", x.reward_mean, y.reward_mean),
+            ("loss", x.loss, y.loss),
+            ("entropy", x.entropy, y.entropy),
+            ("kl", x.kl, y.kl),
+            ("grad_norm", x.grad_norm, y.grad_norm),
+            ("lr", x.lr, y.lr),
+        ] {
+            assert!((p - q).abs() <= 1e-6 * (1.0 + p.abs()), "step {} {name}: {p} vs {q}", x.step);
+        }
+        assert_eq!(x.eval_accuracy, y.eval_accuracy);
+    }
+    // final weights equal
+    let wa = checkpoint::load(&checkpoint::latest(full_dir.path()).unwrap().unwrap()).unwrap();
+    let wb = checkpoint::load(&checkpoint::latest(dir.path()).unwrap().unwrap()).unwrap();
+    let diff = (wa.weights["bigram.weight"].clone() - wb.weights["bigram.weight"].clone())
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(diff <= 1e-6, "weights differ by {diff}");
+    assert_eq!(wa.state, wb.state);
+}
+
+#[test]
+fn nan_loss_stops_with_last_checkpoint_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(10);
+    cfg.train.save_every = 2;
+    cfg.loss.kl_coef = 0.0; // one score call per step
+    let mut t = trainer(cfg, dir.path(), false);
+    // micro_batch 8 of 32 samples: 4 score calls per step; call 16 is in step 5
+    t.policy_mut().nan_on_score_call = Some(16);
+    let err = t.run().unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("step 5"), "{msg}");
+    assert!(msg.contains("non-finite loss"), "{msg}");
+    assert!(msg.contains("step-00000004"), "names the last good checkpoint: {msg}");
+    let ck = checkpoint::load(&checkpoint::latest(dir.path()).unwrap().unwrap()).unwrap();
+    assert_eq!(ck.state.step, 4);
+    let w: Vec<f32> = ck.weights["bigram.weight"].flatten_all().unwrap().to_vec1().unwrap();
+    assert!(w.iter().all(|x| x.is_finite()));
+    // the live weights were not touched by the NaN step either
+    let live: Vec<f32> = t.policy().trainable()[0].1.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
+    assert!(live.iter().all(|x| x.is_finite()));
+    assert_eq!(read_metrics(&dir.path().join("metrics.jsonl")).unwrap().len(), 4);
+}
