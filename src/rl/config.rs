@@ -7,7 +7,9 @@
 //!   `lora_rank` [0 = full fine-tuning], `lora_alpha` [16.0]; `chat_template` [true].
 //! - `[data]` `train` (path), `kind` ["answer"]: "answer" (`{problem, answer}` JSONL) |
 //!   "minif2f" (Lean statements); `eval` (held-out path, optional); `one_shot` [false]: repeat
-//!   one example (`one_shot_index` [0]) to fill each batch; `max_eval` [0 = all].
+//!   one example (`one_shot_index` [0]) to fill each batch; `max_eval` [0 = all];
+//!   `example` (key of a JSON object of named examples, e.g. "pi1"); `split` / `eval_split`
+//!   (for files with a `split` field, e.g. miniF2F "valid" / "test").
 //! - `[sampling]` `group_size` G [8]; `prompts_per_step` [16]; `temperature` [1.0];
 //!   `top_p` [1.0]; `max_new_tokens` [512]; `dynamic_sampling` [false]: drop groups whose
 //!   rewards are all equal and sample more, at most `max_sampling_tries` [4] rounds;
@@ -108,6 +110,12 @@ pub struct DataConfig {
     pub one_shot_index: usize,
     /// Evaluate on at most this many held-out tasks (0 = all).
     pub max_eval: usize,
+    /// For a JSON object of named examples (e.g. `pi_examples.json`): the key to train on.
+    pub example: Option<String>,
+    /// For files with a `split` field (miniF2F): the split to train on.
+    pub split: Option<String>,
+    /// For files with a `split` field: the split to evaluate on.
+    pub eval_split: Option<String>,
 }
 
 impl Default for DataConfig {
@@ -119,6 +127,9 @@ impl Default for DataConfig {
             one_shot: false,
             one_shot_index: 0,
             max_eval: 0,
+            example: None,
+            split: None,
+            eval_split: None,
         }
     }
 }
