@@ -1,1 +1,2 @@
 //! (module under construction: see the issues)
+pub mod arithmetic;
