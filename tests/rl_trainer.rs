@@ -194,3 +194,82 @@ fn nan_loss_stops_with_last_checkpoint_intact() {
     assert!(live.iter().all(|x| x.is_finite()));
     assert_eq!(read_metrics(&dir.path().join("metrics.jsonl")).unwrap().len(), 4);
 }
+
+/// Accepts everything for prompt "1" (a constant-reward group), else needs token 7.
+struct ConstantForOne;
+
+impl Rewarder for ConstantForOne {
+    fn judge(&mut self, task: &Task, completions: &[String]) -> Result<Vec<RewardOutcome>> {
+        Ok(completions
+            .iter()
+            .map(|c| RewardOutcome {
+                verdict: if task.prompt == "1" || c.split_whitespace().any(|t| t == "7") {
+                    Verdict::Accepted
+                } else {
+                    Verdict::Rejected(String::new())
+                },
+                well_formed: true,
+            })
+            .collect())
+    }
+}
+
+#[test]
+fn dynamic_sampling_drops_constant_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(6);
+    cfg.sampling.dynamic_sampling = true;
+    cfg.sampling.max_sampling_tries = 8;
+    cfg.train.samples_per_step_logged = 100;
+    cfg.train.eval_every = 0;
+    let mut t = Trainer::new(cfg, BigramPolicy::new(5).unwrap(), ConstantForOne, tasks(3), vec![], dir.path()).unwrap();
+    t.show_progress = false;
+    let s = t.run().unwrap();
+    assert!(s.metrics.iter().any(|m| m.zero_std_frac > 0.0));
+    let logged = std::fs::read_to_string(dir.path().join("samples.jsonl")).unwrap();
+    assert!(!logged.is_empty());
+    for line in logged.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_ne!(v["prompt"], "1", "a constant-reward group was kept: {line}");
+    }
+}
+
+#[test]
+fn several_updates_per_batch_use_sampling_logprobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(6);
+    cfg.train.ppo_epochs = 2;
+    cfg.train.mini_batches = 2;
+    cfg.optim.micro_batch = 4;
+    cfg.optim.lr = 0.2;
+    cfg.optim.schedule = prover::rl::schedule::ScheduleKind::Cosine;
+    cfg.optim.warmup_steps = 2;
+    let mut t = trainer(cfg, dir.path(), false);
+    let s = t.run().unwrap();
+    // later updates of a batch are off-policy: the ratio clip becomes active somewhere
+    assert!(s.metrics.iter().any(|m| m.clip_frac > 0.0), "{:?}", s.metrics.iter().map(|m| m.clip_frac).collect::<Vec<_>>());
+    // 4 optimizer steps per training step: warmup covers the first two optimizer steps only
+    assert!(s.metrics[0].lr > 0.19 && s.metrics[5].lr < s.metrics[1].lr);
+}
+
+#[test]
+fn one_shot_repeats_one_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(2);
+    cfg.data.one_shot = true;
+    cfg.data.one_shot_index = 4;
+    cfg.train.samples_per_step_logged = 100;
+    let mut t = trainer(cfg, dir.path(), false);
+    t.run().unwrap();
+    let logged = std::fs::read_to_string(dir.path().join("samples.jsonl")).unwrap();
+    assert_eq!(logged.lines().count(), 2 * 32);
+    assert!(logged.lines().all(|l| l.contains("\"task\":\"toy/4\"")));
+    // an out-of-range index is a clear error
+    let mut bad = config(2);
+    bad.data.one_shot = true;
+    bad.data.one_shot_index = 99;
+    let err = Trainer::new(bad, BigramPolicy::new(1).unwrap(), EmitSeven { error_on_13: false }, tasks(10), vec![], dir.path())
+        .err()
+        .unwrap();
+    assert!(format!("{err}").contains("one_shot_index"));
+}
