@@ -10,12 +10,21 @@ const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/arithmetic");
 fn committed_files_match_regeneration() {
     let (train, heldout) = default_splits();
     if std::env::var("PROVER_REGEN_DATASETS").is_ok() {
-        prover::data::arithmetic::write_splits(std::path::Path::new(DIR), &train, &heldout).unwrap();
+        prover::data::arithmetic::write_splits(std::path::Path::new(DIR), &train, &heldout)
+            .unwrap();
     }
     let t = std::fs::read_to_string(format!("{DIR}/train.jsonl")).unwrap();
     let h = std::fs::read_to_string(format!("{DIR}/heldout.jsonl")).unwrap();
-    assert_eq!(t, to_jsonl(&train), "train.jsonl differs from a fresh generation");
-    assert_eq!(h, to_jsonl(&heldout), "heldout.jsonl differs from a fresh generation");
+    assert_eq!(
+        t,
+        to_jsonl(&train),
+        "train.jsonl differs from a fresh generation"
+    );
+    assert_eq!(
+        h,
+        to_jsonl(&heldout),
+        "heldout.jsonl differs from a fresh generation"
+    );
     assert_eq!(train.len(), 300);
     assert_eq!(heldout.len(), 200);
     let loaded = load_jsonl(std::path::Path::new(&format!("{DIR}/train.jsonl"))).unwrap();
@@ -62,8 +71,16 @@ fn answers_are_correct_and_difficulty_is_adjustable() {
     for q in train.iter().chain(&heldout) {
         assert_eq!(solve(&q.problem).to_string(), q.answer, "{}", q.problem);
     }
-    let easy = ArithmeticParams { min_ops: 1, max_ops: 1, max_operand: 5 };
-    let hard = ArithmeticParams { min_ops: 3, max_ops: 3, max_operand: 20 };
+    let easy = ArithmeticParams {
+        min_ops: 1,
+        max_ops: 1,
+        max_operand: 5,
+    };
+    let hard = ArithmeticParams {
+        min_ops: 3,
+        max_ops: 3,
+        max_operand: 20,
+    };
     let (e, _) = generate_splits(1, 50, 0, &easy);
     let (h, _) = generate_splits(1, 50, 0, &hard);
     assert!(e.iter().all(|q| !q.problem.contains(" Then ")));

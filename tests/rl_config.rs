@@ -20,7 +20,10 @@ fn every_config_file_parses() {
 
 #[test]
 fn one_shot_recipe_has_the_papers_settings() {
-    let p = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/one-shot-rlvr-qwen2.5-math-1.5b.toml");
+    let p = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/one-shot-rlvr-qwen2.5-math-1.5b.toml"
+    );
     let c = RunConfig::load(std::path::Path::new(p)).unwrap();
     assert_eq!(c.sampling.group_size, 8);
     assert_eq!(c.sampling.prompts_per_step, 128);
@@ -63,7 +66,11 @@ fn unknown_key_names_key_file_and_line() {
     assert!(msg.contains("bad.toml"), "{msg}");
     assert!(msg.contains("line 3"), "{msg}");
 
-    let msg = format!("{:#}", RunConfig::from_toml("[sampling]\ngroup_size = 8\n[nonsense]\nx = 1\n", "x.toml").unwrap_err());
+    let msg = format!(
+        "{:#}",
+        RunConfig::from_toml("[sampling]\ngroup_size = 8\n[nonsense]\nx = 1\n", "x.toml")
+            .unwrap_err()
+    );
     assert!(msg.contains("nonsense") && msg.contains("x.toml"), "{msg}");
 }
 

@@ -10,7 +10,10 @@ use prover::rl::loss::{grpo_loss, LossInputs, LossParams};
 use serde_json::Value;
 
 fn fixtures() -> Option<Value> {
-    let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/grpo/grpo_fixtures.json");
+    let p = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/grpo/grpo_fixtures.json"
+    );
     match std::fs::read_to_string(p) {
         Ok(s) => Some(serde_json::from_str(&s).expect("fixture json parses")),
         Err(e) => {
@@ -46,8 +49,14 @@ fn assert_close(name: &str, got: &[f64], want: &[f64]) {
         rel_scale = rel_scale.max((g - w).abs() / scale);
         rel_elem = rel_elem.max((g - w).abs() / w.abs().max(scale * 1e-2));
     }
-    assert!(rel_scale <= 1e-5, "{name}: max error {rel_scale:.3e} of the array scale > 1e-5");
-    assert!(rel_elem <= 1e-4, "{name}: max element-relative error {rel_elem:.3e} > 1e-4");
+    assert!(
+        rel_scale <= 1e-5,
+        "{name}: max error {rel_scale:.3e} of the array scale > 1e-5"
+    );
+    assert!(
+        rel_elem <= 1e-4,
+        "{name}: max element-relative error {rel_elem:.3e} > 1e-4"
+    );
 }
 
 fn to_f64(t: &Tensor) -> Vec<f64> {
@@ -85,7 +94,11 @@ fn grpo_fixtures_values_and_gradients() {
             .collect();
         let adv = group_advantages(&rewards, &gids, true);
         let adv32: Vec<f64> = adv.iter().map(|&a| a as f32 as f64).collect();
-        assert_close(&format!("{name} advantages"), &adv32, &flat(&out["advantages"]));
+        assert_close(
+            &format!("{name} advantages"),
+            &adv32,
+            &flat(&out["advantages"]),
+        );
 
         // logits -> logp, entropy (differentiable)
         let logits: Vec<f32> = flat(&inp["logits"]).iter().map(|&x| x as f32).collect();
@@ -93,14 +106,26 @@ fn grpo_fixtures_values_and_gradients() {
         let ids: Vec<u32> = flat(&inp["chosen_ids"]).iter().map(|&x| x as u32).collect();
         let ids = Tensor::from_vec(ids, (b, t), &Device::Cpu).unwrap();
         let stats = token_logp_entropy(logits.as_tensor(), &ids, 1.0).unwrap();
-        assert_close(&format!("{name} logp"), &to_f64(&stats.logp), &flat(&out["logp"]));
-        assert_close(&format!("{name} entropy"), &to_f64(&stats.entropy), &flat(&out["entropy"]));
+        assert_close(
+            &format!("{name} logp"),
+            &to_f64(&stats.logp),
+            &flat(&out["logp"]),
+        );
+        assert_close(
+            &format!("{name} entropy"),
+            &to_f64(&stats.entropy),
+            &flat(&out["entropy"]),
+        );
 
         let mask = t2(&inp["response_mask"], b, t);
         let old = t2(&inp["old_logp"], b, t);
         let refl = t2(&inp["ref_logp"], b, t);
-        let adv_t = Tensor::from_vec(adv.iter().map(|&a| a as f32).collect::<Vec<_>>(), b, &Device::Cpu)
-            .unwrap();
+        let adv_t = Tensor::from_vec(
+            adv.iter().map(|&a| a as f32).collect::<Vec<_>>(),
+            b,
+            &Device::Cpu,
+        )
+        .unwrap();
         let mode: Aggregation =
             serde_json::from_value(inp["loss_agg_mode"].clone()).expect("known aggregation mode");
         modes_seen.insert(mode.name());
@@ -130,25 +155,56 @@ fn grpo_fixtures_values_and_gradients() {
         let o = grpo_loss(&li, &p_kl, &norm).unwrap();
         let o_exact = grpo_loss(&li, &p, &norm).unwrap();
         let s = |x: &Tensor| x.to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap();
-        assert_close(&format!("{name} ratio"), &to_f64(&o.ratio), &flat(&out["ratio"]));
+        assert_close(
+            &format!("{name} ratio"),
+            &to_f64(&o.ratio),
+            &flat(&out["ratio"]),
+        );
         assert_close(
             &format!("{name} pg per token"),
             &to_f64(&o.pg_per_token),
             &flat(&out["pg_loss_per_token"]),
         );
-        assert_close(&format!("{name} kl per token"), &to_f64(&o.kl_per_token), &flat(&out["kl_per_token"]));
-        assert_close(&format!("{name} pg"), &[s(&o.pg)], &[out["pg_loss"].as_f64().unwrap()]);
-        assert_close(&format!("{name} ent"), &[s(&o.entropy)], &[out["entropy_agg"].as_f64().unwrap()]);
-        assert_close(&format!("{name} kl"), &[s(&o.kl)], &[out["kl_agg"].as_f64().unwrap()]);
-        assert_close(&format!("{name} total"), &[s(&o_exact.total)], &[out["total_loss"].as_f64().unwrap()]);
+        assert_close(
+            &format!("{name} kl per token"),
+            &to_f64(&o.kl_per_token),
+            &flat(&out["kl_per_token"]),
+        );
+        assert_close(
+            &format!("{name} pg"),
+            &[s(&o.pg)],
+            &[out["pg_loss"].as_f64().unwrap()],
+        );
+        assert_close(
+            &format!("{name} ent"),
+            &[s(&o.entropy)],
+            &[out["entropy_agg"].as_f64().unwrap()],
+        );
+        assert_close(
+            &format!("{name} kl"),
+            &[s(&o.kl)],
+            &[out["kl_agg"].as_f64().unwrap()],
+        );
+        assert_close(
+            &format!("{name} total"),
+            &[s(&o_exact.total)],
+            &[out["total_loss"].as_f64().unwrap()],
+        );
         let m = &out["metrics"];
-        assert_close(&format!("{name} clipfrac"), &[o.counts.clip_frac()], &[m["pg_clipfrac"].as_f64().unwrap()]);
+        assert_close(
+            &format!("{name} clipfrac"),
+            &[o.counts.clip_frac()],
+            &[m["pg_clipfrac"].as_f64().unwrap()],
+        );
         assert_close(
             &format!("{name} clipfrac lower"),
             &[o.counts.clip_frac_lower()],
             &[m["pg_clipfrac_lower"].as_f64().unwrap()],
         );
-        assert!((o.counts.ppo_kl() - m["ppo_kl"].as_f64().unwrap()).abs() < 1e-5, "{name} ppo_kl");
+        assert!(
+            (o.counts.ppo_kl() - m["ppo_kl"].as_f64().unwrap()).abs() < 1e-5,
+            "{name} ppo_kl"
+        );
         if o.counts.clipped > 0.0 && o.counts.dual_clipped > 0.0 {
             clip_seen = true;
         }
@@ -161,10 +217,19 @@ fn grpo_fixtures_values_and_gradients() {
             ("grad_kl_agg_wrt_logits", &o.kl),
         ] {
             let grads = tensor.backward().unwrap();
-            let g = grads.get(logits.as_tensor()).expect("gradient reaches the logits");
+            let g = grads
+                .get(logits.as_tensor())
+                .expect("gradient reaches the logits");
             assert_close(&format!("{name} {key}"), &to_f64(g), &flat(&out[key]));
         }
     }
-    assert_eq!(modes_seen.len(), 4, "all four aggregation modes covered: {modes_seen:?}");
-    assert!(clip_seen, "some case exercises ratio clipping and the dual clip");
+    assert_eq!(
+        modes_seen.len(),
+        4,
+        "all four aggregation modes covered: {modes_seen:?}"
+    );
+    assert!(
+        clip_seen,
+        "some case exercises ratio clipping and the dual clip"
+    );
 }

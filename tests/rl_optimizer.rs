@@ -53,14 +53,21 @@ fn adamw_matches_hand_computed_steps() {
         let mh = m / (1.0 - 0.81);
         let vh = v / (1.0 - 0.999f64.powi(2));
         let want = theta1[k] * (1.0 - 0.05 * 0.01) - 0.05 * mh / (vh.sqrt() + 1e-8);
-        assert!((w[k] as f64 - want).abs() < 1e-5, "param {k}: {} vs {want}", w[k]);
+        assert!(
+            (w[k] as f64 - want).abs() < 1e-5,
+            "param {k}: {} vs {want}",
+            w[k]
+        );
     }
     assert_eq!(opt.steps(), 2);
 }
 
 #[test]
 fn global_clipping_reports_pre_clip_norm() {
-    let p = vec![("a".to_string(), var(&[0.0])), ("b".to_string(), var(&[0.0]))];
+    let p = vec![
+        ("a".to_string(), var(&[0.0])),
+        ("b".to_string(), var(&[0.0])),
+    ];
     let hp = AdamWParams {
         weight_decay: 0.0,
         grad_clip: 1.0,
@@ -71,9 +78,24 @@ fn global_clipping_reports_pre_clip_norm() {
     assert!((st.grad_norm - 5.0).abs() < 1e-6);
     // first moments hold (1 − β₁)·clipped gradient = 0.1·[0.6, 0.8]
     let (state, _) = opt.state();
-    let m_a: Vec<f32> = state.iter().find(|(n, _)| n == "m.a").unwrap().1.to_vec1().unwrap();
-    let m_b: Vec<f32> = state.iter().find(|(n, _)| n == "m.b").unwrap().1.to_vec1().unwrap();
-    assert!((m_a[0] - 0.06).abs() < 1e-6 && (m_b[0] - 0.08).abs() < 1e-6, "{m_a:?} {m_b:?}");
+    let m_a: Vec<f32> = state
+        .iter()
+        .find(|(n, _)| n == "m.a")
+        .unwrap()
+        .1
+        .to_vec1()
+        .unwrap();
+    let m_b: Vec<f32> = state
+        .iter()
+        .find(|(n, _)| n == "m.b")
+        .unwrap()
+        .1
+        .to_vec1()
+        .unwrap();
+    assert!(
+        (m_a[0] - 0.06).abs() < 1e-6 && (m_b[0] - 0.08).abs() < 1e-6,
+        "{m_a:?} {m_b:?}"
+    );
 }
 
 #[test]
@@ -82,7 +104,10 @@ fn accumulation_sums_micro_batches() {
     let mut acc = grads_for(&p, &[&[1.0, 2.0]]);
     let loss = (p[0].1.as_tensor() * 3.0).unwrap().sum_all().unwrap();
     acc.add(&p, &loss.backward().unwrap()).unwrap();
-    assert_eq!(acc.get("w").unwrap().to_vec1::<f32>().unwrap(), vec![4.0, 5.0]);
+    assert_eq!(
+        acc.get("w").unwrap().to_vec1::<f32>().unwrap(),
+        vec![4.0, 5.0]
+    );
 }
 
 #[test]
@@ -126,7 +151,11 @@ fn schedules() {
         total_steps: 110,
         min_lr_ratio: 0.1,
     };
-    for k in [ScheduleKind::Constant, ScheduleKind::Linear, ScheduleKind::Cosine] {
+    for k in [
+        ScheduleKind::Constant,
+        ScheduleKind::Linear,
+        ScheduleKind::Cosine,
+    ] {
         assert!((s(k).lr_at(0) - 0.1).abs() < 1e-12);
         assert!((s(k).lr_at(4) - 0.5).abs() < 1e-12);
         assert!((s(k).lr_at(10) - 1.0).abs() < 1e-12);
@@ -135,6 +164,11 @@ fn schedules() {
     assert!((s(ScheduleKind::Linear).lr_at(60) - 0.55).abs() < 1e-12);
     assert!((s(ScheduleKind::Linear).lr_at(110) - 0.1).abs() < 1e-12);
     assert!((s(ScheduleKind::Cosine).lr_at(60) - 0.55).abs() < 1e-12);
-    assert!((s(ScheduleKind::Cosine).lr_at(35) - (0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI / 4.0).cos()))).abs() < 1e-12);
+    assert!(
+        (s(ScheduleKind::Cosine).lr_at(35)
+            - (0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI / 4.0).cos())))
+        .abs()
+            < 1e-12
+    );
     assert!((s(ScheduleKind::Cosine).lr_at(500) - 0.1).abs() < 1e-12);
 }

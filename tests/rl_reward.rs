@@ -14,9 +14,21 @@ fn outcome(v: Verdict, well_formed: bool) -> RewardOutcome {
 #[test]
 fn base_reward_and_verifier_errors() {
     let s = RewardShaper::new(RewardConfig::default(), 100);
-    assert_eq!(s.shape("t", &outcome(Verdict::Accepted, true), 10).unwrap().reward, 1.0);
-    assert_eq!(s.shape("t", &outcome(Verdict::Rejected("x".into()), true), 10).unwrap().reward, 0.0);
-    assert!(s.shape("t", &outcome(Verdict::Error("crash".into()), true), 10).is_none());
+    assert_eq!(
+        s.shape("t", &outcome(Verdict::Accepted, true), 10)
+            .unwrap()
+            .reward,
+        1.0
+    );
+    assert_eq!(
+        s.shape("t", &outcome(Verdict::Rejected("x".into()), true), 10)
+            .unwrap()
+            .reward,
+        0.0
+    );
+    assert!(s
+        .shape("t", &outcome(Verdict::Error("crash".into()), true), 10)
+        .is_none());
     let e = RewardShaper::new(
         RewardConfig {
             kind: RewardKind::EntropyOnly,
@@ -38,8 +50,22 @@ fn format_terms() {
         },
         100,
     );
-    assert!((s.shape("t", &outcome(Verdict::Accepted, true), 5).unwrap().reward - 1.1).abs() < 1e-12);
-    assert!((s.shape("t", &outcome(Verdict::Rejected(String::new()), false), 5).unwrap().reward + 0.5).abs() < 1e-12);
+    assert!(
+        (s.shape("t", &outcome(Verdict::Accepted, true), 5)
+            .unwrap()
+            .reward
+            - 1.1)
+            .abs()
+            < 1e-12
+    );
+    assert!(
+        (s.shape("t", &outcome(Verdict::Rejected(String::new()), false), 5)
+            .unwrap()
+            .reward
+            + 0.5)
+            .abs()
+            < 1e-12
+    );
 }
 
 #[test]
@@ -57,7 +83,14 @@ fn dapo_overlong_penalty() {
         },
         100,
     );
-    assert!((s.shape("t", &outcome(Verdict::Accepted, true), 95).unwrap().reward - 0.25).abs() < 1e-12);
+    assert!(
+        (s.shape("t", &outcome(Verdict::Accepted, true), 95)
+            .unwrap()
+            .reward
+            - 0.25)
+            .abs()
+            < 1e-12
+    );
 }
 
 #[test]
@@ -75,7 +108,12 @@ fn hapo_length_reward_uses_history() {
         100,
     );
     // no history: no term
-    assert_eq!(s.shape("t", &outcome(Verdict::Accepted, true), 30).unwrap().length, 0.0);
+    assert_eq!(
+        s.shape("t", &outcome(Verdict::Accepted, true), 30)
+            .unwrap()
+            .length,
+        0.0
+    );
     s.record("t", 30, true);
     s.record("t", 12, false); // incorrect lengths do not count
     s.record("t", 20, true);

@@ -76,7 +76,11 @@ eval_every = 5
     .unwrap()
 }
 
-fn trainer(cfg: RunConfig, dir: &std::path::Path, error_on_13: bool) -> Trainer<BigramPolicy, EmitSeven> {
+fn trainer(
+    cfg: RunConfig,
+    dir: &std::path::Path,
+    error_on_13: bool,
+) -> Trainer<BigramPolicy, EmitSeven> {
     let mut t = Trainer::new(
         cfg,
         BigramPolicy::new(11).unwrap(),
@@ -99,13 +103,25 @@ fn toy_policy_learns_to_emit_seven() {
     let first: f64 = s.metrics[..5].iter().map(|m| m.reward_mean).sum::<f64>() / 5.0;
     let last: f64 = s.metrics[35..].iter().map(|m| m.reward_mean).sum::<f64>() / 5.0;
     eprintln!("reward first 5 steps {first:.3}, last 5 steps {last:.3}");
-    assert!(last > first + 0.3, "reward should rise: {first:.3} -> {last:.3}");
+    assert!(
+        last > first + 0.3,
+        "reward should rise: {first:.3} -> {last:.3}"
+    );
     assert!(last > 0.6, "reward should approach 1: {last:.3}");
     // verifier errors were dropped and counted, not treated as rejections
     assert!(s.metrics.iter().any(|m| m.verifier_errors > 0));
-    assert!(s.metrics.iter().all(|m| m.samples + m.verifier_errors == 32));
+    assert!(s
+        .metrics
+        .iter()
+        .all(|m| m.samples + m.verifier_errors == 32));
     // eval accuracy every 5 steps; files exist
-    assert_eq!(s.metrics.iter().filter(|m| m.eval_accuracy.is_some()).count(), 8);
+    assert_eq!(
+        s.metrics
+            .iter()
+            .filter(|m| m.eval_accuracy.is_some())
+            .count(),
+        8
+    );
     let on_disk = read_metrics(&dir.path().join("metrics.jsonl")).unwrap();
     assert_eq!(on_disk.len(), 40);
     assert!(dir.path().join("curves.svg").exists());
@@ -140,7 +156,11 @@ fn resume_continues_exactly() {
     let a = read_metrics(&full_dir.path().join("metrics.jsonl")).unwrap();
     let b = read_metrics(&dir.path().join("metrics.jsonl")).unwrap();
     assert_eq!(a.len(), 8);
-    assert_eq!(b.len(), 8, "lines after the checkpoint were replaced, not duplicated");
+    assert_eq!(
+        b.len(),
+        8,
+        "lines after the checkpoint were replaced, not duplicated"
+    );
     for (x, y) in a.iter().zip(&b) {
         let (x, y) = (x.without_timings(), y.without_timings());
         assert_eq!(x.step, y.step);
@@ -152,7 +172,11 @@ fn resume_continues_exactly() {
             ("grad_norm", x.grad_norm, y.grad_norm),
             ("lr", x.lr, y.lr),
         ] {
-            assert!((p - q).abs() <= 1e-6 * (1.0 + p.abs()), "step {} {name}: {p} vs {q}", x.step);
+            assert!(
+                (p - q).abs() <= 1e-6 * (1.0 + p.abs()),
+                "step {} {name}: {p} vs {q}",
+                x.step
+            );
         }
         assert_eq!(x.eval_accuracy, y.eval_accuracy);
     }
@@ -184,15 +208,33 @@ fn nan_loss_stops_with_last_checkpoint_intact() {
     let msg = format!("{err:#}");
     assert!(msg.contains("step 5"), "{msg}");
     assert!(msg.contains("non-finite loss"), "{msg}");
-    assert!(msg.contains("step-00000004"), "names the last good checkpoint: {msg}");
+    assert!(
+        msg.contains("step-00000004"),
+        "names the last good checkpoint: {msg}"
+    );
     let ck = checkpoint::load(&checkpoint::latest(dir.path()).unwrap().unwrap()).unwrap();
     assert_eq!(ck.state.step, 4);
-    let w: Vec<f32> = ck.weights["bigram.weight"].flatten_all().unwrap().to_vec1().unwrap();
+    let w: Vec<f32> = ck.weights["bigram.weight"]
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
     assert!(w.iter().all(|x| x.is_finite()));
     // the live weights were not touched by the NaN step either
-    let live: Vec<f32> = t.policy().trainable()[0].1.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
+    let live: Vec<f32> = t.policy().trainable()[0]
+        .1
+        .as_tensor()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
     assert!(live.iter().all(|x| x.is_finite()));
-    assert_eq!(read_metrics(&dir.path().join("metrics.jsonl")).unwrap().len(), 4);
+    assert_eq!(
+        read_metrics(&dir.path().join("metrics.jsonl"))
+            .unwrap()
+            .len(),
+        4
+    );
 }
 
 /// Accepts everything for prompt "1" (a constant-reward group), else needs token 7.
@@ -222,7 +264,15 @@ fn dynamic_sampling_drops_constant_groups() {
     cfg.sampling.max_sampling_tries = 8;
     cfg.train.samples_per_step_logged = 100;
     cfg.train.eval_every = 0;
-    let mut t = Trainer::new(cfg, BigramPolicy::new(5).unwrap(), ConstantForOne, tasks(3), vec![], dir.path()).unwrap();
+    let mut t = Trainer::new(
+        cfg,
+        BigramPolicy::new(5).unwrap(),
+        ConstantForOne,
+        tasks(3),
+        vec![],
+        dir.path(),
+    )
+    .unwrap();
     t.show_progress = false;
     let s = t.run().unwrap();
     assert!(s.metrics.iter().any(|m| m.zero_std_frac > 0.0));
@@ -247,7 +297,11 @@ fn several_updates_per_batch_use_sampling_logprobs() {
     let mut t = trainer(cfg, dir.path(), false);
     let s = t.run().unwrap();
     // later updates of a batch are off-policy: the ratio clip becomes active somewhere
-    assert!(s.metrics.iter().any(|m| m.clip_frac > 0.0), "{:?}", s.metrics.iter().map(|m| m.clip_frac).collect::<Vec<_>>());
+    assert!(
+        s.metrics.iter().any(|m| m.clip_frac > 0.0),
+        "{:?}",
+        s.metrics.iter().map(|m| m.clip_frac).collect::<Vec<_>>()
+    );
     // 4 optimizer steps per training step: warmup covers the first two optimizer steps only
     assert!(s.metrics[0].lr > 0.19 && s.metrics[5].lr < s.metrics[1].lr);
 }
@@ -268,8 +322,15 @@ fn one_shot_repeats_one_task() {
     let mut bad = config(2);
     bad.data.one_shot = true;
     bad.data.one_shot_index = 99;
-    let err = Trainer::new(bad, BigramPolicy::new(1).unwrap(), EmitSeven { error_on_13: false }, tasks(10), vec![], dir.path())
-        .err()
-        .unwrap();
+    let err = Trainer::new(
+        bad,
+        BigramPolicy::new(1).unwrap(),
+        EmitSeven { error_on_13: false },
+        tasks(10),
+        vec![],
+        dir.path(),
+    )
+    .err()
+    .unwrap();
     assert!(format!("{err}").contains("one_shot_index"));
 }

@@ -72,8 +72,8 @@ impl SplitMix {
 }
 
 const NAMES: &[&str] = &[
-    "Tom", "Mia", "Sam", "Ava", "Leo", "Zoe", "Ben", "Ivy", "Max", "Lily", "Noah", "Emma", "Omar", "Sara", "Raj",
-    "Nina",
+    "Tom", "Mia", "Sam", "Ava", "Leo", "Zoe", "Ben", "Ivy", "Max", "Lily", "Noah", "Emma", "Omar",
+    "Sara", "Raj", "Nina",
 ];
 /// (item, container, containers)
 const ITEMS: &[(&str, &str, &str)] = &[
@@ -94,7 +94,10 @@ fn one(rng: &mut SplitMix, p: &ArithmeticParams) -> Problem {
     let m = p.max_operand.max(2);
     let mut total = rng.range(2, m);
     let mut text = format!("{name} has {total} {item}.");
-    let n_ops = rng.range(p.min_ops.max(1) as u64, p.max_ops.max(p.min_ops.max(1)) as u64) as usize;
+    let n_ops = rng.range(
+        p.min_ops.max(1) as u64,
+        p.max_ops.max(p.min_ops.max(1)) as u64,
+    ) as usize;
     for k in 0..n_ops {
         let then = if k == 0 { "" } else { "Then " };
         let he = name;
@@ -108,7 +111,9 @@ fn one(rng: &mut SplitMix, p: &ArithmeticParams) -> Problem {
                 1 => {
                     let (a, b) = (rng.range(2, m), rng.range(2, m));
                     total += a * b;
-                    text += &format!(" {then}{he} buys {a} {containers} with {b} {item} in each {container}.");
+                    text += &format!(
+                        " {then}{he} buys {a} {containers} with {b} {item} in each {container}."
+                    );
                 }
                 2 => {
                     if total < 2 {
@@ -128,7 +133,9 @@ fn one(rng: &mut SplitMix, p: &ArithmeticParams) -> Problem {
                     text += &format!(" {then}{he} {w} the number of {item}.");
                 }
                 _ => {
-                    let divisors: Vec<u64> = (2..=m.min(10)).filter(|d| total % d == 0 && total / d >= 1).collect();
+                    let divisors: Vec<u64> = (2..=m.min(10))
+                        .filter(|&d| total.is_multiple_of(d))
+                        .collect();
                     if divisors.is_empty() {
                         continue;
                     }
@@ -177,7 +184,12 @@ pub fn generate_splits(
 
 /// The committed default splits.
 pub fn default_splits() -> (Vec<Problem>, Vec<Problem>) {
-    generate_splits(DEFAULT_SEED, DEFAULT_TRAIN, DEFAULT_HELDOUT, &ArithmeticParams::default())
+    generate_splits(
+        DEFAULT_SEED,
+        DEFAULT_TRAIN,
+        DEFAULT_HELDOUT,
+        &ArithmeticParams::default(),
+    )
 }
 
 /// JSONL text of problems (one object per line).
@@ -195,7 +207,8 @@ pub fn write_splits(dir: &Path, train: &[Problem], heldout: &[Problem]) -> Resul
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for (name, ps) in [("train.jsonl", train), ("heldout.jsonl", heldout)] {
         let p = dir.join(name);
-        std::fs::write(&p, to_jsonl(ps)).with_context(|| format!("cannot write {}", p.display()))?;
+        std::fs::write(&p, to_jsonl(ps))
+            .with_context(|| format!("cannot write {}", p.display()))?;
     }
     Ok(())
 }
@@ -209,7 +222,10 @@ pub fn parse_jsonl(text: &str, origin: &str) -> Result<Vec<Problem>> {
             continue;
         }
         let q: Problem = serde_json::from_str(line).map_err(|e| {
-            anyhow::anyhow!("{origin}:{}: expected {{\"problem\": string, \"answer\": string}}: {e}", i + 1)
+            anyhow::anyhow!(
+                "{origin}:{}: expected {{\"problem\": string, \"answer\": string}}: {e}",
+                i + 1
+            )
         })?;
         out.push(q);
     }
@@ -221,7 +237,8 @@ pub fn parse_jsonl(text: &str, origin: &str) -> Result<Vec<Problem>> {
 
 /// Reads a `{problem, answer}` JSONL file.
 pub fn load_jsonl(path: &Path) -> Result<Vec<Problem>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     parse_jsonl(&text, &path.display().to_string())
 }
 

@@ -25,11 +25,17 @@ pub struct GroupStats {
 pub fn group_stats(rewards: &[f64]) -> GroupStats {
     let n = rewards.len();
     if n <= 1 {
-        return GroupStats { mean: 0.0, std: 1.0 };
+        return GroupStats {
+            mean: 0.0,
+            std: 1.0,
+        };
     }
     let mean = rewards.iter().sum::<f64>() / n as f64;
     let var = rewards.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    GroupStats { mean, std: var.sqrt() }
+    GroupStats {
+        mean,
+        std: var.sqrt(),
+    }
 }
 
 /// Advantages of samples with `rewards` and `group_ids` (samples of a group need not be

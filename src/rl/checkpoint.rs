@@ -67,17 +67,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     {
-        let mut f = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let mut f =
+            File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }
-    fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+    fs::rename(&tmp, path)
+        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
     fsync_dir(dir)
 }
 
 fn save_tensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
     let map: HashMap<String, Tensor> = tensors.iter().cloned().collect();
-    candle_core::safetensors::save(&map, path).with_context(|| format!("cannot write {}", path.display()))?;
+    candle_core::safetensors::save(&map, path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     fsync_file(path)
 }
 
@@ -141,7 +144,8 @@ pub fn latest(run_dir: &Path) -> Result<Option<PathBuf>> {
 pub fn load(dir: &Path) -> Result<Checkpoint> {
     let rd = |n: &str| -> Result<HashMap<String, Tensor>> {
         let p = dir.join(n);
-        candle_core::safetensors::load(&p, &Device::Cpu).with_context(|| format!("cannot read {}", p.display()))
+        candle_core::safetensors::load(&p, &Device::Cpu)
+            .with_context(|| format!("cannot read {}", p.display()))
     };
     let sp = dir.join("state.json");
     let state: TrainState = serde_json::from_slice(

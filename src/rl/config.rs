@@ -359,9 +359,10 @@ impl Default for TrainConfig {
 impl RunConfig {
     /// Parses TOML text; `origin` names the source in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
-        let cfg: RunConfig =
-            toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: invalid run config: {e}"))?;
-        cfg.validate().with_context(|| format!("{origin}: invalid run config"))?;
+        let cfg: RunConfig = toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!("{origin}: invalid run config: {e}"))?;
+        cfg.validate()
+            .with_context(|| format!("{origin}: invalid run config"))?;
         Ok(cfg)
     }
 
@@ -381,13 +382,25 @@ impl RunConfig {
     pub fn validate(&self) -> Result<()> {
         let s = &self.sampling;
         anyhow::ensure!(s.group_size >= 1, "sampling.group_size must be ≥ 1");
-        anyhow::ensure!(s.prompts_per_step >= 1, "sampling.prompts_per_step must be ≥ 1");
+        anyhow::ensure!(
+            s.prompts_per_step >= 1,
+            "sampling.prompts_per_step must be ≥ 1"
+        );
         anyhow::ensure!(s.temperature > 0.0, "sampling.temperature must be > 0");
-        anyhow::ensure!(s.top_p > 0.0 && s.top_p <= 1.0, "sampling.top_p must be in (0, 1]");
+        anyhow::ensure!(
+            s.top_p > 0.0 && s.top_p <= 1.0,
+            "sampling.top_p must be in (0, 1]"
+        );
         anyhow::ensure!(s.max_new_tokens >= 1, "sampling.max_new_tokens must be ≥ 1");
-        anyhow::ensure!(s.max_sampling_tries >= 1, "sampling.max_sampling_tries must be ≥ 1");
+        anyhow::ensure!(
+            s.max_sampling_tries >= 1,
+            "sampling.max_sampling_tries must be ≥ 1"
+        );
         let l = &self.loss;
-        anyhow::ensure!(l.clip_low >= 0.0 && l.clip_low < 1.0, "loss.clip_low must be in [0, 1)");
+        anyhow::ensure!(
+            l.clip_low >= 0.0 && l.clip_low < 1.0,
+            "loss.clip_low must be in [0, 1)"
+        );
         anyhow::ensure!(l.clip_high >= 0.0, "loss.clip_high must be ≥ 0");
         anyhow::ensure!(
             l.dual_clip == 0.0 || l.dual_clip > 1.0,

@@ -36,6 +36,8 @@ pub fn token_logp_entropy(logits: &Tensor, ids: &Tensor, temperature: f64) -> Re
     let probs = logp_all.exp()?;
     let entropy = (lse_s.squeeze(D::Minus1)? - (probs * &shifted)?.sum(D::Minus1)?)?;
     let idx = ids.to_dtype(DType::U32)?.unsqueeze(D::Minus1)?;
-    let logp = logp_all.gather(&idx.contiguous()?, D::Minus1)?.squeeze(D::Minus1)?;
+    let logp = logp_all
+        .gather(&idx.contiguous()?, D::Minus1)?
+        .squeeze(D::Minus1)?;
     Ok(TokenStats { logp, entropy })
 }

@@ -123,7 +123,10 @@ fn truncate_after(path: &Path, step: u64) -> Result<()> {
             Ok(v) => v,
             Err(_) => continue, // a torn last line from a crash
         };
-        if v.get("step").and_then(|s| s.as_u64()).is_some_and(|s| s <= step) {
+        if v.get("step")
+            .and_then(|s| s.as_u64())
+            .is_some_and(|s| s <= step)
+        {
             kept.push_str(line);
             kept.push('\n');
         }

@@ -4,18 +4,18 @@
 //! tests run it with a tiny model ([`toy`]) and stand-in verifiers.
 pub mod advantage;
 pub mod aggregate;
+pub mod checkpoint;
+pub mod config;
 pub mod kl;
 pub mod logprob;
 pub mod loss;
+pub mod metrics;
 pub mod ops;
-pub mod config;
 pub mod optimizer;
-pub mod schedule;
+pub mod plot;
 pub mod policy;
 pub mod reward;
+pub mod schedule;
 pub mod task;
-pub mod checkpoint;
-pub mod metrics;
-pub mod plot;
 pub mod toy;
 pub mod trainer;

@@ -108,12 +108,21 @@ impl AdamW {
                 bail!("duplicate parameter name {name}");
             }
             if var.dtype() != DType::F32 {
-                bail!("parameter {name} is {:?}; master weights must be f32", var.dtype());
+                bail!(
+                    "parameter {name} is {:?}; master weights must be f32",
+                    var.dtype()
+                );
             }
             m.push(var.zeros_like()?);
             v.push(var.zeros_like()?);
         }
-        Ok(AdamW { params, m, v, t: 0, hp })
+        Ok(AdamW {
+            params,
+            m,
+            v,
+            t: 0,
+            hp,
+        })
     }
 
     /// Steps taken so far.
@@ -131,7 +140,11 @@ impl AdamW {
         let mut sq = 0f64;
         for (name, _) in &self.params {
             if let Some(g) = grads.get(name) {
-                sq += g.to_dtype(DType::F64)?.sqr()?.sum_all()?.to_scalar::<f64>()?;
+                sq += g
+                    .to_dtype(DType::F64)?
+                    .sqr()?
+                    .sum_all()?
+                    .to_scalar::<f64>()?;
             }
         }
         Ok(sq.sqrt())
@@ -194,7 +207,11 @@ impl AdamW {
                     .get(&key)
                     .with_context(|| format!("optimizer state lacks {key}"))?;
                 if x.dims() != var.dims() {
-                    bail!("optimizer state {key} has shape {:?}, parameter has {:?}", x.dims(), var.dims());
+                    bail!(
+                        "optimizer state {key} has shape {:?}, parameter has {:?}",
+                        x.dims(),
+                        var.dims()
+                    );
                 }
                 *slot = x.to_dtype(DType::F32)?.to_device(var.device())?;
             }

@@ -24,7 +24,8 @@ pub fn plot_run(run_dir: &Path) -> Result<PathBuf> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (1200, 700)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("plot: {e}"))?;
+        root.fill(&WHITE)
+            .map_err(|e| anyhow::anyhow!("plot: {e}"))?;
         let areas = root.split_evenly((2, 3));
         for ((title, get), area) in panels.iter().zip(areas.iter()) {
             let pts: Vec<(f64, f64)> = rows
@@ -33,11 +34,19 @@ pub fn plot_run(run_dir: &Path) -> Result<PathBuf> {
                 .collect();
             let (x0, x1) = pts
                 .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+                    (a.min(p.0), b.max(p.0))
+                });
             let (y0, y1) = pts
                 .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
-            let (x0, x1) = if pts.is_empty() { (0.0, 1.0) } else { (x0, x1.max(x0 + 1.0)) };
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+                    (a.min(p.1), b.max(p.1))
+                });
+            let (x0, x1) = if pts.is_empty() {
+                (0.0, 1.0)
+            } else {
+                (x0, x1.max(x0 + 1.0))
+            };
             let (y0, y1) = if pts.is_empty() {
                 (0.0, 1.0)
             } else {

@@ -75,7 +75,11 @@ pub trait Policy {
     /// Per-token log-probs `[B, T]` (same padding as [`Policy::score`]) under the frozen
     /// reference policy (the initial weights), or `None` when the policy keeps none. Only
     /// called when `loss.kl_coef ≠ 0`.
-    fn reference_logp(&mut self, _items: &[ScoreItem], _temperature: f64) -> Result<Option<Tensor>> {
+    fn reference_logp(
+        &mut self,
+        _items: &[ScoreItem],
+        _temperature: f64,
+    ) -> Result<Option<Tensor>> {
         Ok(None)
     }
 

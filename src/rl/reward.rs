@@ -51,7 +51,12 @@ impl RewardShaper {
     }
 
     /// The reward of one judged completion of `len` tokens (`None` for a verifier error).
-    pub fn shape(&self, task_id: &str, outcome: &RewardOutcome, len: usize) -> Option<ShapedReward> {
+    pub fn shape(
+        &self,
+        task_id: &str,
+        outcome: &RewardOutcome,
+        len: usize,
+    ) -> Option<ShapedReward> {
         let correct = match &outcome.verdict {
             Verdict::Accepted => true,
             Verdict::Rejected(_) => false,
@@ -68,7 +73,12 @@ impl RewardShaper {
         } else {
             c.format_penalty
         };
-        let overlong = overlong_penalty(len, self.max_new_tokens, c.overlong_buffer, c.overlong_penalty);
+        let overlong = overlong_penalty(
+            len,
+            self.max_new_tokens,
+            c.overlong_buffer,
+            c.overlong_penalty,
+        );
         let length = if c.length_reward_weight > 0.0 {
             match self.history.get(task_id) {
                 Some(&h) => c.length_reward_weight * length_reward(len, h, correct),

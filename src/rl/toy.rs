@@ -47,7 +47,9 @@ impl BigramPolicy {
     fn parse(text: &str) -> Result<Vec<u32>> {
         text.split_whitespace()
             .map(|t| {
-                let v: u32 = t.parse().with_context(|| format!("toy prompt token {t:?} is not a number"))?;
+                let v: u32 = t
+                    .parse()
+                    .with_context(|| format!("toy prompt token {t:?} is not a number"))?;
                 if v as usize >= VOCAB {
                     bail!("toy token {v} out of range");
                 }
@@ -57,7 +59,12 @@ impl BigramPolicy {
     }
 
     fn logits(w: &Tensor, items: &[ScoreItem]) -> Result<(Tensor, Tensor, Tensor)> {
-        let t = items.iter().map(|i| i.completion_ids.len()).max().unwrap_or(0).max(1);
+        let t = items
+            .iter()
+            .map(|i| i.completion_ids.len())
+            .max()
+            .unwrap_or(0)
+            .max(1);
         let (mut prev, mut ids, mut mask) = (Vec::new(), Vec::new(), Vec::new());
         for it in items {
             let mut p = *it.prompt_ids.last().unwrap_or(&EOS);
@@ -103,7 +110,11 @@ impl Policy for BigramPolicy {
                 let mut truncated = true;
                 for _ in 0..params.max_new_tokens {
                     let row = &w[prev];
-                    let tau = if params.temperature > 0.0 { params.temperature } else { 1.0 };
+                    let tau = if params.temperature > 0.0 {
+                        params.temperature
+                    } else {
+                        1.0
+                    };
                     let z: Vec<f64> = row.iter().map(|&x| x as f64 / tau).collect();
                     let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                     let lse = m + z.iter().map(|x| (x - m).exp()).sum::<f64>().ln();
@@ -130,7 +141,11 @@ impl Policy for BigramPolicy {
                         break;
                     }
                 }
-                let text = ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(" ");
+                let text = ids
+                    .iter()
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 group.push(Rollout {
                     prompt_ids: prompt_ids.clone(),
                     completion_ids: ids,
@@ -163,7 +178,11 @@ impl Policy for BigramPolicy {
 
     fn reference_logp(&mut self, items: &[ScoreItem], temperature: f64) -> Result<Option<Tensor>> {
         let (logits, ids, _) = Self::logits(&self.w_ref, items)?;
-        Ok(Some(token_logp_entropy(&logits, &ids, temperature)?.logp.detach()))
+        Ok(Some(
+            token_logp_entropy(&logits, &ids, temperature)?
+                .logp
+                .detach(),
+        ))
     }
 
     fn trainable(&self) -> Vec<(String, Var)> {

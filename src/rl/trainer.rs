@@ -29,7 +29,9 @@ use crate::rl::metrics::{MetricsWriter, SampleLog, StepMetrics};
 use crate::rl::ops::scalar;
 use crate::rl::optimizer::{AdamW, GradAccumulator};
 use crate::rl::plot::plot_run;
-use crate::rl::policy::{Policy, RewardOutcome, Rewarder, Rollout, SamplingParams, ScoreItem, Verdict};
+use crate::rl::policy::{
+    Policy, RewardOutcome, Rewarder, Rollout, SamplingParams, ScoreItem, Verdict,
+};
 use crate::rl::reward::{RewardShaper, ShapedReward};
 use crate::rl::task::Task;
 
@@ -104,7 +106,8 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                 train.len()
             );
         }
-        std::fs::create_dir_all(out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+        std::fs::create_dir_all(out_dir)
+            .with_context(|| format!("cannot create {}", out_dir.display()))?;
         checkpoint::write_atomic(&out_dir.join("config.toml"), cfg.to_toml()?.as_bytes())?;
         let opt = AdamW::new(policy.trainable(), cfg.optim.adamw())?;
         let shaper = RewardShaper::new(cfg.reward.clone(), cfg.sampling.max_new_tokens);
@@ -149,7 +152,10 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
     /// step it resumes after.
     pub fn resume(&mut self) -> Result<u64> {
         let dir = checkpoint::latest(&self.out_dir)?.with_context(|| {
-            format!("{}: no checkpoint to resume from (checkpoints/latest missing)", self.out_dir.display())
+            format!(
+                "{}: no checkpoint to resume from (checkpoints/latest missing)",
+                self.out_dir.display()
+            )
         })?;
         let ck = checkpoint::load(&dir)?;
         if ck.state.seed != self.cfg.train.seed {
@@ -166,12 +172,18 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                 .get(&name)
                 .with_context(|| format!("{}: checkpoint lacks weight {name}", dir.display()))?;
             if t.dims() != var.dims() {
-                bail!("{}: weight {name} has shape {:?}, model has {:?}", dir.display(), t.dims(), var.dims());
+                bail!(
+                    "{}: weight {name} has shape {:?}, model has {:?}",
+                    dir.display(),
+                    t.dims(),
+                    var.dims()
+                );
             }
             var.set(&t.to_dtype(var.dtype())?.to_device(var.device())?)?;
         }
         self.policy.after_update()?;
-        self.opt.load_state(&ck.optimizer, ck.state.optimizer_steps)?;
+        self.opt
+            .load_state(&ck.optimizer, ck.state.optimizer_steps)?;
         self.step = ck.state.step;
         self.cursor = ck.state.data_cursor;
         self.shaper.history = ck.state.reward_history;
@@ -260,26 +272,31 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                 }
             };
             self.step = step;
-            if self.cfg.train.eval_every > 0 && step % self.cfg.train.eval_every == 0 && !self.eval.is_empty() {
+            if self.cfg.train.eval_every > 0
+                && step.is_multiple_of(self.cfg.train.eval_every)
+                && !self.eval.is_empty()
+            {
                 m.eval_accuracy = Some(self.evaluate()?);
             }
             writer.write_samples(&logs)?;
             writer.write_step(&m)?;
             let p = self.cfg.train.plot_every;
-            if p > 0 && step % p == 0 {
+            if p > 0 && step.is_multiple_of(p) {
                 if let Err(e) = plot_run(&self.out_dir) {
                     tracing::warn!("plot failed: {e:#}");
                 }
             }
             let s = self.cfg.train.save_every;
-            if (s > 0 && step % s == 0) || step == max {
+            if (s > 0 && step.is_multiple_of(s)) || step == max {
                 self.save_checkpoint()?;
             }
             bar.set_message(format!(
                 "reward {:.3} acc {:.3}{}",
                 m.reward_mean,
                 m.accuracy,
-                m.eval_accuracy.map(|a| format!(" eval {a:.3}")).unwrap_or_default()
+                m.eval_accuracy
+                    .map(|a| format!(" eval {a:.3}"))
+                    .unwrap_or_default()
             ));
             bar.set_position(step);
             history.push(m);
@@ -313,7 +330,9 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         let (mut judged, mut correct) = (0usize, 0usize);
         for (ci, chunk) in self.eval[..n].chunks(64).enumerate() {
             let prompts: Vec<String> = chunk.iter().map(|t| t.prompt.clone()).collect();
-            let rolls = self.policy.generate(&prompts, 1, &params, seed.wrapping_add(ci as u64))?;
+            let rolls = self
+                .policy
+                .generate(&prompts, 1, &params, seed.wrapping_add(ci as u64))?;
             for (task, group) in chunk.iter().zip(rolls) {
                 let texts: Vec<String> = group.iter().map(|r| r.text.clone()).collect();
                 for o in self.rewarder.judge(task, &texts)? {
@@ -323,7 +342,9 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                             correct += 1
                         }
                         Verdict::Rejected(_) => judged += 1,
-                        Verdict::Error(e) => tracing::warn!("eval {}: verifier error: {e}", task.id),
+                        Verdict::Error(e) => {
+                            tracing::warn!("eval {}: verifier error: {e}", task.id)
+                        }
                     }
                 }
             }
@@ -339,7 +360,11 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
             top_p: s.top_p,
             max_new_tokens: s.max_new_tokens,
         };
-        let tries = if s.dynamic_sampling { s.max_sampling_tries } else { 1 };
+        let tries = if s.dynamic_sampling {
+            s.max_sampling_tries
+        } else {
+            1
+        };
         let mut kept: Vec<Vec<Sample>> = Vec::new();
         let mut dropped: Vec<Vec<Sample>> = Vec::new();
         let (mut groups_seen, mut constant) = (0usize, 0usize);
@@ -349,12 +374,19 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
             let idxs = self.next_tasks(need);
             let prompts: Vec<String> = idxs.iter().map(|&i| self.train[i].prompt.clone()).collect();
             let t0 = Instant::now();
-            let rolls = self
-                .policy
-                .generate(&prompts, s.group_size, &params, self.seed_for(step, attempt as u64 + 1))?;
+            let rolls = self.policy.generate(
+                &prompts,
+                s.group_size,
+                &params,
+                self.seed_for(step, attempt as u64 + 1),
+            )?;
             m.gen_s += t0.elapsed().as_secs_f64();
             if rolls.len() != idxs.len() {
-                bail!("policy returned {} groups for {} prompts", rolls.len(), idxs.len());
+                bail!(
+                    "policy returned {} groups for {} prompts",
+                    rolls.len(),
+                    idxs.len()
+                );
             }
             let t1 = Instant::now();
             let mut round = Vec::new();
@@ -364,7 +396,11 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                 let task = &self.train[ti];
                 let outcomes: Vec<RewardOutcome> = self.rewarder.judge(task, &texts)?;
                 if outcomes.len() != group.len() {
-                    bail!("rewarder returned {} outcomes for {} completions", outcomes.len(), group.len());
+                    bail!(
+                        "rewarder returned {} outcomes for {} completions",
+                        outcomes.len(),
+                        group.len()
+                    );
                 }
                 let mut samples = Vec::new();
                 for (r, o) in group.into_iter().zip(outcomes) {
@@ -385,7 +421,10 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                         None => {
                             m.verifier_errors += 1;
                             if let Verdict::Error(e) = &o.verdict {
-                                tracing::warn!("step {step} task {}: verifier error, sample dropped: {e}", task.id);
+                                tracing::warn!(
+                                    "step {step} task {}: verifier error, sample dropped: {e}",
+                                    task.id
+                                );
                             }
                         }
                     }
@@ -421,7 +460,8 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         for g in &kept {
             for x in g {
                 let id = self.train[x.task].id.clone();
-                self.shaper.record(&id, x.rollout.completion_ids.len(), x.reward.correct);
+                self.shaper
+                    .record(&id, x.rollout.completion_ids.len(), x.reward.correct);
             }
         }
         m.accuracy = correct as f64 / judged.max(1) as f64;
@@ -450,10 +490,13 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
 
     fn rows_of(t: &Tensor, lens: &[usize]) -> Result<Vec<Vec<f32>>> {
         let m: Vec<Vec<f32>> = t.to_dtype(DType::F32)?.to_device(&Device::Cpu)?.to_vec2()?;
-        Ok(m.into_iter().zip(lens).map(|(mut r, &n)| {
-            r.truncate(n);
-            r
-        }).collect())
+        Ok(m.into_iter()
+            .zip(lens)
+            .map(|(mut r, &n)| {
+                r.truncate(n);
+                r
+            })
+            .collect())
     }
 
     /// One training step (1-based `step`).
@@ -476,8 +519,16 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         let n = rewards.len() as f64;
         m.samples = samples.len();
         m.reward_mean = rewards.iter().sum::<f64>() / n;
-        m.reward_std = (rewards.iter().map(|r| (r - m.reward_mean).powi(2)).sum::<f64>() / n).sqrt();
-        let lens: Vec<usize> = samples.iter().map(|x| x.rollout.completion_ids.len()).collect();
+        m.reward_std = (rewards
+            .iter()
+            .map(|r| (r - m.reward_mean).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt();
+        let lens: Vec<usize> = samples
+            .iter()
+            .map(|x| x.rollout.completion_ids.len())
+            .collect();
         m.response_len_mean = lens.iter().sum::<usize>() as f64 / n;
         m.response_len_max = lens.iter().copied().max().unwrap_or(0);
         let logs = self.sample_logs(step, &samples);
@@ -498,13 +549,14 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                         .is_none_or(|v| v.len() != samples[i].rollout.completion_ids.len())
                 })
                 .collect();
-            for i in 0..samples.len() {
+            for (i, x) in samples.iter_mut().enumerate() {
                 if !missing.contains(&i) {
-                    samples[i].old = samples[i].rollout.sampling_logp.clone();
+                    x.old = x.rollout.sampling_logp.clone();
                 }
             }
             for chunk in missing.chunks(mb) {
-                let items: Vec<ScoreItem> = chunk.iter().map(|&i| item(&samples[i].rollout)).collect();
+                let items: Vec<ScoreItem> =
+                    chunk.iter().map(|&i| item(&samples[i].rollout)).collect();
                 let out = self.policy.score(&items, temp)?;
                 let l: Vec<usize> = chunk.iter().map(|&i| lens[i]).collect();
                 for (&i, r) in chunk.iter().zip(Self::rows_of(&out.logp.detach(), &l)?) {
@@ -515,7 +567,8 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         if lp.kl_coef != 0.0 {
             let idx: Vec<usize> = (0..samples.len()).collect();
             for chunk in idx.chunks(mb) {
-                let items: Vec<ScoreItem> = chunk.iter().map(|&i| item(&samples[i].rollout)).collect();
+                let items: Vec<ScoreItem> =
+                    chunk.iter().map(|&i| item(&samples[i].rollout)).collect();
                 let r = self
                     .policy
                     .reference_logp(&items, temp)?
@@ -528,9 +581,10 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         }
 
         let params = self.opt.params().to_vec();
-        let sched = self.cfg.optim.schedule(
-            self.cfg.train.max_steps * updates as u64,
-        );
+        let sched = self
+            .cfg
+            .optim
+            .schedule(self.cfg.train.max_steps * updates as u64);
         let t_len = self.cfg.sampling.max_new_tokens;
         let per_mini = samples.len().div_ceil(self.cfg.train.mini_batches);
         let (mut loss_sum, mut pg_sum, mut gn_sum) = (0f64, 0f64, 0f64);
@@ -539,7 +593,10 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         let mut n_updates = 0usize;
         for _epoch in 0..self.cfg.train.ppo_epochs {
             for mini in samples.chunks(per_mini) {
-                let mlens: Vec<usize> = mini.iter().map(|x| x.rollout.completion_ids.len()).collect();
+                let mlens: Vec<usize> = mini
+                    .iter()
+                    .map(|x| x.rollout.completion_ids.len())
+                    .collect();
                 let norm = AggNorm::from_lengths(&mlens, t_len);
                 let mut acc = GradAccumulator::new();
                 for micro in mini.chunks(mb) {
@@ -548,15 +605,20 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                     let t = out.logp.dim(1)?;
                     let old = match updates > 1 {
                         true => {
-                            let rows: Vec<&[f32]> = micro.iter().map(|x| x.old.as_deref().unwrap_or(&[])).collect();
+                            let rows: Vec<&[f32]> = micro
+                                .iter()
+                                .map(|x| x.old.as_deref().unwrap_or(&[]))
+                                .collect();
                             Some(Self::pad(&rows, t)?)
                         }
                         false => None,
                     };
                     let reference = match lp.kl_coef != 0.0 {
                         true => {
-                            let rows: Vec<&[f32]> =
-                                micro.iter().map(|x| x.reference.as_deref().unwrap_or(&[])).collect();
+                            let rows: Vec<&[f32]> = micro
+                                .iter()
+                                .map(|x| x.reference.as_deref().unwrap_or(&[]))
+                                .collect();
                             Some(Self::pad(&rows, t)?)
                         }
                         false => None,
@@ -593,7 +655,10 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                     counts.add(&lo.counts);
                 }
                 let lr = sched.lr_at(self.opt.steps());
-                let st = self.opt.step(&acc, lr).with_context(|| format!("optimizer step at step {step}"))?;
+                let st = self
+                    .opt
+                    .step(&acc, lr)
+                    .with_context(|| format!("optimizer step at step {step}"))?;
                 self.policy.after_update()?;
                 gn_sum += st.grad_norm;
                 m.lr = lr;
