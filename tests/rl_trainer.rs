@@ -334,3 +334,44 @@ fn one_shot_repeats_one_task() {
     .unwrap();
     assert!(format!("{err}").contains("one_shot_index"));
 }
+
+#[test]
+fn resume_without_checkpoint_is_a_clear_error_and_old_checkpoints_are_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = trainer(config(4), dir.path(), false);
+    let msg = format!("{:#}", t.resume().unwrap_err());
+    assert!(msg.contains("no checkpoint"), "{msg}");
+    let mut cfg = config(8);
+    cfg.train.save_every = 1;
+    cfg.train.keep_checkpoints = 2;
+    let s = prover::rl::trainer::train(
+        cfg,
+        BigramPolicy::new(2).unwrap(),
+        EmitSeven { error_on_13: false },
+        tasks(4),
+        vec![],
+        dir.path(),
+        false,
+    )
+    .unwrap();
+    assert_eq!(s.steps, 8);
+    let mut names: Vec<String> = std::fs::read_dir(dir.path().join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["latest", "step-00000007", "step-00000008"]);
+    // resuming a finished run does nothing more
+    let again = prover::rl::trainer::train(
+        config(8),
+        BigramPolicy::new(2).unwrap(),
+        EmitSeven { error_on_13: false },
+        tasks(4),
+        vec![],
+        dir.path(),
+        true,
+    )
+    .unwrap();
+    assert_eq!(again.steps, 8);
+    assert!(again.metrics.is_empty());
+}

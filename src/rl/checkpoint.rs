@@ -159,3 +159,30 @@ pub fn load(dir: &Path) -> Result<Checkpoint> {
         state,
     })
 }
+
+/// Removes all but the newest `keep` checkpoints (never the one `latest` points to).
+pub fn prune(run_dir: &Path, keep: usize) -> Result<()> {
+    if keep == 0 {
+        return Ok(());
+    }
+    let root = checkpoints_dir(run_dir);
+    let current = latest(run_dir)?;
+    let mut dirs: Vec<PathBuf> = fs::read_dir(&root)
+        .with_context(|| format!("cannot list {}", root.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("step-"))
+        })
+        .collect();
+    dirs.sort();
+    let n = dirs.len();
+    for d in dirs.into_iter().take(n.saturating_sub(keep)) {
+        if Some(&d) != current.as_ref() {
+            fs::remove_dir_all(&d).with_context(|| format!("cannot remove {}", d.display()))?;
+        }
+    }
+    Ok(())
+}

@@ -28,7 +28,8 @@
 //!   accumulate over micro-batches).
 //! - `[train]` `max_steps` [100]; `seed` [0]; `ppo_epochs` [1]; `mini_batches` [1]
 //!   (optimizer steps per epoch over the sampled batch); `eval_every` [0 = never];
-//!   `save_every` [0 = only at the end]; `samples_per_step_logged` [4]; `plot_every` [1].
+//!   `save_every` [0 = only at the end]; `samples_per_step_logged` [4]; `plot_every` [1];
+//!   `keep_checkpoints` [3] (0 = keep all).
 //! - `[lean]` free-form table passed to the Lean pool.
 use std::path::{Path, PathBuf};
 
@@ -339,6 +340,8 @@ pub struct TrainConfig {
     pub samples_per_step_logged: usize,
     /// Redraw the SVG plot every this many steps (0 = only at the end).
     pub plot_every: u64,
+    /// Keep only the newest this many checkpoints (0 = keep all).
+    pub keep_checkpoints: usize,
 }
 
 impl Default for TrainConfig {
@@ -352,6 +355,7 @@ impl Default for TrainConfig {
             save_every: 0,
             samples_per_step_logged: 4,
             plot_every: 1,
+            keep_checkpoints: 3,
         }
     }
 }
@@ -417,6 +421,11 @@ impl RunConfig {
         anyhow::ensure!(t.ppo_epochs >= 1, "train.ppo_epochs must be ≥ 1");
         anyhow::ensure!(t.mini_batches >= 1, "train.mini_batches must be ≥ 1");
         let r = &self.reward;
+        anyhow::ensure!(
+            !(r.kind == RewardKind::EntropyOnly && s.dynamic_sampling),
+            "reward.kind = \"entropy-only\" gives every group the same reward; \
+             sampling.dynamic_sampling would drop them all"
+        );
         anyhow::ensure!(
             r.overlong_buffer < s.max_new_tokens || r.overlong_buffer == 0,
             "reward.overlong_buffer must be smaller than sampling.max_new_tokens"

@@ -26,8 +26,10 @@ pub struct Rollout {
     pub completion_ids: Vec<u32>,
     /// Decoded completion text (what the verifier sees).
     pub text: String,
-    /// Per-token log-probs under the sampling distribution (logits / temperature), if the
-    /// sampler records them; used as `logπ_old` when a batch is reused for several updates.
+    /// Per-token log-probs of the chosen tokens under `softmax(logits / temperature)` (no
+    /// top-p renormalization, so they match [`Policy::score`]), if the sampler records them;
+    /// used as `logπ_old` when a batch is reused for several updates (otherwise a scoring
+    /// pass computes them).
     pub sampling_logp: Option<Vec<f32>>,
     /// True when generation stopped at `max_new_tokens` without EOS.
     pub truncated: bool,

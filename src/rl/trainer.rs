@@ -35,6 +35,24 @@ use crate::rl::policy::{
 use crate::rl::reward::{RewardShaper, ShapedReward};
 use crate::rl::task::Task;
 
+/// Trains `policy` on `train` (evaluating on `eval`) into `out_dir`; with `resume`, continues
+/// from the run directory's latest checkpoint. The usual entry point of `prover train`.
+pub fn train<P: Policy, R: Rewarder>(
+    cfg: RunConfig,
+    policy: P,
+    rewarder: R,
+    train: Vec<Task>,
+    eval: Vec<Task>,
+    out_dir: &Path,
+    resume: bool,
+) -> Result<RunSummary> {
+    let mut t = Trainer::new(cfg, policy, rewarder, train, eval, out_dir)?;
+    if resume {
+        t.resume()?;
+    }
+    t.run()
+}
+
 /// What a finished run reports.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
@@ -236,6 +254,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         };
         let dir = checkpoint::save(&self.out_dir, &weights, &opt_state, &state)?;
         self.last_checkpoint = Some(dir.clone());
+        checkpoint::prune(&self.out_dir, self.cfg.train.keep_checkpoints)?;
         Ok(dir)
     }
 
