@@ -1,35 +1,35 @@
 //! The TOML run configuration. Every section and key rejects unknown names
 //! (`deny_unknown_fields`); a bad file is reported with its path, line and column.
 //!
-//! Sections and keys (defaults in brackets):
-//! - `[model]` `spec` ["models/smollm2-135m-instruct/"]: HF dir, `.gguf` or `hf:ORG/NAME`;
-//!   `dtype` ["f32"]: compute dtype (masters stay f32); `device` ["cpu"];
-//!   `lora_rank` [0 = full fine-tuning], `lora_alpha` [16.0]; `chat_template` [true].
-//! - `[data]` `train` (path), `kind` ["answer"]: "answer" (`{problem, answer}` JSONL) |
-//!   "minif2f" (Lean statements); `eval` (held-out path, optional); `one_shot` [false]: repeat
-//!   one example (`one_shot_index` [0]) to fill each batch; `max_eval` [0 = all];
+//! Sections and keys (defaults in parentheses):
+//! - `[model]` `spec` (default "models/smollm2-135m-instruct/"): HF dir, `.gguf` or `hf:ORG/NAME`;
+//!   `dtype` (default "f32"): compute dtype (masters stay f32); `device` (default "cpu");
+//!   `lora_rank` (default 0 = full fine-tuning), `lora_alpha` (default 16.0); `chat_template` (default true).
+//! - `[data]` `train` (path), `kind` (default "answer"): "answer" (`{problem, answer}` JSONL) |
+//!   "minif2f" (Lean statements); `eval` (held-out path, optional); `one_shot` (default false): repeat
+//!   one example (`one_shot_index` (default 0)) to fill each batch; `max_eval` (default 0 = all);
 //!   `example` (key of a JSON object of named examples, e.g. "pi1"); `split` / `eval_split`
 //!   (for files with a `split` field, e.g. miniF2F "valid" / "test").
-//! - `[sampling]` `group_size` G [8]; `prompts_per_step` [16]; `temperature` [1.0];
-//!   `top_p` [1.0]; `max_new_tokens` [512]; `dynamic_sampling` [false]: drop groups whose
-//!   rewards are all equal and sample more, at most `max_sampling_tries` [4] rounds;
-//!   `eval_temperature` [0.0 = greedy].
-//! - `[reward]` `kind` ["answer"]: "answer" | "lean" | "entropy-only" (reward 0 for every
+//! - `[sampling]` `group_size` G (default 8); `prompts_per_step` (default 16); `temperature` (default 1.0);
+//!   `top_p` (default 1.0); `max_new_tokens` (default 512); `dynamic_sampling` (default false): drop groups whose
+//!   rewards are all equal and sample more, at most `max_sampling_tries` (default 4) rounds;
+//!   `eval_temperature` (default 0.0 = greedy).
+//! - `[reward]` `kind` (default "answer"): "answer" | "lean" | "entropy-only" (reward 0 for every
 //!   sample; only the entropy term trains; accuracy is still logged); shaping keys (each off
 //!   by default, formulas in [`crate::rl::reward`]): `format_reward`, `format_penalty`,
 //!   `overlong_buffer`, `overlong_penalty`, `length_reward_weight`.
-//! - `[loss]` `clip_low` ε_low [0.2]; `clip_high` ε_high [0.2]; `dual_clip` c [3.0, 0 = off];
-//!   `entropy_coef` [0.0]; `kl_coef` [0.0]; `kl_estimator` ["k3"]: k1|k2|k3;
-//!   `aggregation` ["token-mean"]; `norm_adv_by_std` [true] (false = Dr. GRPO).
+//! - `[loss]` `clip_low` ε_low (default 0.2); `clip_high` ε_high (default 0.2); `dual_clip` c (default 3.0, 0 = off);
+//!   `entropy_coef` (default 0.0); `kl_coef` (default 0.0); `kl_estimator` (default "k3"): k1|k2|k3;
+//!   `aggregation` (default "token-mean"); `norm_adv_by_std` (default true) (false = Dr. GRPO).
 //!   Formulas in [`crate::rl::loss`].
-//! - `[optim]` `lr` [1e-6]; `betas` [[0.9, 0.999]]; `eps` [1e-8]; `weight_decay` [0.01];
-//!   `grad_clip` [1.0]; `schedule` ["constant"]: constant|linear|cosine; `warmup_steps` [0];
-//!   `min_lr_ratio` [0.0]; `micro_batch` [8]: samples per forward/backward (gradients
+//! - `[optim]` `lr` (default 1e-6); `betas` (default [0.9, 0.999]); `eps` (default 1e-8); `weight_decay` (default 0.01);
+//!   `grad_clip` (default 1.0); `schedule` (default "constant"): constant|linear|cosine; `warmup_steps` (default 0);
+//!   `min_lr_ratio` (default 0.0); `micro_batch` (default 8): samples per forward/backward (gradients
 //!   accumulate over micro-batches).
-//! - `[train]` `max_steps` [100]; `seed` [0]; `ppo_epochs` [1]; `mini_batches` [1]
-//!   (optimizer steps per epoch over the sampled batch); `eval_every` [0 = never];
-//!   `save_every` [0 = only at the end]; `samples_per_step_logged` [4]; `plot_every` [1];
-//!   `keep_checkpoints` [3] (0 = keep all).
+//! - `[train]` `max_steps` (default 100); `seed` (default 0); `ppo_epochs` (default 1); `mini_batches` (default 1)
+//!   (optimizer steps per epoch over the sampled batch); `eval_every` (default 0 = never);
+//!   `save_every` (default 0 = only at the end); `samples_per_step_logged` (default 4); `plot_every` (default 1);
+//!   `keep_checkpoints` (default 3) (0 = keep all).
 //! - `[lean]` free-form table passed to the Lean pool.
 use std::path::{Path, PathBuf};
 

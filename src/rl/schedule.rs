@@ -5,7 +5,7 @@
 //! 0-based optimizer step `s`:
 //! - warmup (all schedules, when `W > 0`): `η · (s + 1) / W` for `s < W`
 //! - `constant`: `η`
-//! - `linear`: `η_min + (η − η_min) · (1 − p)` with `p = (s − W) / max(N − W, 1)` clipped to [0,1]
+//! - `linear`: `η_min + (η − η_min) · (1 − p)` with `p = (s − W) / max(N − W, 1)` clipped to `[0, 1]`
 //! - `cosine`: `η_min + (η − η_min) · ½ (1 + cos(π p))`
 use serde::{Deserialize, Serialize};
 
