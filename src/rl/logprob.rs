@@ -30,14 +30,13 @@ pub fn token_logp_entropy(logits: &Tensor, ids: &Tensor, temperature: f64) -> Re
     let m = z.max_keepdim(D::Minus1)?.detach();
     let shifted = z.broadcast_sub(&m)?;
     // Work with the shifted logits `z − m` (small magnitudes): `logsumexp(z) − Σ p·z` equals
-    // `logsumexp(z − m) − Σ p·(z − m)`.
+    // `logsumexp(z − m) − Σ p·(z − m)`, and `logπ(y) = (z_y − m) − logsumexp(z − m)`.
     let lse_s = shifted.exp()?.sum_keepdim(D::Minus1)?.log()?; // [B,T,1]
-    let logp_all = shifted.broadcast_sub(&lse_s)?;
-    let probs = logp_all.exp()?;
-    let entropy = (lse_s.squeeze(D::Minus1)? - (probs * &shifted)?.sum(D::Minus1)?)?;
+    let probs = shifted.broadcast_sub(&lse_s)?.exp()?;
+    let lse_s = lse_s.squeeze(D::Minus1)?;
+    let entropy = (&lse_s - (probs * &shifted)?.sum(D::Minus1)?)?;
     let idx = ids.to_dtype(DType::U32)?.unsqueeze(D::Minus1)?;
-    let logp = logp_all
-        .gather(&idx.contiguous()?, D::Minus1)?
-        .squeeze(D::Minus1)?;
+    let chosen = shifted.gather(&idx.contiguous()?, D::Minus1)?.squeeze(D::Minus1)?;
+    let logp = (chosen - lse_s)?;
     Ok(TokenStats { logp, entropy })
 }
