@@ -375,3 +375,14 @@ fn resume_without_checkpoint_is_a_clear_error_and_old_checkpoints_are_pruned() {
     assert_eq!(again.steps, 8);
     assert!(again.metrics.is_empty());
 }
+
+#[test]
+fn fresh_run_refuses_a_directory_with_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    trainer(config(2), dir.path(), false).run().unwrap();
+    let msg = format!(
+        "{:#}",
+        trainer(config(2), dir.path(), false).run().unwrap_err()
+    );
+    assert!(msg.contains("already holds a run"), "{msg}");
+}

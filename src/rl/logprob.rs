@@ -36,7 +36,9 @@ pub fn token_logp_entropy(logits: &Tensor, ids: &Tensor, temperature: f64) -> Re
     let lse_s = lse_s.squeeze(D::Minus1)?;
     let entropy = (&lse_s - (probs * &shifted)?.sum(D::Minus1)?)?;
     let idx = ids.to_dtype(DType::U32)?.unsqueeze(D::Minus1)?;
-    let chosen = shifted.gather(&idx.contiguous()?, D::Minus1)?.squeeze(D::Minus1)?;
+    let chosen = shifted
+        .gather(&idx.contiguous()?, D::Minus1)?
+        .squeeze(D::Minus1)?;
     let logp = (chosen - lse_s)?;
     Ok(TokenStats { logp, entropy })
 }

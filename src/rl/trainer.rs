@@ -259,8 +259,19 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
     }
 
     /// Runs until `train.max_steps`, writing metrics, samples, the plot and checkpoints.
+    /// Refuses to start from scratch in a directory that already holds checkpoints.
     pub fn run(&mut self) -> Result<RunSummary> {
         let max = self.cfg.train.max_steps;
+        if self.last_checkpoint.is_none() {
+            if let Some(d) = checkpoint::latest(&self.out_dir)? {
+                bail!(
+                    "{} already holds a run (latest checkpoint {}); resume it or choose another \
+                     output directory",
+                    self.out_dir.display(),
+                    d.display()
+                );
+            }
+        }
         let mut writer = MetricsWriter::open(&self.out_dir, Some(self.step))?;
         let bar = if self.show_progress {
             indicatif::ProgressBar::new(max)
@@ -277,8 +288,19 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         let mut history = Vec::new();
         while self.step < max {
             let step = self.step + 1;
-            let (mut m, logs) = match self.train_step(step) {
-                Ok(x) => x,
+            match self.one_step(step, &mut writer) {
+                Ok(m) => {
+                    bar.set_message(format!(
+                        "reward {:.3} acc {:.3}{}",
+                        m.reward_mean,
+                        m.accuracy,
+                        m.eval_accuracy
+                            .map(|a| format!(" eval {a:.3}"))
+                            .unwrap_or_default()
+                    ));
+                    bar.set_position(step);
+                    history.push(m);
+                }
                 Err(e) => {
                     bar.abandon();
                     let last = match &self.last_checkpoint {
@@ -289,36 +311,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                         "training stopped at step {step}; last good checkpoint: {last}"
                     )));
                 }
-            };
-            self.step = step;
-            if self.cfg.train.eval_every > 0
-                && step.is_multiple_of(self.cfg.train.eval_every)
-                && !self.eval.is_empty()
-            {
-                m.eval_accuracy = Some(self.evaluate()?);
             }
-            writer.write_samples(&logs)?;
-            writer.write_step(&m)?;
-            let p = self.cfg.train.plot_every;
-            if p > 0 && step.is_multiple_of(p) {
-                if let Err(e) = plot_run(&self.out_dir) {
-                    tracing::warn!("plot failed: {e:#}");
-                }
-            }
-            let s = self.cfg.train.save_every;
-            if (s > 0 && step.is_multiple_of(s)) || step == max {
-                self.save_checkpoint()?;
-            }
-            bar.set_message(format!(
-                "reward {:.3} acc {:.3}{}",
-                m.reward_mean,
-                m.accuracy,
-                m.eval_accuracy
-                    .map(|a| format!(" eval {a:.3}"))
-                    .unwrap_or_default()
-            ));
-            bar.set_position(step);
-            history.push(m);
         }
         bar.finish();
         if let Err(e) = plot_run(&self.out_dir) {
@@ -329,6 +322,31 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
             last_checkpoint: self.last_checkpoint.clone(),
             metrics: history,
         })
+    }
+
+    /// Step `step`: train, evaluate, log, plot, checkpoint.
+    fn one_step(&mut self, step: u64, writer: &mut MetricsWriter) -> Result<StepMetrics> {
+        let (mut m, logs) = self.train_step(step)?;
+        self.step = step;
+        if self.cfg.train.eval_every > 0
+            && step.is_multiple_of(self.cfg.train.eval_every)
+            && !self.eval.is_empty()
+        {
+            m.eval_accuracy = Some(self.evaluate().context("evaluation")?);
+        }
+        writer.write_samples(&logs)?;
+        writer.write_step(&m)?;
+        let p = self.cfg.train.plot_every;
+        if p > 0 && step.is_multiple_of(p) {
+            if let Err(e) = plot_run(&self.out_dir) {
+                tracing::warn!("plot failed: {e:#}");
+            }
+        }
+        let s = self.cfg.train.save_every;
+        if (s > 0 && step.is_multiple_of(s)) || step == self.cfg.train.max_steps {
+            self.save_checkpoint()?;
+        }
+        Ok(m)
     }
 
     /// Held-out accuracy: one sample per task at `sampling.eval_temperature`.
