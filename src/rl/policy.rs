@@ -122,4 +122,11 @@ pub trait Rewarder {
     /// One outcome per completion, in order. An `Err` aborts the step (infrastructure
     /// failure); per-sample verifier faults are [`Verdict::Error`].
     fn judge(&mut self, task: &Task, completions: &[String]) -> Result<Vec<RewardOutcome>>;
+
+    /// Judges the groups of a whole step at once (one `Vec` of outcomes per group, in order).
+    /// The default calls [`Rewarder::judge`] group by group; a parallel verifier (the Lean
+    /// pool) overrides it to keep all its workers busy.
+    fn judge_batch(&mut self, groups: &[(&Task, Vec<String>)]) -> Result<Vec<Vec<RewardOutcome>>> {
+        groups.iter().map(|(t, c)| self.judge(t, c)).collect()
+    }
 }

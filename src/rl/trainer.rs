@@ -29,9 +29,7 @@ use crate::rl::metrics::{MetricsWriter, SampleLog, StepMetrics};
 use crate::rl::ops::scalar;
 use crate::rl::optimizer::{AdamW, GradAccumulator};
 use crate::rl::plot::plot_run;
-use crate::rl::policy::{
-    Policy, RewardOutcome, Rewarder, Rollout, SamplingParams, ScoreItem, Verdict,
-};
+use crate::rl::policy::{Policy, Rewarder, Rollout, SamplingParams, ScoreItem, Verdict};
 use crate::rl::reward::{RewardShaper, ShapedReward};
 use crate::rl::task::Task;
 
@@ -370,9 +368,13 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
             let rolls = self
                 .policy
                 .generate(&prompts, 1, &params, seed.wrapping_add(ci as u64))?;
-            for (task, group) in chunk.iter().zip(rolls) {
-                let texts: Vec<String> = group.iter().map(|r| r.text.clone()).collect();
-                for o in self.rewarder.judge(task, &texts)? {
+            let batch: Vec<(&Task, Vec<String>)> = chunk
+                .iter()
+                .zip(&rolls)
+                .map(|(t, g)| (t, g.iter().map(|r| r.text.clone()).collect()))
+                .collect();
+            for ((task, _), outcomes) in batch.iter().zip(self.rewarder.judge_batch(&batch)?) {
+                for o in outcomes {
                     match o.verdict {
                         Verdict::Accepted => {
                             judged += 1;
@@ -427,11 +429,23 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
             }
             let t1 = Instant::now();
             let mut round = Vec::new();
-            for (&ti, group) in idxs.iter().zip(rolls) {
+            let batch: Vec<(&Task, Vec<String>)> = idxs
+                .iter()
+                .zip(&rolls)
+                .map(|(&ti, g)| (&self.train[ti], g.iter().map(|r| r.text.clone()).collect()))
+                .collect();
+            let judged_groups = self.rewarder.judge_batch(&batch)?;
+            drop(batch);
+            if judged_groups.len() != rolls.len() {
+                bail!(
+                    "rewarder returned {} groups of outcomes for {} groups",
+                    judged_groups.len(),
+                    rolls.len()
+                );
+            }
+            for ((&ti, group), outcomes) in idxs.iter().zip(rolls).zip(judged_groups) {
                 gen_tokens += group.iter().map(|r| r.completion_ids.len()).sum::<usize>();
-                let texts: Vec<String> = group.iter().map(|r| r.text.clone()).collect();
                 let task = &self.train[ti];
-                let outcomes: Vec<RewardOutcome> = self.rewarder.judge(task, &texts)?;
                 if outcomes.len() != group.len() {
                     bail!(
                         "rewarder returned {} outcomes for {} completions",
