@@ -128,7 +128,15 @@ fn toy_policy_learns_to_emit_seven() {
     let svg = std::fs::read_to_string(dir.path().join("curves.svg")).unwrap();
     assert!(svg.contains("<svg") && svg.contains("held-out accuracy"));
     let samples = std::fs::read_to_string(dir.path().join("samples.jsonl")).unwrap();
-    assert!(samples.lines().count() >= 40);
+    // default: 8 samples per step, spread over the 4 groups
+    assert_eq!(samples.lines().count(), 40 * 8);
+    let step1: std::collections::BTreeSet<String> = samples
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["step"] == 1)
+        .map(|v| v["task"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(step1.len(), 4, "{step1:?}");
     let latest = checkpoint::latest(dir.path()).unwrap().unwrap();
     assert!(latest.ends_with("step-00000040"));
 }

@@ -28,7 +28,7 @@
 //!   accumulate over micro-batches).
 //! - `[train]` `max_steps` (default 100); `seed` (default 0); `ppo_epochs` (default 1); `mini_batches` (default 1)
 //!   (optimizer steps per epoch over the sampled batch); `eval_every` (default 0 = never);
-//!   `save_every` (default 0 = only at the end); `samples_per_step_logged` (default 4); `plot_every` (default 1);
+//!   `save_every` (default 0 = only at the end); `samples_per_step_logged` (default 8); `plot_every` (default 1);
 //!   `keep_checkpoints` (default 3) (0 = keep all).
 //! - `[lean]` free-form table passed to the Lean pool.
 use std::path::{Path, PathBuf};
@@ -336,7 +336,7 @@ pub struct TrainConfig {
     pub eval_every: u64,
     /// Checkpoint every this many steps (0 = only at the end).
     pub save_every: u64,
-    /// Prompts whose samples go to samples.jsonl each step.
+    /// Samples written to samples.jsonl each step (spread over the groups).
     pub samples_per_step_logged: usize,
     /// Redraw the SVG plot every this many steps (0 = only at the end).
     pub plot_every: u64,
@@ -353,7 +353,7 @@ impl Default for TrainConfig {
             mini_batches: 1,
             eval_every: 0,
             save_every: 0,
-            samples_per_step_logged: 4,
+            samples_per_step_logged: 8,
             plot_every: 1,
             keep_checkpoints: 3,
         }

@@ -729,10 +729,24 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
     }
 
     fn sample_logs(&self, step: u64, samples: &[Sample]) -> Vec<SampleLog> {
+        // the first sample of each group, then the second of each, … up to k samples
         let k = self.cfg.train.samples_per_step_logged;
-        samples
+        let mut rank = std::collections::HashMap::<usize, usize>::new();
+        let mut order: Vec<(usize, usize, usize)> = samples
             .iter()
-            .filter(|x| x.group < k)
+            .enumerate()
+            .map(|(i, x)| {
+                let r = rank.entry(x.group).or_insert(0);
+                *r += 1;
+                (*r, x.group, i)
+            })
+            .collect();
+        order.sort();
+        let mut chosen: Vec<usize> = order.into_iter().take(k).map(|(_, _, i)| i).collect();
+        chosen.sort();
+        chosen
+            .into_iter()
+            .map(|i| &samples[i])
             .map(|x| SampleLog {
                 step,
                 task: self.train[x.task].id.clone(),
