@@ -139,6 +139,8 @@ fn toy_policy_learns_to_emit_seven() {
     assert_eq!(step1.len(), 4, "{step1:?}");
     let latest = checkpoint::latest(dir.path()).unwrap().unwrap();
     assert!(latest.ends_with("step-00000040"));
+    let saved = RunConfig::load(&dir.path().join("config.toml")).unwrap();
+    assert_eq!(saved, config(40));
 }
 
 #[test]

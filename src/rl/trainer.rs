@@ -102,7 +102,7 @@ pub struct Trainer<P: Policy, R: Rewarder> {
 }
 
 impl<P: Policy, R: Rewarder> Trainer<P, R> {
-    /// A trainer writing into `out_dir` (created; `config.toml` is written there).
+    /// A trainer writing into `out_dir` (created; [`Trainer::run`] writes `config.toml` there).
     pub fn new(
         cfg: RunConfig,
         policy: P,
@@ -124,7 +124,6 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         }
         std::fs::create_dir_all(out_dir)
             .with_context(|| format!("cannot create {}", out_dir.display()))?;
-        checkpoint::write_atomic(&out_dir.join("config.toml"), cfg.to_toml()?.as_bytes())?;
         let opt = AdamW::new(policy.trainable(), cfg.optim.adamw())?;
         let shaper = RewardShaper::new(cfg.reward.clone(), cfg.sampling.max_new_tokens);
         Ok(Trainer {
@@ -270,6 +269,10 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                 );
             }
         }
+        checkpoint::write_atomic(
+            &self.out_dir.join("config.toml"),
+            self.cfg.to_toml()?.as_bytes(),
+        )?;
         let mut writer = MetricsWriter::open(&self.out_dir, Some(self.step))?;
         let bar = if self.show_progress {
             indicatif::ProgressBar::new(max)
