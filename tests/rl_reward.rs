@@ -143,3 +143,34 @@ fn group_advantages_grpo_and_dr_grpo() {
     assert!(!is_constant_group(&[1.0, 0.0]));
     assert_eq!(group_advantages(&[1.0, 1.0], &[0, 0], true), vec![0.0, 0.0]);
 }
+
+#[test]
+fn fn_rewarder_judges_each_completion() {
+    use prover::rl::policy::{FnRewarder, Rewarder};
+    use prover::rl::task::Task;
+    let mut r = FnRewarder(|t: &Task, c: &str| RewardOutcome {
+        verdict: if Some(c.trim()) == t.answer.as_deref() {
+            Verdict::Accepted
+        } else {
+            Verdict::Rejected(format!("expected {:?}", t.answer))
+        },
+        well_formed: !c.is_empty(),
+    });
+    let task = Task {
+        id: "a/0".into(),
+        prompt: "1+1".into(),
+        answer: Some("2".into()),
+        meta: serde_json::Value::Null,
+    };
+    let out = r
+        .judge(&task, &["2".into(), "3".into(), "".into()])
+        .unwrap();
+    assert_eq!(out[0].verdict, Verdict::Accepted);
+    assert!(matches!(out[1].verdict, Verdict::Rejected(_)));
+    assert!(!out[2].well_formed);
+    let batch = r
+        .judge_batch(&[(&task, vec!["2".into()]), (&task, vec!["5".into()])])
+        .unwrap();
+    assert_eq!(batch.len(), 2);
+    assert_eq!(batch[0][0].verdict, Verdict::Accepted);
+}

@@ -130,3 +130,16 @@ pub trait Rewarder {
         groups.iter().map(|(t, c)| self.judge(t, c)).collect()
     }
 }
+
+/// A [`Rewarder`] from a closure judging one completion, e.g. the answer checker:
+/// `FnRewarder(|task: &Task, text: &str| RewardOutcome { .. })`.
+pub struct FnRewarder<F>(pub F);
+
+impl<F> Rewarder for FnRewarder<F>
+where
+    F: FnMut(&Task, &str) -> RewardOutcome,
+{
+    fn judge(&mut self, task: &Task, completions: &[String]) -> Result<Vec<RewardOutcome>> {
+        Ok(completions.iter().map(|c| (self.0)(task, c)).collect())
+    }
+}
