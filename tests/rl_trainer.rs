@@ -323,8 +323,12 @@ fn one_shot_repeats_one_task() {
     cfg.data.one_shot = true;
     cfg.data.one_shot_index = 4;
     cfg.train.samples_per_step_logged = 100;
+    cfg.train.eval_before_train = true;
     let mut t = trainer(cfg, dir.path(), false);
     t.run().unwrap();
+    let m = read_metrics(&dir.path().join("metrics.jsonl")).unwrap();
+    assert_eq!(m.iter().map(|x| x.step).collect::<Vec<_>>(), vec![0, 1, 2]);
+    assert!(m[0].eval_accuracy.is_some() && m[1].eval_accuracy.is_none());
     let logged = std::fs::read_to_string(dir.path().join("samples.jsonl")).unwrap();
     assert_eq!(logged.lines().count(), 2 * 32);
     assert!(logged.lines().all(|l| l.contains("\"task\":\"toy/4\"")));

@@ -287,6 +287,17 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         );
         bar.set_position(self.step);
         let mut history = Vec::new();
+        if self.step == 0 && self.cfg.train.eval_before_train && !self.eval.is_empty() {
+            let acc = self.evaluate().context("evaluation before training")?;
+            bar.set_message(format!("eval {acc:.3}"));
+            let m = StepMetrics {
+                step: 0,
+                eval_accuracy: Some(acc),
+                ..Default::default()
+            };
+            writer.write_step(&m)?;
+            history.push(m);
+        }
         while self.step < max {
             let step = self.step + 1;
             match self.one_step(step, &mut writer) {
