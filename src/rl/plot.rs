@@ -32,7 +32,7 @@ pub fn plot_run(run_dir: &Path) -> Result<PathBuf> {
                 .iter()
                 // a step-0 line only carries the evaluation before training
                 .filter(|m| {
-                    m.step > 0 || m.eval_accuracy.is_some() && title.starts_with("held-out")
+                    m.step > 0 || (m.eval_accuracy.is_some() && title.starts_with("held-out"))
                 })
                 .filter_map(|m| get(m).filter(|v| v.is_finite()).map(|v| (m.step as f64, v)))
                 .collect();
