@@ -108,6 +108,12 @@ fn toy_policy_learns_to_emit_seven() {
         "reward should rise: {first:.3} -> {last:.3}"
     );
     assert!(last > 0.6, "reward should approach 1: {last:.3}");
+    // the toy stops at EOS (token 0) or after 4 tokens
+    assert!(s
+        .metrics
+        .iter()
+        .all(|m| m.truncated_frac > 0.0 && m.truncated_frac <= 1.0));
+    assert!(s.metrics.iter().all(|m| m.response_len_max <= 4));
     // verifier errors were dropped and counted, not treated as rejections
     assert!(s.metrics.iter().any(|m| m.verifier_errors > 0));
     assert!(s

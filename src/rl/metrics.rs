@@ -37,6 +37,9 @@ pub struct StepMetrics {
     pub response_len_mean: f64,
     /// Max response length.
     pub response_len_max: usize,
+    /// Share of used responses cut at `max_new_tokens` without EOS.
+    #[serde(default)]
+    pub truncated_frac: f64,
     /// Share of groups with all-equal rewards.
     pub zero_std_frac: f64,
     /// Samples used for the update.

@@ -596,6 +596,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
             .collect();
         m.response_len_mean = lens.iter().sum::<usize>() as f64 / n;
         m.response_len_max = lens.iter().copied().max().unwrap_or(0);
+        m.truncated_frac = samples.iter().filter(|x| x.rollout.truncated).count() as f64 / n;
         let logs = self.sample_logs(step, &samples);
 
         let t0 = Instant::now();
