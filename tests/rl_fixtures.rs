@@ -49,6 +49,11 @@ fn assert_close(name: &str, got: &[f64], want: &[f64]) {
         rel_scale = rel_scale.max((g - w).abs() / scale);
         rel_elem = rel_elem.max((g - w).abs() / w.abs().max(scale * 1e-2));
     }
+    WORST.with(|w| {
+        let mut w = w.borrow_mut();
+        w.0 = w.0.max(rel_scale);
+        w.1 = w.1.max(rel_elem);
+    });
     assert!(
         rel_scale <= 1e-5,
         "{name}: max error {rel_scale:.3e} of the array scale > 1e-5"
@@ -57,6 +62,10 @@ fn assert_close(name: &str, got: &[f64], want: &[f64]) {
         rel_elem <= 1e-4,
         "{name}: max element-relative error {rel_elem:.3e} > 1e-4"
     );
+}
+
+thread_local! {
+    static WORST: std::cell::RefCell<(f64, f64)> = const { std::cell::RefCell::new((0.0, 0.0)) };
 }
 
 fn to_f64(t: &Tensor) -> Vec<f64> {
@@ -232,4 +241,11 @@ fn grpo_fixtures_values_and_gradients() {
         clip_seen,
         "some case exercises ratio clipping and the dual clip"
     );
+    WORST.with(|w| {
+        let w = w.borrow();
+        eprintln!(
+            "worst error vs array scale {:.2e}, worst element-relative {:.2e}",
+            w.0, w.1
+        );
+    });
 }
