@@ -406,3 +406,22 @@ fn fresh_run_refuses_a_directory_with_checkpoints() {
     );
     assert!(msg.contains("already holds a run"), "{msg}");
 }
+
+#[test]
+fn old_logprobs_from_a_scoring_pass_match_the_samplers() {
+    let run = |record: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(4);
+        cfg.train.ppo_epochs = 2;
+        cfg.train.eval_every = 0;
+        let mut t = trainer(cfg, dir.path(), false);
+        t.policy_mut().record_sampling_logp = record;
+        t.run().unwrap().metrics
+    };
+    let (a, b) = (run(true), run(false));
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.reward_mean, y.reward_mean);
+        assert!((x.loss - y.loss).abs() < 1e-4, "{} vs {}", x.loss, y.loss);
+        assert!((x.clip_frac - y.clip_frac).abs() < 1e-9);
+    }
+}

@@ -21,6 +21,8 @@ pub struct BigramPolicy {
     score_calls: usize,
     /// Test hook: the score call with this 0-based index returns NaN log-probs.
     pub nan_on_score_call: Option<usize>,
+    /// Whether rollouts carry their sampling log-probs (default true).
+    pub record_sampling_logp: bool,
 }
 
 impl BigramPolicy {
@@ -41,6 +43,7 @@ impl BigramPolicy {
             w: Var::from_tensor(&w)?,
             score_calls: 0,
             nan_on_score_call: None,
+            record_sampling_logp: true,
         })
     }
 
@@ -150,7 +153,7 @@ impl Policy for BigramPolicy {
                     prompt_ids: prompt_ids.clone(),
                     completion_ids: ids,
                     text,
-                    sampling_logp: Some(lps),
+                    sampling_logp: self.record_sampling_logp.then_some(lps),
                     truncated,
                 });
             }

@@ -406,7 +406,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
     }
 
     /// Samples, judges and keeps groups for one step.
-    fn collect(&mut self, step: u64, m: &mut StepMetrics) -> Result<(Vec<Sample>, usize)> {
+    fn collect(&mut self, step: u64, m: &mut StepMetrics) -> Result<Vec<Sample>> {
         let s = self.cfg.sampling.clone();
         let params = SamplingParams {
             temperature: s.temperature,
@@ -539,7 +539,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                 flat.push(x);
             }
         }
-        Ok((flat, gen_tokens))
+        Ok(flat)
     }
 
     /// Pads per-sample vectors to `[b, t]`.
@@ -570,7 +570,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
             step,
             ..Default::default()
         };
-        let (mut samples, _) = self.collect(step, &mut m)?;
+        let mut samples = self.collect(step, &mut m)?;
         if samples.is_empty() {
             bail!("step {step}: every sample was dropped (verifier errors)");
         }
@@ -606,20 +606,13 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         let lp = self.cfg.loss.params();
         // logπ_old: the sampler's log-probs, or a scoring pass, when the batch is reused
         if updates > 1 {
-            let missing: Vec<usize> = (0..samples.len())
-                .filter(|&i| {
-                    samples[i]
-                        .rollout
-                        .sampling_logp
-                        .as_ref()
-                        .is_none_or(|v| v.len() != samples[i].rollout.completion_ids.len())
-                })
-                .collect();
-            for (i, x) in samples.iter_mut().enumerate() {
-                if !missing.contains(&i) {
-                    x.old = x.rollout.sampling_logp.clone();
-                }
+            for x in samples.iter_mut() {
+                let len = x.rollout.completion_ids.len();
+                x.old = x.rollout.sampling_logp.clone().filter(|v| v.len() == len);
             }
+            let missing: Vec<usize> = (0..samples.len())
+                .filter(|&i| samples[i].old.is_none())
+                .collect();
             for chunk in missing.chunks(mb) {
                 let items: Vec<ScoreItem> =
                     chunk.iter().map(|&i| item(&samples[i].rollout)).collect();
