@@ -1,1 +1,28 @@
-//! (module under construction: see the issues)
+//! Reinforcement learning: rewards, advantages, losses, optimizer, trainer loop, checkpoints.
+//!
+//! The trainer talks to the model and the verifiers only through the traits of [`policy`], so
+//! tests run it with a tiny model ([`toy`]) and stand-in verifiers.
+//!
+//! Entry point: [`trainer::train`]`(config, policy, rewarder, train_tasks, eval_tasks, out_dir,
+//! resume)` or [`trainer::Trainer::new`] → (`resume()`) → `run()`; [`plot::plot_run`] redraws a
+//! run's curves. Files: [`config`] (TOML run config), [`reward`] (verdict → reward + shaping),
+//! [`advantage`], [`logprob`] (differentiable log-probs / entropy), [`loss`] ([`kl`],
+//! [`aggregate`]), [`optimizer`] (AdamW), [`schedule`], [`checkpoint`], [`metrics`], [`plot`],
+//! [`task`], [`policy`] (traits), [`trainer`], [`toy`] (bigram test policy), [`ops`].
+pub mod advantage;
+pub mod aggregate;
+pub mod checkpoint;
+pub mod config;
+pub mod kl;
+pub mod logprob;
+pub mod loss;
+pub mod metrics;
+pub mod ops;
+pub mod optimizer;
+pub mod plot;
+pub mod policy;
+pub mod reward;
+pub mod schedule;
+pub mod task;
+pub mod toy;
+pub mod trainer;

@@ -1,0 +1,184 @@
+//! Per-step metrics (`metrics.jsonl`) and logged samples (`samples.jsonl`) of a run.
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// One line of `metrics.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct StepMetrics {
+    /// Step (1-based).
+    pub step: u64,
+    /// Mean reward of the samples used.
+    pub reward_mean: f64,
+    /// Std of those rewards.
+    pub reward_std: f64,
+    /// Share of judged samples the verifier accepted.
+    pub accuracy: f64,
+    /// Token-mean entropy of the updated batch.
+    pub entropy: f64,
+    /// Token-mean KL to the reference (0 when kl_coef = 0).
+    pub kl: f64,
+    /// Aggregated policy-gradient loss.
+    pub pg_loss: f64,
+    /// Total loss.
+    pub loss: f64,
+    /// Share of tokens where the ratio clip is active.
+    pub clip_frac: f64,
+    /// Share of tokens where the dual clip is active.
+    pub clip_frac_lower: f64,
+    /// Global gradient norm before clipping (mean over the step's optimizer steps).
+    pub grad_norm: f64,
+    /// Learning rate (of the step's last optimizer step).
+    pub lr: f64,
+    /// Mean response length (tokens).
+    pub response_len_mean: f64,
+    /// Max response length.
+    pub response_len_max: usize,
+    /// Share of used responses cut at `max_new_tokens` without EOS.
+    #[serde(default)]
+    pub truncated_frac: f64,
+    /// Share of groups with all-equal rewards.
+    pub zero_std_frac: f64,
+    /// Samples used for the update.
+    pub samples: usize,
+    /// Samples dropped for verifier errors.
+    pub verifier_errors: usize,
+    /// Generated tokens per second of generation time.
+    pub tokens_per_s: f64,
+    /// Seconds generating.
+    pub gen_s: f64,
+    /// Seconds verifying.
+    pub verify_s: f64,
+    /// Seconds scoring + updating.
+    pub update_s: f64,
+    /// Held-out accuracy, on steps with an evaluation.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub eval_accuracy: Option<f64>,
+}
+
+impl StepMetrics {
+    /// The metrics without wall-clock fields (for comparing runs).
+    pub fn without_timings(&self) -> StepMetrics {
+        StepMetrics {
+            tokens_per_s: 0.0,
+            gen_s: 0.0,
+            verify_s: 0.0,
+            update_s: 0.0,
+            ..self.clone()
+        }
+    }
+}
+
+/// One logged sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleLog {
+    /// Step.
+    pub step: u64,
+    /// Task id.
+    pub task: String,
+    /// Prompt text.
+    pub prompt: String,
+    /// Completion text.
+    pub completion: String,
+    /// Reward.
+    pub reward: f64,
+    /// Verifier accepted.
+    pub correct: bool,
+    /// Tokens.
+    pub length: usize,
+}
+
+/// Appends to the run's `metrics.jsonl` and `samples.jsonl`.
+pub struct MetricsWriter {
+    metrics: File,
+    samples: File,
+    path: PathBuf,
+}
+
+/// Reads `metrics.jsonl`.
+pub fn read_metrics(path: &Path) -> Result<Vec<StepMetrics>> {
+    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in BufReader::new(f).lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        out.push(
+            serde_json::from_str(&line)
+                .with_context(|| format!("{}:{}: malformed metrics line", path.display(), i + 1))?,
+        );
+    }
+    Ok(out)
+}
+
+/// Keeps only the lines of a JSONL file whose `step` is ≤ `step` (used on resume).
+fn truncate_after(path: &Path, step: u64) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let mut kept = String::new();
+    for line in text.lines() {
+        let v: serde_json::Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(_) => continue, // a torn last line from a crash
+        };
+        if v.get("step")
+            .and_then(|s| s.as_u64())
+            .is_some_and(|s| s <= step)
+        {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    crate::rl::checkpoint::write_atomic(path, kept.as_bytes())
+}
+
+impl MetricsWriter {
+    /// Opens the files in `run_dir`, first dropping lines after `resume_step` when resuming
+    /// (or everything when starting fresh with `Some(0)`).
+    pub fn open(run_dir: &Path, resume_step: Option<u64>) -> Result<Self> {
+        let mp = run_dir.join("metrics.jsonl");
+        let sp = run_dir.join("samples.jsonl");
+        if let Some(s) = resume_step {
+            truncate_after(&mp, s)?;
+            truncate_after(&sp, s)?;
+        }
+        let open = |p: &Path| {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("cannot open {}", p.display()))
+        };
+        Ok(MetricsWriter {
+            metrics: open(&mp)?,
+            samples: open(&sp)?,
+            path: mp,
+        })
+    }
+
+    /// Path of `metrics.jsonl`.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one step's metrics.
+    pub fn write_step(&mut self, m: &StepMetrics) -> Result<()> {
+        writeln!(self.metrics, "{}", serde_json::to_string(m)?)?;
+        self.metrics.flush()?;
+        Ok(())
+    }
+
+    /// Appends logged samples.
+    pub fn write_samples(&mut self, s: &[SampleLog]) -> Result<()> {
+        for x in s {
+            writeln!(self.samples, "{}", serde_json::to_string(x)?)?;
+        }
+        self.samples.flush()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,145 @@
+//! The traits the trainer drives: a [`Policy`] that samples and scores, and a [`Rewarder`]
+//! that judges completions. The real transformer and the verifiers implement them; tests use
+//! the tiny model of [`crate::rl::toy`].
+use anyhow::Result;
+use candle_core::{Tensor, Var};
+
+use crate::rl::task::Task;
+
+/// Sampling settings for one call to [`Policy::generate`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SamplingParams {
+    /// Temperature (0 = greedy).
+    pub temperature: f64,
+    /// Nucleus threshold (1 = off).
+    pub top_p: f64,
+    /// Max new tokens per completion.
+    pub max_new_tokens: usize,
+}
+
+/// One sampled completion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rollout {
+    /// The prompt as the policy tokenized it (template applied).
+    pub prompt_ids: Vec<u32>,
+    /// Generated token ids (EOS included if generated; nothing after it).
+    pub completion_ids: Vec<u32>,
+    /// Decoded completion text (what the verifier sees).
+    pub text: String,
+    /// Per-token log-probs of the chosen tokens under `softmax(logits / temperature)` (no
+    /// top-p renormalization, so they match [`Policy::score`]), if the sampler records them;
+    /// used as `logπ_old` when a batch is reused for several updates (otherwise a scoring
+    /// pass computes them).
+    pub sampling_logp: Option<Vec<f32>>,
+    /// True when generation stopped at `max_new_tokens` without EOS.
+    pub truncated: bool,
+}
+
+/// A (prompt, completion) pair to score.
+#[derive(Debug, Clone, Copy)]
+pub struct ScoreItem<'a> {
+    /// Prompt ids.
+    pub prompt_ids: &'a [u32],
+    /// Completion ids (may be empty).
+    pub completion_ids: &'a [u32],
+}
+
+/// Per-token scores of a batch, padded to the longest completion `T` of the batch.
+#[derive(Debug, Clone)]
+pub struct ScoreOut {
+    /// `logπ(y_t | prompt, y_<t)` `[B, T]` f32 with logits / temperature; differentiable
+    /// w.r.t. [`Policy::trainable`].
+    pub logp: Tensor,
+    /// Entropy of each next-token distribution `[B, T]` f32, differentiable.
+    pub entropy: Tensor,
+    /// `[B, T]` f32: 1 for completion tokens, 0 for padding.
+    pub mask: Tensor,
+}
+
+/// A trainable language-model policy.
+pub trait Policy {
+    /// Samples `group_size` completions for each prompt text (the policy applies its chat /
+    /// prompt template). Returns one `Vec` of `group_size` rollouts per prompt, in order. Must
+    /// be deterministic given `seed`. `params.temperature == 0` means greedy.
+    fn generate(
+        &mut self,
+        prompts: &[String],
+        group_size: usize,
+        params: &SamplingParams,
+        seed: u64,
+    ) -> Result<Vec<Vec<Rollout>>>;
+
+    /// Teacher-forced per-token log-probs and entropies of the completions (see
+    /// [`crate::rl::logprob::token_logp_entropy`] for a differentiable implementation from
+    /// logits).
+    fn score(&mut self, items: &[ScoreItem], temperature: f64) -> Result<ScoreOut>;
+
+    /// Per-token log-probs `[B, T]` (same padding as [`Policy::score`]) under the frozen
+    /// reference policy (the initial weights), or `None` when the policy keeps none. Only
+    /// called when `loss.kl_coef ≠ 0`.
+    fn reference_logp(
+        &mut self,
+        _items: &[ScoreItem],
+        _temperature: f64,
+    ) -> Result<Option<Tensor>> {
+        Ok(None)
+    }
+
+    /// The trainable parameters (f32 masters; full weights or LoRA adapters), by unique name.
+    /// They are what checkpoints save and what the optimizer updates.
+    fn trainable(&self) -> Vec<(String, Var)>;
+
+    /// Called after every optimizer step (e.g. to copy f32 masters into bf16 weights or to
+    /// drop caches).
+    fn after_update(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A verifier's verdict on one completion.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Correct answer / proof accepted.
+    Accepted,
+    /// Wrong (with the reason, for logs).
+    Rejected(String),
+    /// The verifier could not decide (crash, timeout of the checker itself, …): not a
+    /// rejection; the sample is dropped from the batch and logged.
+    Error(String),
+}
+
+/// What the rewarder says about one completion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RewardOutcome {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Whether an answer / proof could be extracted (drives the format reward).
+    pub well_formed: bool,
+}
+
+/// Judges completions of one task (answer checker, Lean pool, or a stand-in).
+pub trait Rewarder {
+    /// One outcome per completion, in order. An `Err` aborts the step (infrastructure
+    /// failure); per-sample verifier faults are [`Verdict::Error`].
+    fn judge(&mut self, task: &Task, completions: &[String]) -> Result<Vec<RewardOutcome>>;
+
+    /// Judges the groups of a whole step at once (one `Vec` of outcomes per group, in order).
+    /// The default calls [`Rewarder::judge`] group by group; a parallel verifier (the Lean
+    /// pool) overrides it to keep all its workers busy.
+    fn judge_batch(&mut self, groups: &[(&Task, Vec<String>)]) -> Result<Vec<Vec<RewardOutcome>>> {
+        groups.iter().map(|(t, c)| self.judge(t, c)).collect()
+    }
+}
+
+/// A [`Rewarder`] from a closure judging one completion, e.g. the answer checker:
+/// `FnRewarder(|task: &Task, text: &str| RewardOutcome { .. })`.
+pub struct FnRewarder<F>(pub F);
+
+impl<F> Rewarder for FnRewarder<F>
+where
+    F: FnMut(&Task, &str) -> RewardOutcome,
+{
+    fn judge(&mut self, task: &Task, completions: &[String]) -> Result<Vec<RewardOutcome>> {
+        Ok(completions.iter().map(|c| (self.0)(task, c)).collect())
+    }
+}

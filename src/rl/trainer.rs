@@ -1,0 +1,776 @@
+//! The GRPO training loop, generic over a [`Policy`] and a [`Rewarder`].
+//!
+//! One step: take `prompts_per_step` tasks (1-shot: one task repeated) → `group_size` samples
+//! each → verdicts → shaped rewards (a verifier error drops that sample and is counted) →
+//! (dynamic sampling: drop constant-reward groups and sample more, at most
+//! `max_sampling_tries` rounds) → group advantages → for each of `ppo_epochs` passes and
+//! `mini_batches` mini-batches: loss over micro-batches of `micro_batch` samples with
+//! gradient accumulation (normalizers of the whole mini-batch) → AdamW step → metrics,
+//! samples, plot, periodic evaluation and checkpoints.
+//!
+//! Every random draw of step `s` derives from `(train.seed, s)` and the data order from
+//! `(train.seed, epoch)`, so a run resumed from a checkpoint continues exactly as the
+//! uninterrupted run would. A non-finite loss stops the run before any update, naming the
+//! step and the last good checkpoint.
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Device, Tensor};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use crate::rl::advantage::{group_advantages, is_constant_group};
+use crate::rl::aggregate::AggNorm;
+use crate::rl::checkpoint::{self, TrainState};
+use crate::rl::config::RunConfig;
+use crate::rl::loss::{grpo_loss, ClipCounts, LossInputs};
+use crate::rl::metrics::{MetricsWriter, SampleLog, StepMetrics};
+use crate::rl::ops::scalar;
+use crate::rl::optimizer::{AdamW, GradAccumulator};
+use crate::rl::plot::plot_run;
+use crate::rl::policy::{Policy, Rewarder, Rollout, SamplingParams, ScoreItem, Verdict};
+use crate::rl::reward::{RewardShaper, ShapedReward};
+use crate::rl::task::Task;
+
+/// Trains `policy` on `train` (evaluating on `eval`) into `out_dir`; with `resume`, continues
+/// from the run directory's latest checkpoint. The usual entry point of `prover train`.
+pub fn train<P: Policy, R: Rewarder>(
+    cfg: RunConfig,
+    policy: P,
+    rewarder: R,
+    train: Vec<Task>,
+    eval: Vec<Task>,
+    out_dir: &Path,
+    resume: bool,
+) -> Result<RunSummary> {
+    let mut t = Trainer::new(cfg, policy, rewarder, train, eval, out_dir)?;
+    if resume {
+        t.resume()?;
+    }
+    t.run()
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// Completed steps.
+    pub steps: u64,
+    /// Last checkpoint written.
+    pub last_checkpoint: Option<PathBuf>,
+    /// Metrics of the steps run by this call.
+    pub metrics: Vec<StepMetrics>,
+}
+
+/// A sample that enters the update.
+struct Sample {
+    group: usize,
+    task: usize,
+    rollout: Rollout,
+    reward: ShapedReward,
+    adv: f64,
+    old: Option<Vec<f32>>,
+    reference: Option<Vec<f32>>,
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+const SALT_DATA: u64 = 0xDA7A;
+const SALT_EVAL: u64 = 0xE7A1;
+
+/// The trainer.
+pub struct Trainer<P: Policy, R: Rewarder> {
+    cfg: RunConfig,
+    policy: P,
+    rewarder: R,
+    out_dir: PathBuf,
+    train: Vec<Task>,
+    eval: Vec<Task>,
+    opt: AdamW,
+    shaper: RewardShaper,
+    step: u64,
+    cursor: u64,
+    last_checkpoint: Option<PathBuf>,
+    /// Draw a progress bar (hidden anyway when stderr is not a terminal).
+    pub show_progress: bool,
+}
+
+impl<P: Policy, R: Rewarder> Trainer<P, R> {
+    /// A trainer writing into `out_dir` (created; [`Trainer::run`] writes `config.toml` there).
+    pub fn new(
+        cfg: RunConfig,
+        policy: P,
+        rewarder: R,
+        train: Vec<Task>,
+        eval: Vec<Task>,
+        out_dir: &Path,
+    ) -> Result<Self> {
+        cfg.validate()?;
+        if train.is_empty() {
+            bail!("no training tasks");
+        }
+        if cfg.data.one_shot && cfg.data.one_shot_index >= train.len() {
+            bail!(
+                "data.one_shot_index = {} but the training set has {} tasks",
+                cfg.data.one_shot_index,
+                train.len()
+            );
+        }
+        std::fs::create_dir_all(out_dir)
+            .with_context(|| format!("cannot create {}", out_dir.display()))?;
+        let opt = AdamW::new(policy.trainable(), cfg.optim.adamw())?;
+        let shaper = RewardShaper::new(cfg.reward.clone(), cfg.sampling.max_new_tokens);
+        Ok(Trainer {
+            cfg,
+            policy,
+            rewarder,
+            out_dir: out_dir.to_path_buf(),
+            train,
+            eval,
+            opt,
+            shaper,
+            step: 0,
+            cursor: 0,
+            last_checkpoint: None,
+            show_progress: true,
+        })
+    }
+
+    /// Completed steps.
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &P {
+        &self.policy
+    }
+
+    /// The policy, mutably.
+    pub fn policy_mut(&mut self) -> &mut P {
+        &mut self.policy
+    }
+
+    /// The run configuration.
+    pub fn config(&self) -> &RunConfig {
+        &self.cfg
+    }
+
+    /// Loads the latest checkpoint of the run directory (weights, optimizer, RNG position,
+    /// data cursor, reward history) so that [`Trainer::run`] continues from it. Returns the
+    /// step it resumes after.
+    pub fn resume(&mut self) -> Result<u64> {
+        let dir = checkpoint::latest(&self.out_dir)?.with_context(|| {
+            format!(
+                "{}: no checkpoint to resume from (checkpoints/latest missing)",
+                self.out_dir.display()
+            )
+        })?;
+        let ck = checkpoint::load(&dir)?;
+        if ck.state.seed != self.cfg.train.seed {
+            bail!(
+                "{}: checkpoint was written with seed {} but the config says {}",
+                dir.display(),
+                ck.state.seed,
+                self.cfg.train.seed
+            );
+        }
+        for (name, var) in self.policy.trainable() {
+            let t = ck
+                .weights
+                .get(&name)
+                .with_context(|| format!("{}: checkpoint lacks weight {name}", dir.display()))?;
+            if t.dims() != var.dims() {
+                bail!(
+                    "{}: weight {name} has shape {:?}, model has {:?}",
+                    dir.display(),
+                    t.dims(),
+                    var.dims()
+                );
+            }
+            var.set(&t.to_dtype(var.dtype())?.to_device(var.device())?)?;
+        }
+        self.policy.after_update()?;
+        self.opt
+            .load_state(&ck.optimizer, ck.state.optimizer_steps)?;
+        self.step = ck.state.step;
+        self.cursor = ck.state.data_cursor;
+        self.shaper.history = ck.state.reward_history;
+        self.last_checkpoint = Some(dir);
+        Ok(self.step)
+    }
+
+    fn seed_for(&self, step: u64, salt: u64) -> u64 {
+        splitmix(self.cfg.train.seed ^ splitmix(step ^ splitmix(salt)))
+    }
+
+    /// Indices of the next `n` training tasks.
+    fn next_tasks(&mut self, n: usize) -> Vec<usize> {
+        let len = self.train.len() as u64;
+        let mut out = Vec::with_capacity(n);
+        let mut perm: Option<(u64, Vec<usize>)> = None;
+        for _ in 0..n {
+            let k = self.cursor;
+            self.cursor += 1;
+            if self.cfg.data.one_shot {
+                out.push(self.cfg.data.one_shot_index);
+                continue;
+            }
+            let epoch = k / len;
+            if perm.as_ref().map(|p| p.0) != Some(epoch) {
+                let mut idx: Vec<usize> = (0..self.train.len()).collect();
+                let mut rng = rand::rngs::StdRng::seed_from_u64(self.seed_for(epoch, SALT_DATA));
+                idx.shuffle(&mut rng);
+                perm = Some((epoch, idx));
+            }
+            out.push(perm.as_ref().unwrap().1[(k % len) as usize]);
+        }
+        out
+    }
+
+    fn save_checkpoint(&mut self) -> Result<PathBuf> {
+        let weights: Vec<(String, Tensor)> = self
+            .policy
+            .trainable()
+            .into_iter()
+            .map(|(n, v)| (n, v.as_tensor().clone()))
+            .collect();
+        let (opt_state, opt_steps) = self.opt.state();
+        let state = TrainState {
+            step: self.step,
+            optimizer_steps: opt_steps,
+            data_cursor: self.cursor,
+            seed: self.cfg.train.seed,
+            reward_history: self.shaper.history.clone(),
+        };
+        let dir = checkpoint::save(&self.out_dir, &weights, &opt_state, &state)?;
+        self.last_checkpoint = Some(dir.clone());
+        checkpoint::prune(&self.out_dir, self.cfg.train.keep_checkpoints)?;
+        Ok(dir)
+    }
+
+    /// Runs until `train.max_steps`, writing metrics, samples, the plot and checkpoints.
+    /// Refuses to start from scratch in a directory that already holds checkpoints.
+    pub fn run(&mut self) -> Result<RunSummary> {
+        let max = self.cfg.train.max_steps;
+        if self.last_checkpoint.is_none() {
+            if let Some(d) = checkpoint::latest(&self.out_dir)? {
+                bail!(
+                    "{} already holds a run (latest checkpoint {}); resume it or choose another \
+                     output directory",
+                    self.out_dir.display(),
+                    d.display()
+                );
+            }
+        }
+        checkpoint::write_atomic(
+            &self.out_dir.join("config.toml"),
+            self.cfg.to_toml()?.as_bytes(),
+        )?;
+        let mut writer = MetricsWriter::open(&self.out_dir, Some(self.step))?;
+        let bar = if self.show_progress {
+            indicatif::ProgressBar::new(max)
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} [{elapsed_precise} < {eta_precise}] {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_position(self.step);
+        let mut history = Vec::new();
+        if self.step == 0 && self.cfg.train.eval_before_train && !self.eval.is_empty() {
+            let acc = self.evaluate().context("evaluation before training")?;
+            bar.set_message(format!("eval {acc:.3}"));
+            let m = StepMetrics {
+                step: 0,
+                eval_accuracy: Some(acc),
+                ..Default::default()
+            };
+            writer.write_step(&m)?;
+            history.push(m);
+        }
+        while self.step < max {
+            let step = self.step + 1;
+            match self.one_step(step, &mut writer) {
+                Ok(m) => {
+                    bar.set_message(format!(
+                        "reward {:.3} acc {:.3}{}",
+                        m.reward_mean,
+                        m.accuracy,
+                        m.eval_accuracy
+                            .map(|a| format!(" eval {a:.3}"))
+                            .unwrap_or_default()
+                    ));
+                    bar.set_position(step);
+                    history.push(m);
+                }
+                Err(e) => {
+                    bar.abandon();
+                    let last = match &self.last_checkpoint {
+                        Some(d) => d.display().to_string(),
+                        None => "none".to_string(),
+                    };
+                    return Err(e.context(format!(
+                        "training stopped at step {step}; last good checkpoint: {last}"
+                    )));
+                }
+            }
+        }
+        bar.finish();
+        if let Err(e) = plot_run(&self.out_dir) {
+            tracing::warn!("plot failed: {e:#}");
+        }
+        Ok(RunSummary {
+            steps: self.step,
+            last_checkpoint: self.last_checkpoint.clone(),
+            metrics: history,
+        })
+    }
+
+    /// Step `step`: train, evaluate, log, plot, checkpoint.
+    fn one_step(&mut self, step: u64, writer: &mut MetricsWriter) -> Result<StepMetrics> {
+        let (mut m, logs) = self.train_step(step)?;
+        self.step = step;
+        if self.cfg.train.eval_every > 0
+            && step.is_multiple_of(self.cfg.train.eval_every)
+            && !self.eval.is_empty()
+        {
+            m.eval_accuracy = Some(self.evaluate().context("evaluation")?);
+        }
+        writer.write_samples(&logs)?;
+        writer.write_step(&m)?;
+        let p = self.cfg.train.plot_every;
+        if p > 0 && step.is_multiple_of(p) {
+            if let Err(e) = plot_run(&self.out_dir) {
+                tracing::warn!("plot failed: {e:#}");
+            }
+        }
+        let s = self.cfg.train.save_every;
+        if (s > 0 && step.is_multiple_of(s)) || step == self.cfg.train.max_steps {
+            self.save_checkpoint()?;
+        }
+        Ok(m)
+    }
+
+    /// Held-out accuracy: one sample per task at `sampling.eval_temperature`.
+    pub fn evaluate(&mut self) -> Result<f64> {
+        let n = match self.cfg.data.max_eval {
+            0 => self.eval.len(),
+            k => k.min(self.eval.len()),
+        };
+        if n == 0 {
+            bail!("no held-out tasks to evaluate on");
+        }
+        let params = SamplingParams {
+            temperature: self.cfg.sampling.eval_temperature,
+            top_p: self.cfg.sampling.top_p,
+            max_new_tokens: self.cfg.sampling.max_new_tokens,
+        };
+        let seed = self.seed_for(self.step, SALT_EVAL);
+        let (mut judged, mut correct) = (0usize, 0usize);
+        for (ci, chunk) in self.eval[..n].chunks(64).enumerate() {
+            let prompts: Vec<String> = chunk.iter().map(|t| t.prompt.clone()).collect();
+            let rolls = self
+                .policy
+                .generate(&prompts, 1, &params, seed.wrapping_add(ci as u64))?;
+            let batch: Vec<(&Task, Vec<String>)> = chunk
+                .iter()
+                .zip(&rolls)
+                .map(|(t, g)| (t, g.iter().map(|r| r.text.clone()).collect()))
+                .collect();
+            for ((task, _), outcomes) in batch.iter().zip(self.rewarder.judge_batch(&batch)?) {
+                for o in outcomes {
+                    match o.verdict {
+                        Verdict::Accepted => {
+                            judged += 1;
+                            correct += 1
+                        }
+                        Verdict::Rejected(_) => judged += 1,
+                        Verdict::Error(e) => {
+                            tracing::warn!("eval {}: verifier error: {e}", task.id)
+                        }
+                    }
+                }
+            }
+        }
+        Ok(correct as f64 / judged.max(1) as f64)
+    }
+
+    /// Samples, judges and keeps groups for one step.
+    fn collect(&mut self, step: u64, m: &mut StepMetrics) -> Result<Vec<Sample>> {
+        let s = self.cfg.sampling.clone();
+        let params = SamplingParams {
+            temperature: s.temperature,
+            top_p: s.top_p,
+            max_new_tokens: s.max_new_tokens,
+        };
+        let tries = if s.dynamic_sampling {
+            s.max_sampling_tries
+        } else {
+            1
+        };
+        let mut kept: Vec<Vec<Sample>> = Vec::new();
+        let mut dropped: Vec<Vec<Sample>> = Vec::new();
+        let (mut groups_seen, mut constant) = (0usize, 0usize);
+        let (mut judged, mut correct, mut gen_tokens) = (0usize, 0usize, 0usize);
+        for attempt in 0..tries {
+            let need = s.prompts_per_step - kept.len();
+            let idxs = self.next_tasks(need);
+            let prompts: Vec<String> = idxs.iter().map(|&i| self.train[i].prompt.clone()).collect();
+            let t0 = Instant::now();
+            let rolls = self.policy.generate(
+                &prompts,
+                s.group_size,
+                &params,
+                self.seed_for(step, attempt as u64 + 1),
+            )?;
+            m.gen_s += t0.elapsed().as_secs_f64();
+            if rolls.len() != idxs.len() {
+                bail!(
+                    "policy returned {} groups for {} prompts",
+                    rolls.len(),
+                    idxs.len()
+                );
+            }
+            let t1 = Instant::now();
+            let mut round = Vec::new();
+            let batch: Vec<(&Task, Vec<String>)> = idxs
+                .iter()
+                .zip(&rolls)
+                .map(|(&ti, g)| (&self.train[ti], g.iter().map(|r| r.text.clone()).collect()))
+                .collect();
+            let judged_groups = self.rewarder.judge_batch(&batch)?;
+            drop(batch);
+            if judged_groups.len() != rolls.len() {
+                bail!(
+                    "rewarder returned {} groups of outcomes for {} groups",
+                    judged_groups.len(),
+                    rolls.len()
+                );
+            }
+            for ((&ti, group), outcomes) in idxs.iter().zip(rolls).zip(judged_groups) {
+                gen_tokens += group.iter().map(|r| r.completion_ids.len()).sum::<usize>();
+                let task = &self.train[ti];
+                if outcomes.len() != group.len() {
+                    bail!(
+                        "rewarder returned {} outcomes for {} completions",
+                        outcomes.len(),
+                        group.len()
+                    );
+                }
+                let mut samples = Vec::new();
+                for (r, o) in group.into_iter().zip(outcomes) {
+                    match self.shaper.shape(&task.id, &o, r.completion_ids.len()) {
+                        Some(sr) => {
+                            judged += 1;
+                            correct += sr.correct as usize;
+                            samples.push(Sample {
+                                group: 0,
+                                task: ti,
+                                rollout: r,
+                                reward: sr,
+                                adv: 0.0,
+                                old: None,
+                                reference: None,
+                            });
+                        }
+                        None => {
+                            m.verifier_errors += 1;
+                            if let Verdict::Error(e) = &o.verdict {
+                                tracing::warn!(
+                                    "step {step} task {}: verifier error, sample dropped: {e}",
+                                    task.id
+                                );
+                            }
+                        }
+                    }
+                }
+                round.push(samples);
+            }
+            m.verify_s += t1.elapsed().as_secs_f64();
+            for g in round {
+                if g.is_empty() {
+                    continue;
+                }
+                groups_seen += 1;
+                let rewards: Vec<f64> = g.iter().map(|x| x.reward.reward).collect();
+                let is_const = is_constant_group(&rewards);
+                constant += is_const as usize;
+                if s.dynamic_sampling && is_const {
+                    dropped.push(g);
+                } else {
+                    kept.push(g);
+                }
+            }
+            if kept.len() >= s.prompts_per_step {
+                break;
+            }
+        }
+        if kept.is_empty() {
+            // nothing informative after all tries: train on what was sampled (the entropy
+            // and KL terms still apply)
+            kept = dropped;
+        }
+        kept.truncate(s.prompts_per_step);
+        // record the length-reward history after the whole step was shaped
+        for g in &kept {
+            for x in g {
+                let id = self.train[x.task].id.clone();
+                self.shaper
+                    .record(&id, x.rollout.completion_ids.len(), x.reward.correct);
+            }
+        }
+        m.accuracy = correct as f64 / judged.max(1) as f64;
+        m.zero_std_frac = constant as f64 / groups_seen.max(1) as f64;
+        m.tokens_per_s = gen_tokens as f64 / m.gen_s.max(1e-9);
+        let mut flat = Vec::new();
+        for (gi, g) in kept.into_iter().enumerate() {
+            for mut x in g {
+                x.group = gi;
+                flat.push(x);
+            }
+        }
+        Ok(flat)
+    }
+
+    /// Pads per-sample vectors to `[b, t]`.
+    fn pad(rows: &[&[f32]], t: usize) -> Result<Tensor> {
+        let mut v = Vec::with_capacity(rows.len() * t);
+        for r in rows {
+            for k in 0..t {
+                v.push(r.get(k).copied().unwrap_or(0.0));
+            }
+        }
+        Ok(Tensor::from_vec(v, (rows.len(), t), &Device::Cpu)?)
+    }
+
+    fn rows_of(t: &Tensor, lens: &[usize]) -> Result<Vec<Vec<f32>>> {
+        let m: Vec<Vec<f32>> = t.to_dtype(DType::F32)?.to_device(&Device::Cpu)?.to_vec2()?;
+        Ok(m.into_iter()
+            .zip(lens)
+            .map(|(mut r, &n)| {
+                r.truncate(n);
+                r
+            })
+            .collect())
+    }
+
+    /// One training step (1-based `step`).
+    fn train_step(&mut self, step: u64) -> Result<(StepMetrics, Vec<SampleLog>)> {
+        let mut m = StepMetrics {
+            step,
+            ..Default::default()
+        };
+        let mut samples = self.collect(step, &mut m)?;
+        if samples.is_empty() {
+            bail!("step {step}: every sample was dropped (verifier errors)");
+        }
+        // advantages
+        let rewards: Vec<f64> = samples.iter().map(|x| x.reward.reward).collect();
+        let gids: Vec<usize> = samples.iter().map(|x| x.group).collect();
+        let adv = group_advantages(&rewards, &gids, self.cfg.loss.norm_adv_by_std);
+        for (x, a) in samples.iter_mut().zip(adv) {
+            x.adv = a;
+        }
+        let n = rewards.len() as f64;
+        m.samples = samples.len();
+        m.reward_mean = rewards.iter().sum::<f64>() / n;
+        m.reward_std = (rewards
+            .iter()
+            .map(|r| (r - m.reward_mean).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt();
+        let lens: Vec<usize> = samples
+            .iter()
+            .map(|x| x.rollout.completion_ids.len())
+            .collect();
+        m.response_len_mean = lens.iter().sum::<usize>() as f64 / n;
+        m.response_len_max = lens.iter().copied().max().unwrap_or(0);
+        m.truncated_frac = samples.iter().filter(|x| x.rollout.truncated).count() as f64 / n;
+        let logs = self.sample_logs(step, &samples);
+
+        let t0 = Instant::now();
+        let temp = self.cfg.sampling.temperature;
+        let mb = self.cfg.optim.micro_batch;
+        let updates = self.cfg.train.ppo_epochs * self.cfg.train.mini_batches;
+        let lp = self.cfg.loss.params();
+        // logπ_old: the sampler's log-probs, or a scoring pass, when the batch is reused
+        if updates > 1 {
+            for x in samples.iter_mut() {
+                let len = x.rollout.completion_ids.len();
+                x.old = x.rollout.sampling_logp.clone().filter(|v| v.len() == len);
+            }
+            let missing: Vec<usize> = (0..samples.len())
+                .filter(|&i| samples[i].old.is_none())
+                .collect();
+            for chunk in missing.chunks(mb) {
+                let items: Vec<ScoreItem> =
+                    chunk.iter().map(|&i| item(&samples[i].rollout)).collect();
+                let out = self.policy.score(&items, temp)?;
+                let l: Vec<usize> = chunk.iter().map(|&i| lens[i]).collect();
+                for (&i, r) in chunk.iter().zip(Self::rows_of(&out.logp.detach(), &l)?) {
+                    samples[i].old = Some(r);
+                }
+            }
+        }
+        if lp.kl_coef != 0.0 {
+            let idx: Vec<usize> = (0..samples.len()).collect();
+            for chunk in idx.chunks(mb) {
+                let items: Vec<ScoreItem> =
+                    chunk.iter().map(|&i| item(&samples[i].rollout)).collect();
+                let r = self
+                    .policy
+                    .reference_logp(&items, temp)?
+                    .context("loss.kl_coef ≠ 0 but the policy keeps no reference model")?;
+                let l: Vec<usize> = chunk.iter().map(|&i| lens[i]).collect();
+                for (&i, row) in chunk.iter().zip(Self::rows_of(&r, &l)?) {
+                    samples[i].reference = Some(row);
+                }
+            }
+        }
+
+        let params = self.opt.params().to_vec();
+        let sched = self
+            .cfg
+            .optim
+            .schedule(self.cfg.train.max_steps * updates as u64);
+        let t_len = self.cfg.sampling.max_new_tokens;
+        let per_mini = samples.len().div_ceil(self.cfg.train.mini_batches);
+        let (mut loss_sum, mut pg_sum, mut gn_sum) = (0f64, 0f64, 0f64);
+        let (mut ent_tok, mut kl_tok) = (0f64, 0f64);
+        let mut counts = ClipCounts::default();
+        let mut n_updates = 0usize;
+        for _epoch in 0..self.cfg.train.ppo_epochs {
+            for mini in samples.chunks(per_mini) {
+                let mlens: Vec<usize> = mini
+                    .iter()
+                    .map(|x| x.rollout.completion_ids.len())
+                    .collect();
+                let norm = AggNorm::from_lengths(&mlens, t_len);
+                let mut acc = GradAccumulator::new();
+                for micro in mini.chunks(mb) {
+                    let items: Vec<ScoreItem> = micro.iter().map(|x| item(&x.rollout)).collect();
+                    let out = self.policy.score(&items, temp)?;
+                    let t = out.logp.dim(1)?;
+                    let old = match updates > 1 {
+                        true => {
+                            let rows: Vec<&[f32]> = micro
+                                .iter()
+                                .map(|x| x.old.as_deref().unwrap_or(&[]))
+                                .collect();
+                            Some(Self::pad(&rows, t)?)
+                        }
+                        false => None,
+                    };
+                    let reference = match lp.kl_coef != 0.0 {
+                        true => {
+                            let rows: Vec<&[f32]> = micro
+                                .iter()
+                                .map(|x| x.reference.as_deref().unwrap_or(&[]))
+                                .collect();
+                            Some(Self::pad(&rows, t)?)
+                        }
+                        false => None,
+                    };
+                    let adv = Tensor::from_vec(
+                        micro.iter().map(|x| x.adv as f32).collect::<Vec<_>>(),
+                        micro.len(),
+                        &Device::Cpu,
+                    )?
+                    .to_device(out.logp.device())?;
+                    let dev = out.logp.device().clone();
+                    let old = old.map(|o| o.to_device(&dev)).transpose()?;
+                    let reference = reference.map(|o| o.to_device(&dev)).transpose()?;
+                    let inp = LossInputs {
+                        logp: &out.logp,
+                        entropy: &out.entropy,
+                        old_logp: old.as_ref(),
+                        ref_logp: reference.as_ref(),
+                        advantages: &adv,
+                        mask: &out.mask,
+                    };
+                    let lo = grpo_loss(&inp, &lp, &norm)?;
+                    let total = scalar(&lo.total)?;
+                    if !total.is_finite() {
+                        bail!("non-finite loss ({total}) at step {step}; no update applied");
+                    }
+                    let grads = lo.total.backward()?;
+                    acc.add(&params, &grads)?;
+                    loss_sum += total;
+                    pg_sum += scalar(&lo.pg)?;
+                    let mask = out.mask.to_dtype(DType::F32)?;
+                    ent_tok += scalar(&(out.entropy.detach().to_dtype(DType::F32)? * &mask)?)?;
+                    kl_tok += scalar(&(lo.kl_per_token.detach() * &mask)?)?;
+                    counts.add(&lo.counts);
+                }
+                let lr = sched.lr_at(self.opt.steps());
+                let st = self
+                    .opt
+                    .step(&acc, lr)
+                    .with_context(|| format!("optimizer step at step {step}"))?;
+                self.policy.after_update()?;
+                gn_sum += st.grad_norm;
+                m.lr = lr;
+                n_updates += 1;
+            }
+        }
+        let nu = n_updates.max(1) as f64;
+        m.loss = loss_sum / nu;
+        m.pg_loss = pg_sum / nu;
+        m.grad_norm = gn_sum / nu;
+        m.entropy = ent_tok / counts.tokens.max(1.0);
+        m.kl = kl_tok / counts.tokens.max(1.0);
+        m.clip_frac = counts.clip_frac();
+        m.clip_frac_lower = counts.clip_frac_lower();
+        m.update_s = t0.elapsed().as_secs_f64();
+        Ok((m, logs))
+    }
+
+    fn sample_logs(&self, step: u64, samples: &[Sample]) -> Vec<SampleLog> {
+        // the first sample of each group, then the second of each, … up to k samples
+        let k = self.cfg.train.samples_per_step_logged;
+        let mut rank = std::collections::HashMap::<usize, usize>::new();
+        let mut order: Vec<(usize, usize, usize)> = samples
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                let r = rank.entry(x.group).or_insert(0);
+                *r += 1;
+                (*r, x.group, i)
+            })
+            .collect();
+        order.sort();
+        let mut chosen: Vec<usize> = order.into_iter().take(k).map(|(_, _, i)| i).collect();
+        chosen.sort();
+        chosen
+            .into_iter()
+            .map(|i| &samples[i])
+            .map(|x| SampleLog {
+                step,
+                task: self.train[x.task].id.clone(),
+                prompt: self.train[x.task].prompt.clone(),
+                completion: x.rollout.text.clone(),
+                reward: x.reward.reward,
+                correct: x.reward.correct,
+                length: x.rollout.completion_ids.len(),
+            })
+            .collect()
+    }
+}
+
+fn item(r: &Rollout) -> ScoreItem<'_> {
+    ScoreItem {
+        prompt_ids: &r.prompt_ids,
+        completion_ids: &r.completion_ids,
+    }
+}

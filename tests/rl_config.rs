@@ -1,0 +1,90 @@
+//! Run configs: every file in configs/ parses; unknown keys and bad values are errors that
+//! name the key and the file.
+use prover::rl::aggregate::Aggregation;
+use prover::rl::config::{RewardKind, RunConfig};
+use prover::rl::kl::KlEstimator;
+
+#[test]
+fn every_config_file_parses() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/configs");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            RunConfig::load(&p).unwrap_or_else(|e| panic!("{}: {e:#}", p.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 3, "expected at least 3 configs, found {n}");
+}
+
+#[test]
+fn one_shot_recipe_has_the_papers_settings() {
+    let p = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/one-shot-rlvr-qwen2.5-math-1.5b.toml"
+    );
+    let c = RunConfig::load(std::path::Path::new(p)).unwrap();
+    assert_eq!(c.sampling.group_size, 8);
+    assert_eq!(c.sampling.prompts_per_step, 128);
+    assert_eq!(c.sampling.temperature, 0.6);
+    assert_eq!(c.sampling.max_new_tokens, 3072);
+    assert_eq!(c.optim.lr, 1e-6);
+    assert_eq!(c.optim.weight_decay, 0.01);
+    assert_eq!(c.optim.grad_clip, 1.0);
+    assert_eq!(c.loss.kl_coef, 0.001);
+    assert_eq!(c.loss.kl_estimator, KlEstimator::K3);
+    assert_eq!(c.loss.entropy_coef, 0.001);
+    assert_eq!(c.data.example.as_deref(), Some("pi1"));
+    assert!(c.data.one_shot);
+    let lean = RunConfig::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/minif2f-lean.toml"
+    )))
+    .unwrap();
+    assert_eq!(lean.reward.kind, RewardKind::Lean);
+    assert_eq!(lean.loss.aggregation, Aggregation::TokenMean);
+    assert!(lean.lean.contains_key("workers"));
+}
+
+#[test]
+fn empty_config_gives_defaults() {
+    let c = RunConfig::from_toml("", "empty").unwrap();
+    assert_eq!(c, RunConfig::default());
+    // round trip
+    let again = RunConfig::from_toml(&c.to_toml().unwrap(), "roundtrip").unwrap();
+    assert_eq!(again, c);
+}
+
+#[test]
+fn unknown_key_names_key_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    std::fs::write(&p, "[loss]\nclip_low = 0.2\nentropy_coeff = 0.01\n").unwrap();
+    let msg = format!("{:#}", RunConfig::load(&p).unwrap_err());
+    assert!(msg.contains("entropy_coeff"), "{msg}");
+    assert!(msg.contains("bad.toml"), "{msg}");
+    assert!(msg.contains("line 3"), "{msg}");
+
+    let msg = format!(
+        "{:#}",
+        RunConfig::from_toml("[sampling]\ngroup_size = 8\n[nonsense]\nx = 1\n", "x.toml")
+            .unwrap_err()
+    );
+    assert!(msg.contains("nonsense") && msg.contains("x.toml"), "{msg}");
+}
+
+#[test]
+fn bad_values_are_errors() {
+    for (text, key) in [
+        ("[loss]\naggregation = \"token-sum\"\n", "token-sum"),
+        ("[loss]\nkl_estimator = \"k4\"\n", "k4"),
+        ("[sampling]\ngroup_size = 0\n", "group_size"),
+        ("[loss]\ndual_clip = 0.5\n", "dual_clip"),
+        ("[optim]\nschedule = \"step\"\n", "step"),
+        ("[sampling]\ntemperature = \"hot\"\n", "temperature"),
+    ] {
+        let msg = format!("{:#}", RunConfig::from_toml(text, "c.toml").unwrap_err());
+        assert!(msg.contains(key) && msg.contains("c.toml"), "{text}: {msg}");
+    }
+}
