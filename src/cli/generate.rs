@@ -12,7 +12,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use candle_core::DType;
 use clap::{Args, ValueEnum};
 
@@ -175,10 +175,15 @@ pub fn prepare(args: &GenerateArgs) -> Result<Prepared> {
 /// Loads the policy model behind the [`Decoder`] seam. The one place where the CLI touches
 /// the transformer; wired to the loader when the model module lands.
 pub fn load_decoder(spec: &ResolvedModel, dtype: DType) -> Result<Box<dyn Decoder>> {
-    bail!(
-        "model loading not wired: this build cannot run the transformer for {} ({dtype:?}) yet",
-        spec.spec
-    )
+    let path = match &spec.files {
+        crate::policy::spec::ModelFiles::Safetensors { dir, .. } => dir.clone(),
+        crate::policy::spec::ModelFiles::Gguf { file } => file.clone(),
+    };
+    let (cfg, params) = crate::policy::weights::load_params(&path)
+        .with_context(|| format!("loading the model weights of {}", spec.spec))?;
+    let model = crate::policy::model::Transformer::new_inference(&cfg, &params, dtype)
+        .with_context(|| format!("building the model of {}", spec.spec))?;
+    Ok(Box::new(crate::policy::decode::PolicyDecoder::new(model)))
 }
 
 /// Samples with a ready decoder and prints: JSON lines or human text to `out`, throughput to

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod generate;
+pub mod train;
 pub mod verify;
 pub mod verify_answers;
 pub mod verify_lean;
@@ -26,6 +27,10 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Sample completions of prompts from a policy model.
     Generate(generate::GenerateArgs),
+    /// Train the policy with GRPO on verifiable rewards.
+    Train(train::TrainArgs),
+    /// Redraw a run's curves (curves.svg) from its metrics.jsonl.
+    Plot(train::PlotArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -51,6 +56,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Verify(args) => verify::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Plot(args) => train::plot(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 
+use crate::verify::answer::{AnswerChecker, CheckerConfig};
+
 /// Which Lean driver checks a `.lean` file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Backend {
@@ -41,6 +43,10 @@ pub struct VerifyArgs {
     /// Lean: allow `Lean.ofReduceBool`/`Lean.trustCompiler` (native_decide) in axiom reports.
     #[arg(long)]
     pub allow_native_decide: bool,
+    /// Answers: also accept answers outside \\boxed{} ("the answer is …", a final $…$, a bold
+    /// **…**, a bare number). The default (strict) grades only the last \\boxed{}, as in RL.
+    #[arg(long)]
+    pub lenient: bool,
     /// Print machine-readable JSON instead of the human summary.
     #[arg(long)]
     pub json: bool,
@@ -48,6 +54,34 @@ pub struct VerifyArgs {
 
 /// Returns the process exit code.
 pub fn run(args: VerifyArgs) -> Result<u8> {
-    let _ = args;
-    bail!("nothing to verify yet")
+    if let (Some(reference), Some(response)) = (&args.reference, &args.response) {
+        let checker = checker(args.lenient);
+        let mut out = std::io::stdout().lock();
+        return super::verify_answers::run_pair_with(
+            &checker, reference, response, args.json, &mut out,
+        );
+    }
+    let Some(file) = &args.file else {
+        bail!("nothing to verify: give a FILE (.jsonl answers or .lean proofs) or --reference R --response S");
+    };
+    match file.extension().and_then(|e| e.to_str()) {
+        Some("lean") => super::verify_lean::run(&args),
+        Some("jsonl") | Some("json") => {
+            let checker = checker(args.lenient);
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            super::verify_answers::run_jsonl(file, &checker, &mut out)
+        }
+        _ => bail!(
+            "{}: unknown file type; expected FILE.jsonl (lines {{\"id\"?, \"reference\", \"response\"}}) or FILE.lean",
+            file.display()
+        ),
+    }
+}
+
+fn checker(lenient: bool) -> AnswerChecker {
+    if lenient {
+        AnswerChecker::new(CheckerConfig::lenient())
+    } else {
+        AnswerChecker::default()
+    }
 }

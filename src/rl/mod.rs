@@ -26,3 +26,4 @@ pub mod schedule;
 pub mod task;
 pub mod toy;
 pub mod trainer;
+pub mod transformer_policy;

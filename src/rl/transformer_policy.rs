@@ -1,0 +1,154 @@
+//! The real policy behind the trainer's [`Policy`] trait: the candle transformer, its
+//! tokenizer + chat template, the batched sampler and the chunked differentiable scorer.
+use anyhow::{Context, Result};
+use candle_core::{DType, Var};
+
+use super::policy::{Policy, Rollout, SamplingParams, ScoreItem, ScoreOut};
+use crate::policy::decode::PolicyDecoder;
+use crate::policy::gguf_tokenizer::GgufPreTokenizer;
+use crate::policy::lora::{self, LoraConfig};
+use crate::policy::model::{Config, Transformer};
+use crate::policy::model_text::ModelText;
+use crate::policy::params::ParamStore;
+use crate::policy::sampler::{self, FinishReason};
+use crate::policy::scorer::score_completions;
+use crate::policy::spec::{resolve, HubOptions, ModelFiles};
+use crate::policy::tokenizer::check_vocab;
+
+/// A transformer policy with f32 master weights (full fine-tuning or LoRA) and a frozen copy of
+/// the initial weights as the KL reference.
+pub struct TransformerPolicy {
+    cfg: Config,
+    params: ParamStore,
+    reference: Option<Transformer>,
+    text: ModelText,
+    chat: bool,
+    dtype: DType,
+}
+
+impl TransformerPolicy {
+    /// Loads `spec` (HF dir, `.gguf`, `hf:ORG/NAME`). `lora_rank > 0` trains adapters only.
+    pub fn load(
+        spec: &str,
+        chat: bool,
+        lora_rank: usize,
+        lora_alpha: f64,
+        with_reference: bool,
+    ) -> Result<Self> {
+        let resolved = resolve(spec, &HubOptions::from_env())
+            .with_context(|| format!("resolving model {spec}"))?;
+        let path = match &resolved.files {
+            ModelFiles::Safetensors { dir, .. } => dir.clone(),
+            ModelFiles::Gguf { file } => file.clone(),
+        };
+        let text = ModelText::load(&resolved, GgufPreTokenizer::FromMetadata)?;
+        let (cfg, mut params) = crate::policy::weights::load_params(&path)?;
+        check_vocab(&text.tokenizer, cfg.vocab_size)?;
+        let reference = if with_reference {
+            Some(Transformer::new_inference(&cfg, &params, DType::F32)?)
+        } else {
+            None
+        };
+        if lora_rank > 0 {
+            let l = LoraConfig {
+                rank: lora_rank,
+                alpha: lora_alpha,
+                target_modules: ["q_proj", "k_proj", "v_proj", "o_proj"]
+                    .map(String::from)
+                    .to_vec(),
+            };
+            lora::attach(&mut params, &cfg, &l, 0)?;
+        }
+        Ok(Self {
+            cfg,
+            params,
+            reference,
+            text,
+            chat,
+            dtype: DType::F32,
+        })
+    }
+
+    fn prompt_ids(&self, prompt: &str) -> Result<Vec<u32>> {
+        Ok(self
+            .text
+            .prompt_ids(prompt, self.chat && self.text.chat_template.is_some(), None)?)
+    }
+
+    fn items(items: &[ScoreItem]) -> Vec<(Vec<u32>, Vec<u32>)> {
+        items
+            .iter()
+            .map(|i| (i.prompt_ids.to_vec(), i.completion_ids.to_vec()))
+            .collect()
+    }
+}
+
+impl Policy for TransformerPolicy {
+    fn generate(
+        &mut self,
+        prompts: &[String],
+        group_size: usize,
+        params: &SamplingParams,
+        seed: u64,
+    ) -> Result<Vec<Vec<Rollout>>> {
+        let ids: Vec<Vec<u32>> = prompts
+            .iter()
+            .map(|p| self.prompt_ids(p))
+            .collect::<Result<_>>()?;
+        // Decode with plain tensors (no graph), rebuilt from the current master weights.
+        let model = Transformer::new_inference(&self.cfg, &self.params, self.dtype)?;
+        let mut decoder = PolicyDecoder::new(model);
+        let sp = sampler::SamplingParams {
+            temperature: params.temperature as f32,
+            top_p: params.top_p as f32,
+            seed,
+            max_new_tokens: params.max_new_tokens,
+            samples: group_size,
+            max_rows: 64,
+            max_context: self.cfg.max_position_embeddings,
+            eos_ids: self.text.eos_ids.clone(),
+            ..Default::default()
+        };
+        let samples = sampler::generate(&mut decoder, &self.text.tokenizer, &ids, &sp)?;
+        let mut out: Vec<Vec<Rollout>> = (0..prompts.len()).map(|_| Vec::new()).collect();
+        for s in samples {
+            out[s.prompt_index].push(Rollout {
+                prompt_ids: ids[s.prompt_index].clone(),
+                sampling_logp: Some(s.policy_logprobs.clone()),
+                truncated: matches!(s.finish, FinishReason::Length),
+                completion_ids: s.token_ids,
+                text: s.text,
+            });
+        }
+        Ok(out)
+    }
+
+    fn score(&mut self, items: &[ScoreItem], temperature: f64) -> Result<ScoreOut> {
+        let model = Transformer::new(&self.cfg, &self.params, self.dtype)?;
+        let s = score_completions(&model, &Self::items(items), temperature)?;
+        Ok(ScoreOut {
+            logp: s.logprobs,
+            entropy: s.entropy,
+            mask: s.mask,
+        })
+    }
+
+    fn reference_logp(
+        &mut self,
+        items: &[ScoreItem],
+        temperature: f64,
+    ) -> Result<Option<candle_core::Tensor>> {
+        match &self.reference {
+            Some(r) => Ok(Some(
+                score_completions(r, &Self::items(items), temperature)?
+                    .logprobs
+                    .detach(),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    fn trainable(&self) -> Vec<(String, Var)> {
+        self.params.trainable()
+    }
+}
