@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod eval;
 pub mod generate;
 pub mod train;
 pub mod verify;
@@ -27,6 +28,8 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Sample completions of prompts from a policy model.
     Generate(generate::GenerateArgs),
+    /// Evaluate a model: `eval math` (accuracy) or `eval minif2f` (pass@k with Lean).
+    Eval(eval::EvalArgs),
     /// Train the policy with GRPO on verifiable rewards.
     Train(train::TrainArgs),
     /// Redraw a run's curves (curves.svg) from its metrics.jsonl.
@@ -57,6 +60,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Plot(args) => train::plot(args),
     };
     match result {

@@ -40,7 +40,7 @@ fn project_dir(args: &VerifyArgs) -> PathBuf {
 }
 
 /// The command that starts Lean for this backend, or a message saying what to install.
-fn lean_command(args: &VerifyArgs) -> std::result::Result<LeanCommand, String> {
+pub(crate) fn lean_command(args: &VerifyArgs) -> std::result::Result<LeanCommand, String> {
     if let Some(cmd) = &args.repl_cmd {
         let c = LeanCommand::from_shell(cmd).map_err(|e| format!("--repl-cmd: {e}"))?;
         if which(&c.program).is_none() {

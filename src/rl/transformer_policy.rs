@@ -152,3 +152,74 @@ impl Policy for TransformerPolicy {
         self.params.trainable()
     }
 }
+
+/// Sampling settings when the policy serves an evaluation.
+#[derive(Debug, Clone)]
+pub struct EvalSampling {
+    pub temperature: f64,
+    pub top_p: f64,
+    pub max_new_tokens: usize,
+    pub seed: u64,
+}
+
+/// The policy as a completion source for `prover eval` (raw prompts are tokenized as they are;
+/// chat prompts go through the model's chat template).
+pub struct EvalSource<'a> {
+    pub policy: &'a mut TransformerPolicy,
+    pub sampling: EvalSampling,
+    calls: u64,
+}
+
+impl<'a> EvalSource<'a> {
+    pub fn new(policy: &'a mut TransformerPolicy, sampling: EvalSampling) -> Self {
+        Self {
+            policy,
+            sampling,
+            calls: 0,
+        }
+    }
+}
+
+impl crate::eval::source::CompletionSource for EvalSource<'_> {
+    fn complete(
+        &mut self,
+        prompts: &[crate::eval::source::Prompt],
+        n: usize,
+    ) -> Result<Vec<Vec<crate::eval::source::Completion>>> {
+        use crate::eval::source::{Completion, Prompt};
+        let text = &self.policy.text;
+        let ids: Vec<Vec<u32>> = prompts
+            .iter()
+            .map(|p| match p {
+                Prompt::Raw(s) => text.prompt_ids(s, false, None),
+                Prompt::Chat { system, user } => {
+                    text.prompt_ids(user, text.chat_template.is_some(), system.as_deref())
+                }
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        let model =
+            Transformer::new_inference(&self.policy.cfg, &self.policy.params, self.policy.dtype)?;
+        let mut decoder = PolicyDecoder::new(model);
+        let sp = sampler::SamplingParams {
+            temperature: self.sampling.temperature as f32,
+            top_p: self.sampling.top_p as f32,
+            seed: self.sampling.seed.wrapping_add(self.calls),
+            max_new_tokens: self.sampling.max_new_tokens,
+            samples: n,
+            max_rows: 64,
+            max_context: self.policy.cfg.max_position_embeddings,
+            eos_ids: text.eos_ids.clone(),
+            ..Default::default()
+        };
+        self.calls += 1;
+        let samples = sampler::generate(&mut decoder, &text.tokenizer, &ids, &sp)?;
+        let mut out: Vec<Vec<Completion>> = (0..prompts.len()).map(|_| Vec::new()).collect();
+        for s in samples {
+            out[s.prompt_index].push(Completion {
+                tokens: s.token_ids.len(),
+                text: s.text,
+            });
+        }
+        Ok(out)
+    }
+}

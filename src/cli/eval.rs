@@ -1,0 +1,291 @@
+//! `prover eval math` and `prover eval minif2f`.
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Subcommand};
+
+use crate::data::benchmarks::{read_formal, read_informal, AnswerField, MathBench};
+use crate::eval::math::{run_math_eval, Graded, MathEvalSettings};
+use crate::eval::minif2f::{run_minif2f_eval, AttemptVerdict, ProofChecker, ProofEvalSettings};
+use crate::eval::prompts::{MathPromptStyle, ProofPromptStyle};
+use crate::rl::transformer_policy::{EvalSampling, EvalSource, TransformerPolicy};
+use crate::verify::answer::AnswerChecker;
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(subcommand)]
+    pub which: EvalWhich,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalWhich {
+    /// Accuracy (avg@k) on a math benchmark, graded by the answer checker.
+    Math(MathArgs),
+    /// pass@k on miniF2F, every proof checked by the Lean pool.
+    Minif2f(Minif2fArgs),
+}
+
+/// Options shared by both evaluations.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Model: HF dir, .gguf file or hf:ORG/NAME.
+    #[arg(long, default_value = "models/smollm2-135m-instruct/")]
+    pub model: String,
+    /// Evaluate only the first N problems.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Sampling temperature (0 = greedy). Default: the benchmark's protocol.
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f64,
+    #[arg(long, default_value_t = 512)]
+    pub max_new_tokens: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder (results.jsonl, summary.json); re-running with it resumes.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MathArgs {
+    /// A benchmark from ../shared/datasets/math (or $PROVER_DATA_DIR/math).
+    #[arg(long, value_enum, required_unless_present = "data")]
+    pub bench: Option<MathBench>,
+    /// Or any JSONL with a problem/question field ...
+    #[arg(long, conflicts_with = "bench")]
+    pub data: Option<PathBuf>,
+    /// ... and this answer field: NAME, boxed:NAME, first:NAME or hashes:NAME.
+    #[arg(long, default_value = "answer")]
+    pub answer_field: String,
+    /// Samples per problem (avg@k). Default: 8 for AIME/AMC, else 1.
+    #[arg(long)]
+    pub samples: Option<usize>,
+    #[arg(long, value_enum, default_value_t = MathPromptStyle::Qwen25MathCot)]
+    pub prompt_style: MathPromptStyle,
+    /// Grade leniently (answers outside \boxed{} count too).
+    #[arg(long)]
+    pub lenient: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct Minif2fArgs {
+    /// miniF2F JSONL (name, split, header, formal_statement).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Only these theorem names (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub names: Vec<String>,
+    /// Samples per problem (n of pass@k).
+    #[arg(long, default_value_t = 1)]
+    pub samples: usize,
+    #[arg(long, value_enum, default_value_t = ProofPromptStyle::Complete)]
+    pub prompt_style: ProofPromptStyle,
+    /// Command that starts the REPL (default: `lake env repl` in --lean-project).
+    #[arg(long)]
+    pub repl_cmd: Option<String>,
+    #[arg(long)]
+    pub lean_project: Option<PathBuf>,
+    /// Lean workers (default: cores − 1).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Seconds per proof.
+    #[arg(long, default_value_t = 300.0)]
+    pub timeout: f64,
+    #[arg(long)]
+    pub allow_native_decide: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+pub fn run(args: EvalArgs) -> Result<u8> {
+    match args.which {
+        EvalWhich::Math(a) => math(a),
+        EvalWhich::Minif2f(a) => minif2f(a),
+    }
+}
+
+fn math(a: MathArgs) -> Result<u8> {
+    let (path, field, sampled) = match (&a.bench, &a.data) {
+        (Some(b), _) => (b.default_path(), b.answer_field(), b.sampled_by_default()),
+        (None, Some(p)) => (p.clone(), AnswerField::parse(&a.answer_field), false),
+        (None, None) => bail!("give --bench NAME or --data FILE"),
+    };
+    let mut tasks = read_informal(&path, &field).with_context(|| {
+        format!(
+            "reading {} (set PROVER_DATA_DIR or pass --data)",
+            path.display()
+        )
+    })?;
+    if let Some(n) = a.common.limit {
+        tasks.truncate(n);
+    }
+    let samples = a.samples.unwrap_or(if sampled { 8 } else { 1 });
+    let temperature = a
+        .common
+        .temperature
+        .unwrap_or(if sampled { 0.6 } else { 0.0 });
+    let mut policy = TransformerPolicy::load(&a.common.model, true, 0, 16.0, false)?;
+    let mut source = EvalSource::new(&mut policy, sampling(&a.common, temperature));
+    let checker = if a.lenient {
+        AnswerChecker::new(crate::verify::answer::CheckerConfig::lenient())
+    } else {
+        AnswerChecker::default()
+    };
+    let grade = |r: &str, s: &str| {
+        let v = checker.check(r, s);
+        Graded {
+            correct: v.correct,
+            extracted: v.extracted,
+        }
+    };
+    let settings = MathEvalSettings {
+        style: a.prompt_style,
+        samples,
+        batch_problems: if samples == 1 { 8 } else { 1 },
+        out: a.common.out.clone(),
+        progress: true,
+    };
+    let (s, _) = run_math_eval(&tasks, &mut source, &grade, &settings)?;
+    println!("benchmark  {}", path.display());
+    println!("problems   {}", s.problems);
+    println!(
+        "samples    {} per problem (temperature {temperature})",
+        s.samples_per_problem
+    );
+    println!(
+        "accuracy   {:.1}% (avg@{}; {}/{} samples correct)",
+        100.0 * s.accuracy,
+        samples,
+        s.correct_samples,
+        s.total_samples
+    );
+    println!(
+        "time       {:.1} s ({:.2} problems/min, {} tokens)",
+        s.seconds, s.problems_per_minute, s.generated_tokens
+    );
+    Ok(0)
+}
+
+fn sampling(c: &Common, temperature: f64) -> EvalSampling {
+    EvalSampling {
+        temperature,
+        top_p: c.top_p,
+        max_new_tokens: c.max_new_tokens,
+        seed: c.seed,
+    }
+}
+
+struct PoolChecker {
+    rt: tokio::runtime::Runtime,
+    pool: crate::verify::lean::Pool,
+}
+
+impl ProofChecker for PoolChecker {
+    fn check(&self, task: &crate::data::FormalTask, body: &str) -> AttemptVerdict {
+        let job = crate::verify::lean::Job::Proof {
+            header: task.header.clone(),
+            formal_statement: task.formal_statement.clone(),
+            proof: body.to_string(),
+        };
+        let v = self.rt.block_on(self.pool.verify(job));
+        let (verdict, reason) = match &v.status {
+            crate::verify::lean::Status::Accepted => ("accepted", String::new()),
+            crate::verify::lean::Status::Rejected { reason } => ("rejected", reason.clone()),
+            crate::verify::lean::Status::Error { reason } => ("error", reason.clone()),
+        };
+        AttemptVerdict {
+            verdict: verdict.into(),
+            reason,
+            seconds: v.seconds,
+        }
+    }
+}
+
+fn minif2f(a: Minif2fArgs) -> Result<u8> {
+    let path = a.data.clone().unwrap_or_else(|| {
+        crate::data::benchmarks::datasets_dir().join("minif2f/minif2f-lean4-v4.24.0.jsonl")
+    });
+    let mut tasks = read_formal(&path).with_context(|| format!("reading {}", path.display()))?;
+    tasks.retain(|t| t.split.as_deref().is_none_or(|s| s == a.split));
+    if !a.names.is_empty() {
+        tasks.retain(|t| a.names.contains(&t.name));
+    }
+    if let Some(n) = a.common.limit {
+        tasks.truncate(n);
+    }
+    if tasks.is_empty() {
+        bail!(
+            "no problems selected from {} (split {}, names {:?})",
+            path.display(),
+            a.split,
+            a.names
+        );
+    }
+    let vargs = super::verify::VerifyArgs {
+        file: None,
+        reference: None,
+        response: None,
+        against: None,
+        backend: super::verify::Backend::Repl,
+        repl_cmd: a.repl_cmd.clone(),
+        lean_project: a.lean_project.clone(),
+        timeout: a.timeout,
+        allow_native_decide: a.allow_native_decide,
+        lenient: false,
+        json: false,
+    };
+    let cmd = super::verify_lean::lean_command(&vargs).map_err(|e| anyhow!(e))?;
+    let workers = a.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get().saturating_sub(1).max(1))
+            .unwrap_or(1)
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .build()?;
+    let pool = {
+        let _guard = rt.enter();
+        let mut cfg = crate::verify::lean::PoolConfig::new(cmd);
+        cfg.workers = workers;
+        cfg.timeout = std::time::Duration::from_secs_f64(a.timeout);
+        cfg.axioms.allow_native_decide = a.allow_native_decide;
+        crate::verify::lean::Pool::new(cfg)
+    };
+    let checker = PoolChecker { rt, pool };
+    let temperature = a
+        .common
+        .temperature
+        .unwrap_or(if a.samples > 1 { 1.0 } else { 0.0 });
+    let mut policy = TransformerPolicy::load(&a.common.model, true, 0, 16.0, false)?;
+    let mut source = EvalSource::new(&mut policy, sampling(&a.common, temperature));
+    let settings = ProofEvalSettings {
+        style: a.prompt_style,
+        samples: a.samples,
+        verify_threads: workers,
+        out: a.common.out.clone(),
+        progress: true,
+    };
+    let (s, _) = run_minif2f_eval(&tasks, &mut source, &checker, &settings)?;
+    println!("problems   {} ({} split)", s.problems, a.split);
+    for (k, p) in &s.pass_at_k {
+        println!("pass@{k:<5} {:.1}%", 100.0 * p);
+    }
+    println!("solved     {}", s.solved);
+    println!(
+        "errors     {} verifier errors (not counted as proofs)",
+        s.verifier_errors
+    );
+    println!("time       {:.1} s", s.seconds);
+    println!(
+        "pool       {}",
+        serde_json::to_string(&checker.pool.metrics())?
+    );
+    Ok(0)
+}
