@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --bins
-cargo test -- --test-threads 2
+cargo test --no-fail-fast -- --test-threads 2

@@ -17,6 +17,7 @@ fn args(file: PathBuf, against: Option<PathBuf>, repl_cmd: &str) -> VerifyArgs {
         lean_project: None,
         timeout: 20.0,
         allow_native_decide: false,
+        lenient: false,
         json: true,
     }
 }

@@ -257,6 +257,7 @@ fn binary_reports_errors_with_exit_code_2() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("model loading not wired"));
+    // With the model wired in, the tiny checkpoint really generates.
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!out.stdout.is_empty());
 }
