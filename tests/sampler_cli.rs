@@ -258,6 +258,11 @@ fn binary_reports_errors_with_exit_code_2() {
         .output()
         .unwrap();
     // With the model wired in, the tiny checkpoint really generates.
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!out.stdout.is_empty());
 }
