@@ -175,11 +175,7 @@ pub fn prepare(args: &GenerateArgs) -> Result<Prepared> {
 /// Loads the policy model behind the [`Decoder`] seam. The one place where the CLI touches
 /// the transformer; wired to the loader when the model module lands.
 pub fn load_decoder(spec: &ResolvedModel, dtype: DType) -> Result<Box<dyn Decoder>> {
-    let path = match &spec.files {
-        crate::policy::spec::ModelFiles::Safetensors { dir, .. } => dir.clone(),
-        crate::policy::spec::ModelFiles::Gguf { file } => file.clone(),
-    };
-    let (cfg, params) = crate::policy::weights::load_params(&path)
+    let (cfg, params) = crate::policy::weights::load_params(spec.weights_path())
         .with_context(|| format!("loading the model weights of {}", spec.spec))?;
     let model = crate::policy::model::Transformer::new_inference(&cfg, &params, dtype)
         .with_context(|| format!("building the model of {}", spec.spec))?;

@@ -75,7 +75,9 @@ pub fn math_prompt(style: MathPromptStyle, problem: &str) -> Prompt {
     }
 }
 
-fn done_ids(results: &Path) -> Result<Vec<MathProblemResult>> {
+/// Reads the finished results of an earlier run (`results.jsonl`); a torn last line (a crash
+/// mid-write) is dropped and that problem redone.
+pub(crate) fn read_done<T: serde::de::DeserializeOwned>(results: &Path) -> Result<Vec<T>> {
     if !results.exists() {
         return Ok(Vec::new());
     }
@@ -86,8 +88,7 @@ fn done_ids(results: &Path) -> Result<Vec<MathProblemResult>> {
         if line.trim().is_empty() {
             continue;
         }
-        // A torn last line (crash mid-write) is dropped and that problem redone.
-        match serde_json::from_str::<MathProblemResult>(&line) {
+        match serde_json::from_str::<T>(&line) {
             Ok(r) => out.push(r),
             Err(e) => tracing::warn!(
                 "{}:{}: ignoring unreadable result ({e})",
@@ -112,7 +113,7 @@ pub fn run_math_eval(
     if let Some(out) = &settings.out {
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
         let path = out.join("results.jsonl");
-        results = done_ids(&path)?;
+        results = read_done(&path)?;
         let wanted: HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
         results.retain(|r| wanted.contains(r.id.as_str()));
         sink = Some(

@@ -5,8 +5,8 @@
 //! check the proofs of problem i. Per-problem results are appended to `results.jsonl` as they
 //! complete; a re-run with the same `--out` skips the problems already there.
 use std::collections::{HashMap, HashSet};
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::fs::OpenOptions;
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{mpsc, Mutex};
 use std::time::Instant;
@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::math::progress_bar;
+use super::math::{progress_bar, read_done};
 use super::passk::{mean_pass_at_k, report_ks};
 use super::prompts::{chat_proof_request, complete_prompt, extract_proof_body, ProofPromptStyle};
 use super::source::{CompletionSource, Prompt};
@@ -77,18 +77,6 @@ pub struct ProofEvalSummary {
     pub seconds: f64,
 }
 
-fn load_done(path: &std::path::Path) -> Result<Vec<ProofProblemResult>> {
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let f = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(BufReader::new(f)
-        .lines()
-        .map_while(|l| l.ok())
-        .filter_map(|l| serde_json::from_str(&l).ok())
-        .collect())
-}
-
 /// The model's input for a formal task.
 pub fn proof_prompt(style: ProofPromptStyle, task: &FormalTask) -> Prompt {
     match style {
@@ -113,7 +101,7 @@ pub fn run_minif2f_eval(
     if let Some(out) = &settings.out {
         std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
         let path = out.join("results.jsonl");
-        results = load_done(&path)?;
+        results = read_done(&path)?;
         let wanted: HashSet<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
         results.retain(|r: &ProofProblemResult| wanted.contains(r.name.as_str()));
         sink = Some(OpenOptions::new().create(true).append(true).open(&path)?);

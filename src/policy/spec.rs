@@ -156,6 +156,16 @@ pub struct ResolvedModel {
     pub chat_template: Option<PathBuf>,
 }
 
+impl ResolvedModel {
+    /// What the weights loader takes: the checkpoint directory or the `.gguf` file.
+    pub fn weights_path(&self) -> &std::path::Path {
+        match &self.files {
+            ModelFiles::Safetensors { dir, .. } => dir,
+            ModelFiles::Gguf { file } => file,
+        }
+    }
+}
+
 /// How hub specs are fetched.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HubOptions {

@@ -12,7 +12,7 @@ use crate::policy::model_text::ModelText;
 use crate::policy::params::ParamStore;
 use crate::policy::sampler::{self, FinishReason};
 use crate::policy::scorer::score_completions;
-use crate::policy::spec::{resolve, HubOptions, ModelFiles};
+use crate::policy::spec::{resolve, HubOptions};
 use crate::policy::tokenizer::check_vocab;
 
 /// A transformer policy with f32 master weights (full fine-tuning or LoRA) and a frozen copy of
@@ -37,12 +37,8 @@ impl TransformerPolicy {
     ) -> Result<Self> {
         let resolved = resolve(spec, &HubOptions::from_env())
             .with_context(|| format!("resolving model {spec}"))?;
-        let path = match &resolved.files {
-            ModelFiles::Safetensors { dir, .. } => dir.clone(),
-            ModelFiles::Gguf { file } => file.clone(),
-        };
         let text = ModelText::load(&resolved, GgufPreTokenizer::FromMetadata)?;
-        let (cfg, mut params) = crate::policy::weights::load_params(&path)?;
+        let (cfg, mut params) = crate::policy::weights::load_params(resolved.weights_path())?;
         check_vocab(&text.tokenizer, cfg.vocab_size)?;
         let reference = if with_reference {
             Some(Transformer::new_inference(&cfg, &params, DType::F32)?)
@@ -75,6 +71,38 @@ impl TransformerPolicy {
             .prompt_ids(prompt, self.chat && self.text.chat_template.is_some(), None)?)
     }
 
+    /// Samples `n` completions per prompt from the current weights, decoding with plain
+    /// tensors (no graph) through a model rebuilt from the master weights.
+    fn sample(
+        &self,
+        ids: &[Vec<u32>],
+        n: usize,
+        temperature: f64,
+        top_p: f64,
+        max_new_tokens: usize,
+        seed: u64,
+    ) -> Result<Vec<sampler::Sample>> {
+        let model = Transformer::new_inference(&self.cfg, &self.params, self.dtype)?;
+        let mut decoder = PolicyDecoder::new(model);
+        let sp = sampler::SamplingParams {
+            temperature: temperature as f32,
+            top_p: top_p as f32,
+            seed,
+            max_new_tokens,
+            samples: n,
+            max_rows: 64,
+            max_context: self.cfg.max_position_embeddings,
+            eos_ids: self.text.eos_ids.clone(),
+            ..Default::default()
+        };
+        Ok(sampler::generate(
+            &mut decoder,
+            &self.text.tokenizer,
+            ids,
+            &sp,
+        )?)
+    }
+
     fn items(items: &[ScoreItem]) -> Vec<(Vec<u32>, Vec<u32>)> {
         items
             .iter()
@@ -95,21 +123,14 @@ impl Policy for TransformerPolicy {
             .iter()
             .map(|p| self.prompt_ids(p))
             .collect::<Result<_>>()?;
-        // Decode with plain tensors (no graph), rebuilt from the current master weights.
-        let model = Transformer::new_inference(&self.cfg, &self.params, self.dtype)?;
-        let mut decoder = PolicyDecoder::new(model);
-        let sp = sampler::SamplingParams {
-            temperature: params.temperature as f32,
-            top_p: params.top_p as f32,
+        let samples = self.sample(
+            &ids,
+            group_size,
+            params.temperature,
+            params.top_p,
+            params.max_new_tokens,
             seed,
-            max_new_tokens: params.max_new_tokens,
-            samples: group_size,
-            max_rows: 64,
-            max_context: self.cfg.max_position_embeddings,
-            eos_ids: self.text.eos_ids.clone(),
-            ..Default::default()
-        };
-        let samples = sampler::generate(&mut decoder, &self.text.tokenizer, &ids, &sp)?;
+        )?;
         let mut out: Vec<Vec<Rollout>> = (0..prompts.len()).map(|_| Vec::new()).collect();
         for s in samples {
             out[s.prompt_index].push(Rollout {
@@ -197,22 +218,12 @@ impl crate::eval::source::CompletionSource for EvalSource<'_> {
                 }
             })
             .collect::<std::result::Result<_, _>>()?;
-        let model =
-            Transformer::new_inference(&self.policy.cfg, &self.policy.params, self.policy.dtype)?;
-        let mut decoder = PolicyDecoder::new(model);
-        let sp = sampler::SamplingParams {
-            temperature: self.sampling.temperature as f32,
-            top_p: self.sampling.top_p as f32,
-            seed: self.sampling.seed.wrapping_add(self.calls),
-            max_new_tokens: self.sampling.max_new_tokens,
-            samples: n,
-            max_rows: 64,
-            max_context: self.policy.cfg.max_position_embeddings,
-            eos_ids: text.eos_ids.clone(),
-            ..Default::default()
-        };
+        let e = &self.sampling;
+        let seed = e.seed.wrapping_add(self.calls);
         self.calls += 1;
-        let samples = sampler::generate(&mut decoder, &text.tokenizer, &ids, &sp)?;
+        let samples =
+            self.policy
+                .sample(&ids, n, e.temperature, e.top_p, e.max_new_tokens, seed)?;
         let mut out: Vec<Vec<Completion>> = (0..prompts.len()).map(|_| Vec::new()).collect();
         for s in samples {
             out[s.prompt_index].push(Completion {
