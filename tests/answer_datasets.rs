@@ -1,18 +1,15 @@
 //! Every gold answer of `../shared/datasets/math/*.jsonl` must verify against itself (boxed,
 //! strict mode) and against the last `\boxed{}` of its own reference solution where the set
 //! has one. Prints every mismatch; asserts a high agreement count per set.
-use std::path::PathBuf;
+mod common;
+
+use common::shared;
 
 use prover::verify::answer::latex::parse_expr;
 use prover::verify::answer::limits::Budget;
 use prover::verify::answer::normalize::prepare;
 use prover::verify::answer::{extract::last_boxed_group, AnswerChecker, Limits};
 use serde_json::Value;
-
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/")).join(rel);
-    p.exists().then_some(p)
-}
 
 /// (gold answer, reference solution that may hold a box)
 fn rows(set: &str, v: &Value) -> Option<(String, Option<String>)> {

@@ -7,15 +7,12 @@
 //! `allow_set_relation_comp` maps to `allow_inequality_for_interval`; `precision` p lowers
 //! the rounding rule's minimum to min(p, 3) digits (Math-Verify compares at p digits).
 //! `strict` is not mapped (variables are always compared strictly).
-use std::path::PathBuf;
+mod common;
+
+use common::shared;
 
 use prover::verify::answer::{AnswerChecker, CheckerConfig, ExtractOptions};
 use serde_json::Value;
-
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/")).join(rel);
-    p.exists().then_some(p)
-}
 
 fn checker_for(cfg: &Value) -> AnswerChecker {
     let mut c = CheckerConfig::lenient();

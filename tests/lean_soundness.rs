@@ -3,7 +3,10 @@
 //! (given the replies a real Lean gives, in the REPL's documented format) otherwise; the
 //! published miniF2F proofs (../shared/fixtures/minif2f-proofs) pass every static check and are
 //! accepted through the pool (the two `native_decide` ones only with allow_native_decide).
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::shared;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use prover::verify::lean::{
@@ -11,21 +14,6 @@ use prover::verify::lean::{
     AxiomPolicy, Job, LeanCommand, Pool, PoolConfig, Status,
 };
 use serde_json::Value;
-
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared")
-        .join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "skipping: {} is missing (the shared fixtures are not checked out)",
-            p.display()
-        );
-        None
-    }
-}
 
 fn cheats() -> Option<Vec<Value>> {
     let p = shared("fixtures/cheats/fixtures.jsonl")?;

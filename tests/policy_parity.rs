@@ -1,6 +1,9 @@
 //! Parity of the policy model with HF transformers (float32) on the shared fixtures: the tiny
 //! random llama / qwen2 checkpoints (HF dirs, qwen2 sharded) and SmolLM2-135M-Instruct
 //! (GGUF Q4_1, dequantized).
+mod common;
+
+use common::smollm2_gguf as smollm_path;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor, D};
@@ -17,26 +20,6 @@ fn shared() -> Option<PathBuf> {
         Some(p.to_path_buf())
     } else {
         eprintln!("skipping: ../shared/fixtures not found");
-        None
-    }
-}
-
-fn smollm_path() -> Option<PathBuf> {
-    let p = std::env::var("PROVER_TEST_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
-            ))
-        });
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "skipping: {} not found (run scripts/fetch-model.sh or set PROVER_TEST_MODEL)",
-            p.display()
-        );
         None
     }
 }

@@ -88,3 +88,50 @@ fn bad_values_are_errors() {
         assert!(msg.contains(key) && msg.contains("c.toml"), "{text}: {msg}");
     }
 }
+
+#[test]
+fn every_config_names_data_that_loads() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    for name in [
+        "default.toml",
+        "one-shot-rlvr-qwen2.5-math-1.5b.toml",
+        "minif2f-lean.toml",
+    ] {
+        let c = RunConfig::load(&std::path::Path::new(root).join("configs").join(name)).unwrap();
+        let missing = [Some(&c.data.train), c.data.eval.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|p| !std::path::Path::new(root).join(p).exists());
+        if let Some(p) = missing {
+            eprintln!(
+                "skipping {name}: {} is missing (../shared not present)",
+                p.display()
+            );
+            continue;
+        }
+        let mut data = c.data.clone();
+        data.train = std::path::Path::new(root).join(&data.train);
+        data.eval = data.eval.map(|p| std::path::Path::new(root).join(p));
+        let train = prover::rl::run_data::train_tasks(&data).unwrap();
+        let eval = prover::rl::run_data::eval_tasks(&data).unwrap();
+        assert!(!train.is_empty() && !eval.is_empty(), "{name}");
+        let prompt = prover::rl::run_data::prompt_for(&data, &train[0]).unwrap();
+        assert!(!prompt.user_text().is_empty(), "{name}");
+        match name {
+            "default.toml" => {
+                assert_eq!((train.len(), eval.len()), (300, 200));
+                assert!(c.reward.lenient);
+            }
+            "one-shot-rlvr-qwen2.5-math-1.5b.toml" => {
+                assert_eq!(train.len(), 1, "one named example");
+                assert_eq!(train[0].answer.as_deref(), Some("12.8"));
+                assert_eq!(eval.len(), 500);
+            }
+            _ => {
+                assert_eq!(train.len(), 244, "miniF2F valid");
+                assert_eq!(eval.len(), 244, "miniF2F test");
+                assert!(prompt.user_text().contains(&train[0].id));
+            }
+        }
+    }
+}

@@ -425,3 +425,84 @@ fn old_logprobs_from_a_scoring_pass_match_the_samplers() {
         assert!((x.clip_frac - y.clip_frac).abs() < 1e-9);
     }
 }
+
+/// A verifier that fails the first time it sees each completion text and judges it (token 7 =
+/// accepted) when asked again: a transient fault.
+struct FlakyOnce {
+    seen: std::collections::HashSet<String>,
+}
+
+impl Rewarder for FlakyOnce {
+    fn judge(&mut self, _task: &Task, completions: &[String]) -> Result<Vec<RewardOutcome>> {
+        Ok(completions
+            .iter()
+            .map(|c| RewardOutcome {
+                verdict: if self.seen.insert(c.clone()) {
+                    Verdict::Error("checker crashed".into())
+                } else if c.split_whitespace().any(|t| t == "7") {
+                    Verdict::Accepted
+                } else {
+                    Verdict::Rejected("no 7".into())
+                },
+                well_formed: true,
+            })
+            .collect())
+    }
+}
+
+#[test]
+fn verifier_errors_are_retried_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(3);
+    cfg.train.eval_every = 0;
+    let mut t = Trainer::new(
+        cfg,
+        BigramPolicy::new(11).unwrap(),
+        FlakyOnce {
+            seen: Default::default(),
+        },
+        tasks(10),
+        vec![],
+        dir.path(),
+    )
+    .unwrap();
+    t.show_progress = false;
+    let s = t.run().unwrap();
+    // every distinct completion failed once and was re-checked; none was dropped
+    assert!(
+        s.metrics.iter().all(|m| m.verifier_retries > 0),
+        "{:?}",
+        s.metrics
+    );
+    assert!(s.metrics.iter().all(|m| m.verifier_errors == 0));
+    assert!(s.metrics.iter().all(|m| m.samples == 32));
+}
+
+#[test]
+fn periodic_eval_writes_per_problem_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = trainer(config(5), dir.path(), false);
+    let s = t.run().unwrap();
+    let acc = s
+        .metrics
+        .last()
+        .unwrap()
+        .eval_accuracy
+        .expect("eval at step 5");
+    let text = std::fs::read_to_string(dir.path().join("eval/step-000005/results.jsonl")).unwrap();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 6, "one line per held-out task");
+    let correct = rows.iter().filter(|r| r["correct"][0] == true).count();
+    assert!((acc - correct as f64 / 6.0).abs() < 1e-12);
+    for r in &rows {
+        let resp = r["responses"][0].as_str().unwrap();
+        assert_eq!(
+            r["correct"][0] == true,
+            resp.split_whitespace().any(|t| t == "7"),
+            "{r}"
+        );
+    }
+}

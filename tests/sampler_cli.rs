@@ -1,6 +1,8 @@
 //! `prover generate`: argument handling, prompt preparation and printing, with a scripted mock
 //! decoder in place of the transformer.
-use std::path::PathBuf;
+mod common;
+
+use common::tiny_model;
 use std::process::Command;
 
 use candle_core::{Device, Tensor};
@@ -12,22 +14,6 @@ use prover::policy::decoder::Decoder;
 struct Wrapper {
     #[command(flatten)]
     args: GenerateArgs,
-}
-
-fn tiny() -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/tiny-models/tiny-llama"
-    ));
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "skipping: {} is missing (../shared not present)",
-            p.display()
-        );
-        None
-    }
 }
 
 /// Emits `script` token by token (logit 10, everything else 0), then EOS (id 2) forever.
@@ -72,7 +58,9 @@ fn args(list: &[&str]) -> GenerateArgs {
 
 #[test]
 fn json_lines_and_human_output() {
-    let Some(dir) = tiny() else { return };
+    let Some(dir) = tiny_model("tiny-llama") else {
+        return;
+    };
     let a = args(&[
         "--model",
         dir.to_str().unwrap(),
@@ -173,7 +161,9 @@ fn json_lines_and_human_output() {
 
 #[test]
 fn vocabulary_mismatch_is_refused() {
-    let Some(dir) = tiny() else { return };
+    let Some(dir) = tiny_model("tiny-llama") else {
+        return;
+    };
     let prepared = prepare(&args(&["--model", dir.to_str().unwrap(), "--prompt", "x"])).unwrap();
     let mut dec = Scripted {
         vocab: 32000,
@@ -187,7 +177,9 @@ fn vocabulary_mismatch_is_refused() {
 
 #[test]
 fn prompt_longer_than_context_is_refused() {
-    let Some(dir) = tiny() else { return };
+    let Some(dir) = tiny_model("tiny-llama") else {
+        return;
+    };
     let long = "word ".repeat(600);
     let prepared = prepare(&args(&[
         "--model",
@@ -228,7 +220,9 @@ fn binary_reports_errors_with_exit_code_2() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let Some(dir) = tiny() else { return };
+    let Some(dir) = tiny_model("tiny-llama") else {
+        return;
+    };
     let out = Command::new(bin)
         .args([
             "generate",

@@ -1,25 +1,10 @@
 //! Chat templates rendered as HF (Jinja2 with trim_blocks / lstrip_blocks) renders them.
-use std::path::PathBuf;
+mod common;
+
+use common::tiny_model as tiny;
 
 use prover::policy::chat_template::{strftime_utc, ChatMessage, ChatTemplate};
 use prover::policy::tokenizer::SpecialTokens;
-
-fn tiny(name: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/tiny-models/"
-    ))
-    .join(name);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "skipping: {} is missing (../shared not present)",
-            p.display()
-        );
-        None
-    }
-}
 
 fn smol_special() -> SpecialTokens {
     SpecialTokens {

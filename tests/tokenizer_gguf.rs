@@ -1,24 +1,14 @@
 //! The tokenizer rebuilt from the SmolLM2 GGUF metadata against the HF `tokenizer.json` of the
 //! tiny models (same SmolLM2 vocabulary), and the GGUF chat template against the reference
 //! prompts of `../shared/fixtures/reference-logits`.
+mod common;
+
+use common::shared;
 use std::path::PathBuf;
 
 use prover::policy::chat_template::{ChatMessage, ChatTemplate};
 use prover::policy::gguf_tokenizer::{read_gguf, tokenizer_from_gguf_content, GgufPreTokenizer};
 use prover::policy::tokenizer::PolicyTokenizer;
-
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/")).join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "skipping: {} is missing (../shared not present)",
-            p.display()
-        );
-        None
-    }
-}
 
 fn gguf_path() -> Option<PathBuf> {
     let dir = PathBuf::from(concat!(

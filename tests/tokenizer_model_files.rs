@@ -1,27 +1,13 @@
 //! Model specs, tokenizer.json loading, vocabulary checks and the text side of the tiny models.
+mod common;
+
+use common::tiny_model as tiny;
 use std::path::{Path, PathBuf};
 
 use prover::policy::gguf_tokenizer::GgufPreTokenizer;
 use prover::policy::model_text::ModelText;
 use prover::policy::spec::{resolve, HubOptions, ModelFiles};
 use prover::policy::tokenizer::{check_vocab, PolicyTokenizer};
-
-fn tiny(name: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/tiny-models/"
-    ))
-    .join(name);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!(
-            "skipping: {} is missing (../shared not present)",
-            p.display()
-        );
-        None
-    }
-}
 
 fn offline_empty_cache(dir: &Path) -> HubOptions {
     HubOptions {

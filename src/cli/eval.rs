@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use crate::data::benchmarks::{read_formal, read_informal, AnswerField, MathBench};
 use crate::eval::math::{run_math_eval, Graded, MathEvalSettings};
 use crate::eval::minif2f::{run_minif2f_eval, AttemptVerdict, ProofChecker, ProofEvalSettings};
-use crate::eval::prompts::{MathPromptStyle, ProofPromptStyle};
+use crate::eval::prompts::{MathPrompt, MathPromptStyle, ProofPromptStyle};
 use crate::rl::transformer_policy::{EvalSampling, EvalSource, TransformerPolicy};
 use crate::verify::answer::AnswerChecker;
 
@@ -64,9 +64,18 @@ pub struct MathArgs {
     pub samples: Option<usize>,
     #[arg(long, value_enum, default_value_t = MathPromptStyle::Qwen25MathCot)]
     pub prompt_style: MathPromptStyle,
+    /// Replace the instruction "Please reason step by step, and put your final answer within
+    /// \boxed{}." (the system message of chat/qwen25-math-cot, the last line of raw);
+    /// "" in chat style sends no system message.
+    #[arg(long, value_name = "TEXT")]
+    pub instruction: Option<String>,
     /// Grade leniently (answers outside \boxed{} count too).
     #[arg(long)]
     pub lenient: bool,
+    /// Problems generated together in one batch (greedy runs; sampled runs batch the k
+    /// samples of one problem). `cargo bench --bench eval_throughput` measures the trade-off.
+    #[arg(long, default_value_t = 8)]
+    pub batch_problems: usize,
     #[command(flatten)]
     pub common: Common,
 }
@@ -145,9 +154,12 @@ fn math(a: MathArgs) -> Result<u8> {
         }
     };
     let settings = MathEvalSettings {
-        style: a.prompt_style,
+        prompt: MathPrompt {
+            style: a.prompt_style,
+            instruction: a.instruction.clone(),
+        },
         samples,
-        batch_problems: if samples == 1 { 8 } else { 1 },
+        batch_problems: if samples == 1 { a.batch_problems } else { 1 },
         out: a.common.out.clone(),
         progress: true,
     };
@@ -227,37 +239,18 @@ fn minif2f(a: Minif2fArgs) -> Result<u8> {
             a.names
         );
     }
-    let vargs = super::verify::VerifyArgs {
-        file: None,
-        reference: None,
-        response: None,
-        against: None,
-        backend: super::verify::Backend::Repl,
-        repl_cmd: a.repl_cmd.clone(),
-        lean_project: a.lean_project.clone(),
-        timeout: a.timeout,
-        allow_native_decide: a.allow_native_decide,
-        lenient: false,
-        json: false,
-    };
+    let vargs = super::verify::VerifyArgs::for_repl(
+        a.repl_cmd.clone(),
+        a.lean_project.clone(),
+        a.timeout,
+        a.allow_native_decide,
+    );
     let cmd = super::verify_lean::lean_command(&vargs).map_err(|e| anyhow!(e))?;
-    let workers = a.workers.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get().saturating_sub(1).max(1))
-            .unwrap_or(1)
-    });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .worker_threads(2)
-        .build()?;
-    let pool = {
-        let _guard = rt.enter();
-        let mut cfg = crate::verify::lean::PoolConfig::new(cmd);
-        cfg.workers = workers;
-        cfg.timeout = std::time::Duration::from_secs_f64(a.timeout);
-        cfg.axioms.allow_native_decide = a.allow_native_decide;
-        crate::verify::lean::Pool::new(cfg)
-    };
+    let workers = a
+        .workers
+        .unwrap_or_else(super::verify_lean::default_workers);
+    let (rt, pool) =
+        super::verify_lean::start_pool(cmd, workers, a.timeout, a.allow_native_decide)?;
     let checker = PoolChecker { rt, pool };
     let temperature = a
         .common

@@ -1,11 +1,14 @@
 //! `prover train` and `prover plot`.
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
+use serde::Deserialize;
 
 use crate::rl::config::{RewardKind, RunConfig};
+use crate::rl::lean_reward::LeanRewarder;
 use crate::rl::policy::{FnRewarder, RewardOutcome, Verdict};
+use crate::rl::run_data;
 use crate::rl::task::Task;
 use crate::rl::transformer_policy::TransformerPolicy;
 use crate::verify::answer::AnswerChecker;
@@ -38,9 +41,62 @@ pub struct PlotArgs {
     pub run_dir: PathBuf,
 }
 
-fn load_tasks(path: &std::path::Path, prefix: &str) -> Result<Vec<Task>> {
-    let problems = crate::data::arithmetic::load_jsonl(path)?;
-    Ok(crate::data::arithmetic::to_tasks(&problems, prefix))
+/// The `[lean]` section of a run config (used when `reward.kind = "lean"`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct LeanSection {
+    /// Verifier processes (default: cores − 1).
+    workers: Option<usize>,
+    /// "repl" (the pool drives the leanprover-community REPL).
+    backend: String,
+    /// Seconds per proof check.
+    timeout_s: f64,
+    /// The Lake project with Mathlib and the REPL built (default `lean/`).
+    project: Option<PathBuf>,
+    /// Or a command that starts one REPL (e.g. over ssh, or the stand-in).
+    repl_cmd: Option<String>,
+    /// Accept proofs that use `native_decide` (Lean.ofReduceBool).
+    allow_native_decide: bool,
+}
+
+impl Default for LeanSection {
+    fn default() -> Self {
+        LeanSection {
+            workers: None,
+            backend: "repl".into(),
+            timeout_s: 60.0,
+            project: None,
+            repl_cmd: None,
+            allow_native_decide: false,
+        }
+    }
+}
+
+fn lean_rewarder(cfg: &RunConfig, config_path: &std::path::Path) -> Result<LeanRewarder> {
+    let sec: LeanSection = toml::Value::Table(cfg.lean.clone())
+        .try_into()
+        .map_err(|e| anyhow!("{}: [lean]: {e}", config_path.display()))?;
+    if sec.backend != "repl" {
+        bail!(
+            "{}: [lean] backend = {:?}: the training pool drives the REPL; use \"repl\"",
+            config_path.display(),
+            sec.backend
+        );
+    }
+    let vargs = super::verify::VerifyArgs::for_repl(
+        sec.repl_cmd.clone(),
+        sec.project.clone(),
+        sec.timeout_s,
+        sec.allow_native_decide,
+    );
+    let cmd = super::verify_lean::lean_command(&vargs)
+        .map_err(|e| anyhow!("{}: [lean]: {e}", config_path.display()))?;
+    let workers = sec
+        .workers
+        .unwrap_or_else(super::verify_lean::default_workers);
+    let (rt, pool) =
+        super::verify_lean::start_pool(cmd, workers, sec.timeout_s, sec.allow_native_decide)?;
+    Ok(LeanRewarder::new(rt, pool, cfg.data.proof_style))
 }
 
 pub fn run(args: TrainArgs) -> Result<u8> {
@@ -55,20 +111,16 @@ pub fn run(args: TrainArgs) -> Result<u8> {
     if let Some(n) = args.max_steps {
         cfg.train.max_steps = n;
     }
-    if cfg.reward.kind == RewardKind::Lean {
+    let in_config = || format!("in {}", config_path.display());
+    if (cfg.reward.kind == RewardKind::Lean) != (cfg.data.kind == "minif2f") {
         bail!(
-            "{}: reward.kind = \"lean\" needs the Lean pool wired into the trainer, which this build \
-             does not do yet; check proofs with `prover verify` / `prover eval minif2f`",
+            "{}: reward.kind = \"lean\" goes with data.kind = \"minif2f\" (formal statements), \
+             the other reward kinds with data.kind = \"answer\"",
             config_path.display()
         );
     }
-    let train = load_tasks(&cfg.data.train, "train")
-        .with_context(|| format!("reading data.train of {}", config_path.display()))?;
-    let eval = match &cfg.data.eval {
-        Some(p) => load_tasks(p, "heldout")
-            .with_context(|| format!("reading data.eval of {}", config_path.display()))?,
-        None => Vec::new(),
-    };
+    let train = run_data::train_tasks(&cfg.data).with_context(in_config)?;
+    let eval = run_data::eval_tasks(&cfg.data).with_context(in_config)?;
     eprintln!("loading model {} …", cfg.model.spec);
     let policy = TransformerPolicy::load(
         &cfg.model.spec,
@@ -77,20 +129,29 @@ pub fn run(args: TrainArgs) -> Result<u8> {
         cfg.model.lora_alpha,
         cfg.loss.kl_coef != 0.0,
     )?;
-    let checker = AnswerChecker::default();
-    let rewarder = FnRewarder(move |task: &Task, completion: &str| {
-        let reference = task.answer.clone().unwrap_or_default();
-        let v = checker.check(&reference, completion);
-        RewardOutcome {
-            well_formed: v.extracted.is_some(),
-            verdict: if v.correct {
-                Verdict::Accepted
-            } else {
-                Verdict::Rejected(v.reason)
-            },
-        }
-    });
-    let summary = crate::rl::trainer::train(cfg, policy, rewarder, train, eval, &out, resume)?;
+    let summary = if cfg.reward.kind == RewardKind::Lean {
+        let rewarder = lean_rewarder(&cfg, &config_path)?;
+        crate::rl::trainer::train(cfg, policy, rewarder, train, eval, &out, resume)?
+    } else {
+        let checker = if cfg.reward.lenient {
+            AnswerChecker::new(crate::verify::answer::CheckerConfig::lenient())
+        } else {
+            AnswerChecker::default()
+        };
+        let rewarder = FnRewarder(move |task: &Task, completion: &str| {
+            let reference = task.answer.clone().unwrap_or_default();
+            let v = checker.check(&reference, completion);
+            RewardOutcome {
+                well_formed: v.extracted.is_some(),
+                verdict: if v.correct {
+                    Verdict::Accepted
+                } else {
+                    Verdict::Rejected(v.reason)
+                },
+            }
+        });
+        crate::rl::trainer::train(cfg, policy, rewarder, train, eval, &out, resume)?
+    };
     eprintln!(
         "done: {} steps; run directory {} (metrics.jsonl, curves.svg); last checkpoint {}",
         summary.steps,

@@ -53,6 +53,30 @@ pub struct VerifyArgs {
 }
 
 /// Returns the process exit code.
+impl VerifyArgs {
+    /// Arguments that only locate the REPL (for the pools of `eval minif2f` and `train`).
+    pub(crate) fn for_repl(
+        repl_cmd: Option<String>,
+        lean_project: Option<PathBuf>,
+        timeout: f64,
+        allow_native_decide: bool,
+    ) -> Self {
+        VerifyArgs {
+            file: None,
+            reference: None,
+            response: None,
+            against: None,
+            backend: Backend::Repl,
+            repl_cmd,
+            lean_project,
+            timeout,
+            allow_native_decide,
+            lenient: false,
+            json: false,
+        }
+    }
+}
+
 pub fn run(args: VerifyArgs) -> Result<u8> {
     if let (Some(reference), Some(response)) = (&args.reference, &args.response) {
         let checker = checker(args.lenient);

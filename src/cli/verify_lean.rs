@@ -83,6 +83,36 @@ pub(crate) fn lean_command(args: &VerifyArgs) -> std::result::Result<LeanCommand
     })
 }
 
+/// A tokio runtime and a verifier pool of `workers` REPLs started by `cmd` (shared by
+/// `prover eval minif2f` and `prover train` with `reward.kind = "lean"`).
+pub(crate) fn start_pool(
+    cmd: LeanCommand,
+    workers: usize,
+    timeout_s: f64,
+    allow_native_decide: bool,
+) -> Result<(tokio::runtime::Runtime, crate::verify::lean::Pool)> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .build()?;
+    let pool = {
+        let _guard = rt.enter();
+        let mut cfg = crate::verify::lean::PoolConfig::new(cmd);
+        cfg.workers = workers.max(1);
+        cfg.timeout = Duration::from_secs_f64(timeout_s.max(0.001));
+        cfg.axioms.allow_native_decide = allow_native_decide;
+        crate::verify::lean::Pool::new(cfg)
+    };
+    Ok((rt, pool))
+}
+
+/// Default worker count: cores − 1, at least 1.
+pub(crate) fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get().saturating_sub(1).max(1))
+        .unwrap_or(1)
+}
+
 fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }

@@ -39,7 +39,7 @@ impl Default for ArithmeticParams {
     fn default() -> Self {
         ArithmeticParams {
             min_ops: 1,
-            max_ops: 3,
+            max_ops: 1,
             max_operand: 10,
         }
     }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::prompts::{qwen25_math_cot, raw_math_prompt, MathPromptStyle, QWEN25_MATH_COT_SYSTEM};
+use super::prompts::MathPrompt;
 use super::source::{CompletionSource, Prompt};
 use crate::data::InformalTask;
 
@@ -24,7 +24,7 @@ pub struct Graded {
 /// Settings of a math evaluation.
 #[derive(Debug, Clone)]
 pub struct MathEvalSettings {
-    pub style: MathPromptStyle,
+    pub prompt: MathPrompt,
     /// Samples per problem (avg@k); 1 for greedy benchmarks.
     pub samples: usize,
     /// Problems per generation batch.
@@ -63,18 +63,6 @@ pub struct MathEvalSummary {
     pub problems_per_minute: f64,
 }
 
-/// Renders a problem in the chosen style.
-pub fn math_prompt(style: MathPromptStyle, problem: &str) -> Prompt {
-    match style {
-        MathPromptStyle::Qwen25MathCot => Prompt::Raw(qwen25_math_cot(problem)),
-        MathPromptStyle::Raw => Prompt::Raw(raw_math_prompt(problem)),
-        MathPromptStyle::Chat => Prompt::Chat {
-            system: Some(QWEN25_MATH_COT_SYSTEM.to_string()),
-            user: problem.to_string(),
-        },
-    }
-}
-
 /// Reads the finished results of an earlier run (`results.jsonl`); a torn last line (a crash
 /// mid-write) is dropped and that problem redone.
 pub(crate) fn read_done<T: serde::de::DeserializeOwned>(results: &Path) -> Result<Vec<T>> {
@@ -100,11 +88,53 @@ pub(crate) fn read_done<T: serde::de::DeserializeOwned>(results: &Path) -> Resul
     Ok(out)
 }
 
-/// Runs the evaluation. `grade(reference, response)` is the answer checker.
+/// A problem ready for generation: its id, the rendered prompt and the reference answer.
+#[derive(Debug, Clone)]
+pub struct EvalItem {
+    pub id: String,
+    pub prompt: Prompt,
+    pub reference: String,
+}
+
+/// Grades one item's responses (one [`Graded`] per response, in order).
+pub type GradeFn<'a> = dyn FnMut(&EvalItem, &[String]) -> Result<Vec<Graded>> + 'a;
+
+/// Runs the evaluation. `grade(reference, response)` is the answer checker; prompts are
+/// rendered with `settings.prompt`.
 pub fn run_math_eval(
     tasks: &[InformalTask],
     source: &mut dyn CompletionSource,
     grade: &dyn Fn(&str, &str) -> Graded,
+    settings: &MathEvalSettings,
+) -> Result<(MathEvalSummary, Vec<MathProblemResult>)> {
+    let items: Vec<EvalItem> = tasks
+        .iter()
+        .map(|t| EvalItem {
+            id: t.id.clone(),
+            prompt: settings.prompt.render(&t.problem),
+            reference: t.answer.clone(),
+        })
+        .collect();
+    run_eval_items(
+        &items,
+        source,
+        &mut |item, responses| {
+            Ok(responses
+                .iter()
+                .map(|r| grade(&item.reference, r))
+                .collect())
+        },
+        settings,
+    )
+}
+
+/// The evaluation loop over rendered items (`settings.prompt` is not used): generate
+/// `settings.samples` per item in batches, grade, append to `results.jsonl`, summarize. The
+/// trainer's periodic evaluation runs this too, grading with its rewarder.
+pub fn run_eval_items(
+    tasks: &[EvalItem],
+    source: &mut dyn CompletionSource,
+    grade: &mut GradeFn<'_>,
     settings: &MathEvalSettings,
 ) -> Result<(MathEvalSummary, Vec<MathProblemResult>)> {
     let start = Instant::now();
@@ -125,7 +155,7 @@ pub fn run_math_eval(
         );
     }
     let done: HashSet<String> = results.iter().map(|r| r.id.clone()).collect();
-    let todo: Vec<&InformalTask> = tasks.iter().filter(|t| !done.contains(&t.id)).collect();
+    let todo: Vec<&EvalItem> = tasks.iter().filter(|t| !done.contains(&t.id)).collect();
     if !done.is_empty() {
         eprintln!(
             "resuming: {} problems already done, {} to go",
@@ -137,19 +167,32 @@ pub fn run_math_eval(
     let samples = settings.samples.max(1);
     for chunk in todo.chunks(settings.batch_problems.max(1)) {
         let t0 = Instant::now();
-        let prompts: Vec<Prompt> = chunk
-            .iter()
-            .map(|t| math_prompt(settings.style, &t.problem))
-            .collect();
+        let prompts: Vec<Prompt> = chunk.iter().map(|t| t.prompt.clone()).collect();
         let outs = source.complete(&prompts, samples)?;
         let per_problem_secs = t0.elapsed().as_secs_f64() / chunk.len() as f64;
+        if outs.len() != chunk.len() {
+            anyhow::bail!(
+                "the model returned {} groups for {} prompts",
+                outs.len(),
+                chunk.len()
+            );
+        }
         for (task, comps) in chunk.iter().zip(outs) {
-            let graded: Vec<Graded> = comps.iter().map(|c| grade(&task.answer, &c.text)).collect();
+            let texts: Vec<String> = comps.iter().map(|c| c.text.clone()).collect();
+            let graded = grade(task, &texts)?;
+            if graded.len() != texts.len() {
+                anyhow::bail!(
+                    "{}: {} grades for {} responses",
+                    task.id,
+                    graded.len(),
+                    texts.len()
+                );
+            }
             let correct: Vec<bool> = graded.iter().map(|g| g.correct).collect();
             let n_ok = correct.iter().filter(|&&c| c).count();
             let r = MathProblemResult {
                 id: task.id.clone(),
-                reference: task.answer.clone(),
+                reference: task.reference.clone(),
                 accuracy: n_ok as f64 / correct.len().max(1) as f64,
                 tokens: comps.iter().map(|c| c.tokens).sum(),
                 responses: comps.into_iter().map(|c| c.text).collect(),
@@ -268,7 +311,7 @@ mod tests {
     fn avg_at_k_and_resume() {
         let dir = tempfile::tempdir().unwrap();
         let settings = MathEvalSettings {
-            style: MathPromptStyle::Qwen25MathCot,
+            prompt: MathPrompt::new(crate::eval::prompts::MathPromptStyle::Qwen25MathCot),
             samples: 2,
             batch_problems: 2,
             out: Some(dir.path().to_path_buf()),

@@ -1,4 +1,5 @@
 //! Prompt styles for the evaluations and the extraction of a proof body from a completion.
+use super::source::Prompt;
 use crate::data::FormalTask;
 
 /// The `qwen25-math-cot` prompt of the Qwen2.5-Math evaluation (used by the 1-shot RLVR paper).
@@ -18,18 +19,70 @@ pub enum MathPromptStyle {
     Chat,
     /// The problem text followed by the instruction, no template.
     Raw,
+    /// The problem text exactly as it is: no template, no instruction (base models,
+    /// completion-style prompts written into the data).
+    Plain,
 }
 
 /// The literal qwen25-math-cot prompt.
 pub fn qwen25_math_cot(problem: &str) -> String {
+    qwen25_math_cot_with(QWEN25_MATH_COT_SYSTEM, problem)
+}
+
+fn qwen25_math_cot_with(system: &str, problem: &str) -> String {
     format!(
-        "<|im_start|>system\n{QWEN25_MATH_COT_SYSTEM}<|im_end|>\n<|im_start|>user\n{problem}<|im_end|>\n<|im_start|>assistant\n"
+        "<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{problem}<|im_end|>\n<|im_start|>assistant\n"
     )
 }
 
 /// The raw prompt: problem then the instruction.
 pub fn raw_math_prompt(problem: &str) -> String {
-    format!("{problem}\n{QWEN25_MATH_COT_SYSTEM}\n")
+    raw_math_prompt_with(QWEN25_MATH_COT_SYSTEM, problem)
+}
+
+fn raw_math_prompt_with(instruction: &str, problem: &str) -> String {
+    format!("{problem}\n{instruction}\n")
+}
+
+/// How an informal problem becomes a [`Prompt`]: a style plus an optional instruction that
+/// replaces [`QWEN25_MATH_COT_SYSTEM`] (the system message of `chat` / `qwen25-math-cot`, the
+/// trailing line of `raw`). Shared by `prover eval math` and the trainer, so a model is trained
+/// and judged on the same prompt.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MathPrompt {
+    pub style: MathPromptStyle,
+    /// `None`: the qwen25-math-cot instruction. `Some("")` in `chat` style: no system message.
+    pub instruction: Option<String>,
+}
+
+impl MathPrompt {
+    pub fn new(style: MathPromptStyle) -> Self {
+        MathPrompt {
+            style,
+            instruction: None,
+        }
+    }
+
+    /// The instruction in effect.
+    pub fn instruction(&self) -> &str {
+        self.instruction
+            .as_deref()
+            .unwrap_or(QWEN25_MATH_COT_SYSTEM)
+    }
+
+    /// Renders one problem.
+    pub fn render(&self, problem: &str) -> Prompt {
+        let ins = self.instruction();
+        match self.style {
+            MathPromptStyle::Qwen25MathCot => Prompt::Raw(qwen25_math_cot_with(ins, problem)),
+            MathPromptStyle::Raw => Prompt::Raw(raw_math_prompt_with(ins, problem)),
+            MathPromptStyle::Plain => Prompt::Raw(problem.to_string()),
+            MathPromptStyle::Chat => Prompt::Chat {
+                system: (!ins.is_empty()).then(|| ins.to_string()),
+                user: problem.to_string(),
+            },
+        }
+    }
 }
 
 /// How a formal task becomes the model's input.

@@ -13,6 +13,16 @@ pub enum Prompt {
     },
 }
 
+impl Prompt {
+    /// The problem / user text (a raw prompt's whole text).
+    pub fn user_text(&self) -> &str {
+        match self {
+            Prompt::Raw(s) => s,
+            Prompt::Chat { user, .. } => user,
+        }
+    }
+}
+
 /// One sampled completion.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Completion {

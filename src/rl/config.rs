@@ -9,7 +9,13 @@
 //!   "minif2f" (Lean statements); `eval` (held-out path, optional); `one_shot` (default false): repeat
 //!   one example (`one_shot_index` (default 0)) to fill each batch; `max_eval` (default 0 = all);
 //!   `example` (key of a JSON object of named examples, e.g. "pi1"); `split` / `eval_split`
-//!   (for files with a `split` field, e.g. miniF2F "valid" / "test").
+//!   (for files with a `split` field, e.g. miniF2F "valid" / "test"); `prompt_style` (default
+//!   "chat"): how a problem becomes the model input, the same styles as `prover eval math
+//!   --prompt-style` (chat | raw | qwen25-math-cot | plain); `instruction` (default: the
+//!   qwen25-math-cot "Please reason step by step, and put your final answer within \boxed{}."):
+//!   the system message (chat, qwen25-math-cot) or last line (raw); "" sends none;
+//!   `answer_field` (default "answer"): the reference field, as `prover eval math --answer-field`;
+//!   `proof_style` (default "complete"): minif2f prompts, as `prover eval minif2f --prompt-style`.
 //! - `[sampling]` `group_size` G (default 8); `prompts_per_step` (default 16); `temperature` (default 1.0);
 //!   `top_p` (default 1.0); `max_new_tokens` (default 512); `dynamic_sampling` (default false): drop groups whose
 //!   rewards are all equal and sample more, at most `max_sampling_tries` (default 4) rounds;
@@ -17,7 +23,9 @@
 //! - `[reward]` `kind` (default "answer"): "answer" | "lean" | "entropy-only" (reward 0 for every
 //!   sample; only the entropy term trains; accuracy is still logged); shaping keys (each off
 //!   by default, formulas in [`crate::rl::reward`]): `format_reward`, `format_penalty`,
-//!   `overlong_buffer`, `overlong_penalty`, `length_reward_weight`.
+//!   `overlong_buffer`, `overlong_penalty`, `length_reward_weight`; `lenient` (default false):
+//!   grade answers leniently (`prover verify --lenient`: an answer outside `\boxed{}`, e.g.
+//!   "The answer is 12" or the last number, counts) instead of strictly (last `\boxed{}` only).
 //! - `[loss]` `clip_low` ε_low (default 0.2); `clip_high` ε_high (default 0.2); `dual_clip` c (default 3.0, 0 = off);
 //!   `entropy_coef` (default 0.0); `kl_coef` (default 0.0); `kl_estimator` (default "k3"): k1|k2|k3;
 //!   `aggregation` (default "token-mean"); `norm_adv_by_std` (default true) (false = Dr. GRPO).
@@ -37,6 +45,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::eval::prompts::{MathPrompt, MathPromptStyle, ProofPromptStyle};
 use crate::rl::aggregate::Aggregation;
 use crate::rl::kl::KlEstimator;
 use crate::rl::loss::LossParams;
@@ -118,6 +127,25 @@ pub struct DataConfig {
     pub split: Option<String>,
     /// For files with a `split` field: the split to evaluate on.
     pub eval_split: Option<String>,
+    /// How a problem becomes the model input (same styles as `prover eval math`).
+    pub prompt_style: MathPromptStyle,
+    /// Replaces the qwen25-math-cot instruction; "" = none.
+    pub instruction: Option<String>,
+    /// kind "minif2f": "complete" (DeepSeek-Prover) or "chat" (same as `prover eval minif2f`).
+    pub proof_style: ProofPromptStyle,
+    /// kind "answer": the reference field of JSONL lines (NAME, boxed:NAME, first:NAME,
+    /// hashes:NAME; same as `prover eval math --answer-field`).
+    pub answer_field: String,
+}
+
+impl DataConfig {
+    /// The prompt renderer shared with `prover eval math`.
+    pub fn math_prompt(&self) -> MathPrompt {
+        MathPrompt {
+            style: self.prompt_style,
+            instruction: self.instruction.clone(),
+        }
+    }
 }
 
 impl Default for DataConfig {
@@ -132,6 +160,10 @@ impl Default for DataConfig {
             example: None,
             split: None,
             eval_split: None,
+            prompt_style: MathPromptStyle::Chat,
+            instruction: None,
+            proof_style: ProofPromptStyle::Complete,
+            answer_field: "answer".into(),
         }
     }
 }
@@ -190,6 +222,8 @@ pub struct RewardConfig {
     pub overlong_penalty: f64,
     /// Weight of the HAPO-style length reward (0 = off).
     pub length_reward_weight: f64,
+    /// Lenient answer grading (answers outside `\boxed{}` count).
+    pub lenient: bool,
 }
 
 /// Reward kind.

@@ -44,8 +44,11 @@ pub struct StepMetrics {
     pub zero_std_frac: f64,
     /// Samples used for the update.
     pub samples: usize,
-    /// Samples dropped for verifier errors.
+    /// Samples dropped for verifier errors (after one retry).
     pub verifier_errors: usize,
+    /// Samples whose first verdict was a verifier error and that were checked again.
+    #[serde(default)]
+    pub verifier_retries: usize,
     /// Generated tokens per second of generation time.
     pub tokens_per_s: f64,
     /// Seconds generating.

@@ -4,6 +4,7 @@
 use anyhow::Result;
 use candle_core::{Tensor, Var};
 
+pub use crate::eval::source::Prompt;
 use crate::rl::task::Task;
 
 /// Sampling settings for one call to [`Policy::generate`].
@@ -58,12 +59,12 @@ pub struct ScoreOut {
 
 /// A trainable language-model policy.
 pub trait Policy {
-    /// Samples `group_size` completions for each prompt text (the policy applies its chat /
-    /// prompt template). Returns one `Vec` of `group_size` rollouts per prompt, in order. Must
+    /// Samples `group_size` completions for each prompt (a [`Prompt::Chat`] goes through the
+    /// policy's chat template, a [`Prompt::Raw`] is tokenized as it is). Returns one `Vec` of `group_size` rollouts per prompt, in order. Must
     /// be deterministic given `seed`. `params.temperature == 0` means greedy.
     fn generate(
         &mut self,
-        prompts: &[String],
+        prompts: &[Prompt],
         group_size: usize,
         params: &SamplingParams,
         seed: u64,
@@ -128,6 +129,29 @@ pub trait Rewarder {
     /// pool) overrides it to keep all its workers busy.
     fn judge_batch(&mut self, groups: &[(&Task, Vec<String>)]) -> Result<Vec<Vec<RewardOutcome>>> {
         groups.iter().map(|(t, c)| self.judge(t, c)).collect()
+    }
+
+    /// Starts judging `groups` and returns without waiting where the verifier runs elsewhere
+    /// (the Lean pool's processes), so the trainer can generate the next prompts meanwhile;
+    /// [`Judging::wait`] gives the outcomes. The default judges right away.
+    fn submit(&mut self, groups: &[(&Task, Vec<String>)]) -> Result<Judging> {
+        Ok(Judging::Done(self.judge_batch(groups)?))
+    }
+}
+
+/// Outcomes of [`Rewarder::submit`]: ready, or being computed in the background.
+pub enum Judging {
+    Done(Vec<Vec<RewardOutcome>>),
+    Running(Box<dyn FnOnce() -> Result<Vec<Vec<RewardOutcome>>> + Send>),
+}
+
+impl Judging {
+    /// Blocks until the outcomes are there.
+    pub fn wait(self) -> Result<Vec<Vec<RewardOutcome>>> {
+        match self {
+            Judging::Done(v) => Ok(v),
+            Judging::Running(f) => f(),
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use rand::{Rng, SeedableRng};
 
 use crate::rl::logprob::token_logp_entropy;
-use crate::rl::policy::{Policy, Rollout, SamplingParams, ScoreItem, ScoreOut};
+use crate::rl::policy::{Policy, Prompt, Rollout, SamplingParams, ScoreItem, ScoreOut};
 
 /// Vocabulary size of the toy model.
 pub const VOCAB: usize = 16;
@@ -96,7 +96,7 @@ impl BigramPolicy {
 impl Policy for BigramPolicy {
     fn generate(
         &mut self,
-        prompts: &[String],
+        prompts: &[Prompt],
         group_size: usize,
         params: &SamplingParams,
         seed: u64,
@@ -105,7 +105,7 @@ impl Policy for BigramPolicy {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let mut out = Vec::new();
         for p in prompts {
-            let prompt_ids = Self::parse(p)?;
+            let prompt_ids = Self::parse(p.user_text())?;
             let mut group = Vec::new();
             for _ in 0..group_size {
                 let mut prev = *prompt_ids.last().unwrap_or(&EOS) as usize;

@@ -12,6 +12,7 @@
 //! `(train.seed, epoch)`, so a run resumed from a checkpoint continues exactly as the
 //! uninterrupted run would. A non-finite loss stops the run before any update, naming the
 //! step and the last good checkpoint.
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -20,6 +21,8 @@ use candle_core::{DType, Device, Tensor};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
+use crate::eval::math::{run_eval_items, EvalItem, Graded, MathEvalSettings};
+use crate::eval::source::{Completion, CompletionSource};
 use crate::rl::advantage::{group_advantages, is_constant_group};
 use crate::rl::aggregate::AggNorm;
 use crate::rl::checkpoint::{self, TrainState};
@@ -29,8 +32,9 @@ use crate::rl::metrics::{MetricsWriter, SampleLog, StepMetrics};
 use crate::rl::ops::scalar;
 use crate::rl::optimizer::{AdamW, GradAccumulator};
 use crate::rl::plot::plot_run;
-use crate::rl::policy::{Policy, Rewarder, Rollout, SamplingParams, ScoreItem, Verdict};
+use crate::rl::policy::{Policy, Prompt, Rewarder, Rollout, SamplingParams, ScoreItem, Verdict};
 use crate::rl::reward::{RewardShaper, ShapedReward};
+use crate::rl::run_data::prompt_for;
 use crate::rl::task::Task;
 
 /// Trains `policy` on `train` (evaluating on `eval`) into `out_dir`; with `resume`, continues
@@ -49,6 +53,83 @@ pub fn train<P: Policy, R: Rewarder>(
         t.resume()?;
     }
     t.run()
+}
+
+/// Rows generated per chunk of a step (and per sampler batch).
+const GEN_ROWS: usize = 64;
+
+/// Given a step's first verdicts `out`, every completion whose verdict is a verifier error (a
+/// crashed or timed-out checker, not a rejection) is checked once more, and the second
+/// verdict stands. `retries` counts the re-checks.
+fn retry_errors<R: Rewarder>(
+    rewarder: &mut R,
+    batch: &[(&Task, Vec<String>)],
+    mut out: Vec<Vec<crate::rl::policy::RewardOutcome>>,
+    retries: &mut usize,
+) -> Result<Vec<Vec<crate::rl::policy::RewardOutcome>>> {
+    if out.len() != batch.len() {
+        bail!(
+            "rewarder returned {} groups of outcomes for {} groups",
+            out.len(),
+            batch.len()
+        );
+    }
+    // (group index, completion indices) of the errors, and the same completions to re-judge
+    let mut slots: Vec<(usize, Vec<usize>)> = Vec::new();
+    let mut again: Vec<(&Task, Vec<String>)> = Vec::new();
+    for (gi, outcomes) in out.iter().enumerate() {
+        let errs: Vec<usize> = outcomes
+            .iter()
+            .enumerate()
+            .filter(|(ci, o)| matches!(o.verdict, Verdict::Error(_)) && *ci < batch[gi].1.len())
+            .map(|(ci, _)| ci)
+            .collect();
+        if !errs.is_empty() {
+            again.push((
+                batch[gi].0,
+                errs.iter().map(|&ci| batch[gi].1[ci].clone()).collect(),
+            ));
+            slots.push((gi, errs));
+        }
+    }
+    if again.is_empty() {
+        return Ok(out);
+    }
+    let second = rewarder.judge_batch(&again)?;
+    for ((gi, cis), outcomes) in slots.iter().zip(second) {
+        for (&ci, o) in cis.iter().zip(outcomes) {
+            *retries += 1;
+            out[*gi][ci] = o;
+        }
+    }
+    Ok(out)
+}
+
+/// The policy as a completion source for the evaluation loop.
+struct PolicySource<'a, P: Policy> {
+    policy: &'a mut P,
+    params: SamplingParams,
+    seed: u64,
+    calls: u64,
+}
+
+impl<P: Policy> CompletionSource for PolicySource<'_, P> {
+    fn complete(&mut self, prompts: &[Prompt], n: usize) -> Result<Vec<Vec<Completion>>> {
+        let seed = self.seed.wrapping_add(self.calls);
+        self.calls += 1;
+        let rolls = self.policy.generate(prompts, n, &self.params, seed)?;
+        Ok(rolls
+            .into_iter()
+            .map(|g| {
+                g.into_iter()
+                    .map(|r| Completion {
+                        tokens: r.completion_ids.len(),
+                        text: r.text,
+                    })
+                    .collect()
+            })
+            .collect())
+    }
 }
 
 /// What a finished run reports.
@@ -361,7 +442,10 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         Ok(m)
     }
 
-    /// Held-out accuracy: one sample per task at `sampling.eval_temperature`.
+    /// Held-out accuracy: one sample per task at `sampling.eval_temperature`, prompted like
+    /// training, through the same loop as `prover eval math` ([`run_eval_items`]) and graded
+    /// by the rewarder (a verifier error counts as wrong). Per-problem results go to
+    /// `eval/step-NNNNNN/results.jsonl` in the run directory.
     pub fn evaluate(&mut self) -> Result<f64> {
         let n = match self.cfg.data.max_eval {
             0 => self.eval.len(),
@@ -370,39 +454,67 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         if n == 0 {
             bail!("no held-out tasks to evaluate on");
         }
-        let params = SamplingParams {
-            temperature: self.cfg.sampling.eval_temperature,
-            top_p: self.cfg.sampling.top_p,
-            max_new_tokens: self.cfg.sampling.max_new_tokens,
-        };
-        let seed = self.seed_for(self.step, SALT_EVAL);
-        let (mut judged, mut correct) = (0usize, 0usize);
-        for (ci, chunk) in self.eval[..n].chunks(64).enumerate() {
-            let prompts: Vec<String> = chunk.iter().map(|t| t.prompt.clone()).collect();
-            let rolls = self
-                .policy
-                .generate(&prompts, 1, &params, seed.wrapping_add(ci as u64))?;
-            let batch: Vec<(&Task, Vec<String>)> = chunk
-                .iter()
-                .zip(&rolls)
-                .map(|(t, g)| (t, g.iter().map(|r| r.text.clone()).collect()))
-                .collect();
-            for ((task, _), outcomes) in batch.iter().zip(self.rewarder.judge_batch(&batch)?) {
-                for o in outcomes {
-                    match o.verdict {
-                        Verdict::Accepted => {
-                            judged += 1;
-                            correct += 1
-                        }
-                        Verdict::Rejected(_) => judged += 1,
-                        Verdict::Error(e) => {
-                            tracing::warn!("eval {}: verifier error: {e}", task.id)
-                        }
-                    }
-                }
-            }
+        let items: Vec<EvalItem> = self.eval[..n]
+            .iter()
+            .map(|t| {
+                Ok(EvalItem {
+                    id: t.id.clone(),
+                    prompt: prompt_for(&self.cfg.data, t)?,
+                    reference: t.answer.clone().unwrap_or_default(),
+                })
+            })
+            .collect::<Result<_>>()?;
+        let by_id: HashMap<&str, &Task> =
+            self.eval[..n].iter().map(|t| (t.id.as_str(), t)).collect();
+        let dir = self
+            .out_dir
+            .join("eval")
+            .join(format!("step-{:06}", self.step));
+        // never mix in results of an earlier run that used this directory
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("cannot clear {}", dir.display()))?;
         }
-        Ok(correct as f64 / judged.max(1) as f64)
+        let mut source = PolicySource {
+            policy: &mut self.policy,
+            params: SamplingParams {
+                temperature: self.cfg.sampling.eval_temperature,
+                top_p: self.cfg.sampling.top_p,
+                max_new_tokens: self.cfg.sampling.max_new_tokens,
+            },
+            seed: splitmix(self.cfg.train.seed ^ splitmix(self.step ^ SALT_EVAL)),
+            calls: 0,
+        };
+        let rewarder = &mut self.rewarder;
+        let mut grade = |item: &EvalItem, responses: &[String]| -> Result<Vec<Graded>> {
+            let task = by_id
+                .get(item.id.as_str())
+                .with_context(|| format!("unknown eval item {}", item.id))?;
+            let outcomes = rewarder
+                .judge(task, responses)
+                .with_context(|| format!("judging {}", item.id))?;
+            Ok(outcomes
+                .into_iter()
+                .map(|o| {
+                    if let Verdict::Error(e) = &o.verdict {
+                        tracing::warn!("eval {}: verifier error (counted wrong): {e}", item.id);
+                    }
+                    Graded {
+                        correct: matches!(o.verdict, Verdict::Accepted),
+                        extracted: None,
+                    }
+                })
+                .collect())
+        };
+        let settings = MathEvalSettings {
+            prompt: self.cfg.data.math_prompt(),
+            samples: 1,
+            batch_problems: 64,
+            out: Some(dir),
+            progress: false,
+        };
+        let (summary, _) = run_eval_items(&items, &mut source, &mut grade, &settings)?;
+        Ok(summary.accuracy)
     }
 
     /// Samples, judges and keeps groups for one step.
@@ -425,30 +537,58 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         for attempt in 0..tries {
             let need = s.prompts_per_step - kept.len();
             let idxs = self.next_tasks(need);
-            let prompts: Vec<String> = idxs.iter().map(|&i| self.train[i].prompt.clone()).collect();
-            let t0 = Instant::now();
-            let rolls = self.policy.generate(
-                &prompts,
-                s.group_size,
-                &params,
-                self.seed_for(step, attempt as u64 + 1),
-            )?;
-            m.gen_s += t0.elapsed().as_secs_f64();
-            if rolls.len() != idxs.len() {
-                bail!(
-                    "policy returned {} groups for {} prompts",
-                    rolls.len(),
-                    idxs.len()
-                );
+            let prompts: Vec<Prompt> = idxs
+                .iter()
+                .map(|&i| prompt_for(&self.cfg.data, &self.train[i]))
+                .collect::<Result<_>>()?;
+            // Generate in chunks of at most GEN_ROWS rows; each chunk's groups go to the
+            // verifier as soon as they exist (a background verifier, e.g. the Lean pool, then
+            // checks them while the next chunk generates).
+            let per_chunk = (GEN_ROWS / s.group_size.max(1)).max(1);
+            let mut rolls: Vec<Vec<Rollout>> = Vec::with_capacity(idxs.len());
+            let mut pending = Vec::new();
+            for (ci, chunk) in prompts.chunks(per_chunk).enumerate() {
+                let t0 = Instant::now();
+                let seed = self
+                    .seed_for(step, attempt as u64 + 1)
+                    .wrapping_add(ci as u64 * 0x9E37);
+                let got = self.policy.generate(chunk, s.group_size, &params, seed)?;
+                m.gen_s += t0.elapsed().as_secs_f64();
+                if got.len() != chunk.len() {
+                    bail!(
+                        "policy returned {} groups for {} prompts",
+                        got.len(),
+                        chunk.len()
+                    );
+                }
+                let first = rolls.len();
+                let batch: Vec<(&Task, Vec<String>)> = idxs[first..first + got.len()]
+                    .iter()
+                    .zip(&got)
+                    .map(|(&ti, g)| (&self.train[ti], g.iter().map(|r| r.text.clone()).collect()))
+                    .collect();
+                let t1 = Instant::now();
+                pending.push(self.rewarder.submit(&batch)?);
+                m.verify_s += t1.elapsed().as_secs_f64();
+                rolls.extend(got);
             }
             let t1 = Instant::now();
+            let mut first_pass = Vec::with_capacity(rolls.len());
+            for p in pending {
+                first_pass.extend(p.wait()?);
+            }
             let mut round = Vec::new();
             let batch: Vec<(&Task, Vec<String>)> = idxs
                 .iter()
                 .zip(&rolls)
                 .map(|(&ti, g)| (&self.train[ti], g.iter().map(|r| r.text.clone()).collect()))
                 .collect();
-            let judged_groups = self.rewarder.judge_batch(&batch)?;
+            let judged_groups = retry_errors(
+                &mut self.rewarder,
+                &batch,
+                first_pass,
+                &mut m.verifier_retries,
+            )?;
             drop(batch);
             if judged_groups.len() != rolls.len() {
                 bail!(

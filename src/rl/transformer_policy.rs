@@ -4,6 +4,7 @@ use anyhow::{Context, Result};
 use candle_core::{DType, Var};
 
 use super::policy::{Policy, Rollout, SamplingParams, ScoreItem, ScoreOut};
+use crate::eval::source::Prompt;
 use crate::policy::decode::PolicyDecoder;
 use crate::policy::gguf_tokenizer::GgufPreTokenizer;
 use crate::policy::lora::{self, LoraConfig};
@@ -65,10 +66,18 @@ impl TransformerPolicy {
         })
     }
 
-    fn prompt_ids(&self, prompt: &str) -> Result<Vec<u32>> {
-        Ok(self
-            .text
-            .prompt_ids(prompt, self.chat && self.text.chat_template.is_some(), None)?)
+    /// Token ids of a prompt: a chat prompt through the chat template (when the model has one
+    /// and `chat_template` is on), a raw prompt as it is.
+    fn prompt_ids(&self, prompt: &Prompt) -> Result<Vec<u32>> {
+        let text = &self.text;
+        Ok(match prompt {
+            Prompt::Raw(s) => text.prompt_ids(s, false, None)?,
+            Prompt::Chat { system, user } => text.prompt_ids(
+                user,
+                self.chat && text.chat_template.is_some(),
+                system.as_deref(),
+            )?,
+        })
     }
 
     /// Samples `n` completions per prompt from the current weights, decoding with plain
@@ -114,7 +123,7 @@ impl TransformerPolicy {
 impl Policy for TransformerPolicy {
     fn generate(
         &mut self,
-        prompts: &[String],
+        prompts: &[Prompt],
         group_size: usize,
         params: &SamplingParams,
         seed: u64,
@@ -207,17 +216,11 @@ impl crate::eval::source::CompletionSource for EvalSource<'_> {
         prompts: &[crate::eval::source::Prompt],
         n: usize,
     ) -> Result<Vec<Vec<crate::eval::source::Completion>>> {
-        use crate::eval::source::{Completion, Prompt};
-        let text = &self.policy.text;
+        use crate::eval::source::Completion;
         let ids: Vec<Vec<u32>> = prompts
             .iter()
-            .map(|p| match p {
-                Prompt::Raw(s) => text.prompt_ids(s, false, None),
-                Prompt::Chat { system, user } => {
-                    text.prompt_ids(user, text.chat_template.is_some(), system.as_deref())
-                }
-            })
-            .collect::<std::result::Result<_, _>>()?;
+            .map(|p| self.policy.prompt_ids(p))
+            .collect::<Result<_>>()?;
         let e = &self.sampling;
         let seed = e.seed.wrapping_add(self.calls);
         self.calls += 1;

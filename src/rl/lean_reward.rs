@@ -1,0 +1,107 @@
+//! The Lean reward: each completion's proof body is extracted (the same extraction as `prover
+//! eval minif2f`), the file is assembled from the task's trusted header and statement, and the
+//! verifier pool checks it with all its soundness checks. Reward 1 only for
+//! [`Status::Accepted`]; a completion with no proof is malformed (reward 0, format penalty);
+//! a verifier error is [`Verdict::Error`] (the trainer re-checks it once, then drops it).
+//! A whole step's proofs go to the pool at once, so its workers check them in parallel, and
+//! [`Rewarder::submit`] returns before they finish, so the trainer generates the next prompts
+//! while Lean checks.
+use anyhow::Result;
+
+use crate::eval::prompts::{extract_proof_body, ProofPromptStyle};
+use crate::rl::policy::{Judging, RewardOutcome, Rewarder, Verdict};
+use crate::rl::run_data::formal_of;
+use crate::rl::task::Task;
+use crate::verify::lean::{Job, Pool, Status};
+
+/// Rewards proofs through a Lean verifier [`Pool`].
+pub struct LeanRewarder {
+    rt: tokio::runtime::Runtime,
+    pool: Pool,
+    style: ProofPromptStyle,
+}
+
+impl LeanRewarder {
+    /// `pool` must have been created inside `rt` (`let _g = rt.enter(); Pool::new(cfg)`).
+    pub fn new(rt: tokio::runtime::Runtime, pool: Pool, style: ProofPromptStyle) -> Self {
+        Self { rt, pool, style }
+    }
+
+    /// The pool (for its metrics).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+}
+
+impl Rewarder for LeanRewarder {
+    fn judge(&mut self, task: &Task, completions: &[String]) -> Result<Vec<RewardOutcome>> {
+        Ok(self
+            .judge_batch(&[(task, completions.to_vec())])?
+            .pop()
+            .unwrap_or_default())
+    }
+
+    fn judge_batch(&mut self, groups: &[(&Task, Vec<String>)]) -> Result<Vec<Vec<RewardOutcome>>> {
+        self.submit(groups)?.wait()
+    }
+
+    /// Extracts the bodies now, hands the proofs to the pool's workers and returns at once.
+    fn submit(&mut self, groups: &[(&Task, Vec<String>)]) -> Result<Judging> {
+        let mut out: Vec<Vec<Option<RewardOutcome>>> = Vec::with_capacity(groups.len());
+        let mut jobs = Vec::new();
+        let mut at = Vec::new();
+        for (gi, (task, completions)) in groups.iter().enumerate() {
+            let formal = formal_of(task)?;
+            let mut row = Vec::with_capacity(completions.len());
+            for (ci, c) in completions.iter().enumerate() {
+                match extract_proof_body(c, &formal, self.style) {
+                    Some(body) => {
+                        jobs.push(Job::Proof {
+                            header: formal.header.clone(),
+                            formal_statement: formal.formal_statement.clone(),
+                            proof: body,
+                        });
+                        at.push((gi, ci));
+                        row.push(None);
+                    }
+                    None => row.push(Some(RewardOutcome {
+                        verdict: Verdict::Rejected("no proof found in the completion".into()),
+                        well_formed: false,
+                    })),
+                }
+            }
+            out.push(row);
+        }
+        let pool = self.pool.clone();
+        let running = self.rt.spawn(async move { pool.verify_batch(jobs).await });
+        let handle = self.rt.handle().clone();
+        Ok(Judging::Running(Box::new(move || {
+            let verdicts = handle
+                .block_on(running)
+                .map_err(|e| anyhow::anyhow!("the verification task failed: {e}"))?;
+            for ((gi, ci), v) in at.into_iter().zip(verdicts) {
+                out[gi][ci] = Some(RewardOutcome {
+                    verdict: match v.status {
+                        Status::Accepted => Verdict::Accepted,
+                        Status::Rejected { reason } => Verdict::Rejected(reason),
+                        Status::Error { reason } => Verdict::Error(reason),
+                    },
+                    well_formed: true,
+                });
+            }
+            Ok(out
+                .into_iter()
+                .map(|row| {
+                    row.into_iter()
+                        .map(|o| {
+                            o.unwrap_or(RewardOutcome {
+                                verdict: Verdict::Error("the pool returned no verdict".into()),
+                                well_formed: true,
+                            })
+                        })
+                        .collect()
+                })
+                .collect())
+        })))
+    }
+}

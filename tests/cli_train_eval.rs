@@ -1,0 +1,249 @@
+//! `prover train` and `prover eval` end to end through the binary, on the tiny random llama of
+//! the shared fixtures (fast; the numbers are meaningless, the plumbing is not) and the
+//! simulated REPL for the Lean paths.
+mod common;
+
+use std::path::Path;
+
+use common::{prover, standin_sim, tiny_model};
+
+const FORMAL: &str = concat!(
+    r#"{"name": "t_one", "split": "valid", "header": "import Mathlib\n\n", "formal_statement": "theorem t_one (x : ℕ) : x + 0 = x := by sorry"}"#,
+    "\n",
+    r#"{"name": "t_two", "split": "valid", "header": "import Mathlib\n\n", "formal_statement": "theorem t_two : (2 : ℕ) + 2 = 4 := by sorry"}"#,
+    "\n",
+    r#"{"name": "t_three", "split": "test", "header": "import Mathlib\n\n", "formal_statement": "theorem t_three : (1 : ℕ) < 2 := by sorry"}"#,
+    "\n"
+);
+
+fn run(cmd: &mut std::process::Command) -> (bool, String, String) {
+    let out = cmd.output().expect("prover runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn eval_math_runs_resumes_and_names_bad_lines() {
+    let Some(model) = tiny_model("tiny-llama") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = write(
+        dir.path(),
+        "q.jsonl",
+        "{\"id\": \"a\", \"problem\": \"1+1?\", \"answer\": \"2\"}\n{\"id\": \"b\", \"problem\": \"2+2?\", \"answer\": \"4\"}\n",
+    );
+    let out = dir.path().join("out");
+    let args = |limit: &str| {
+        let mut c = prover();
+        c.args(["eval", "math", "--model"])
+            .arg(&model)
+            .args(["--data", &data, "--max-new-tokens", "4", "--limit", limit])
+            .arg("--out")
+            .arg(&out);
+        c
+    };
+    let (ok, stdout, stderr) = run(&mut args("1"));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("problems   1"), "{stdout}");
+    assert!(stdout.contains("accuracy"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["problems"], 1);
+    // a second run with a larger limit only does the new problem
+    let (ok, stdout, stderr) = run(&mut args("2"));
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("1 problems already done, 1 to go"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("problems   2"), "{stdout}");
+    let lines = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 2);
+
+    let bad = write(
+        dir.path(),
+        "bad.jsonl",
+        "{\"problem\": \"1+1?\", \"answer\": \"2\"}\n{\"problem\": \"no answer\"}\n",
+    );
+    let (ok, _, stderr) = run(prover()
+        .args(["eval", "math", "--model"])
+        .arg(&model)
+        .args(["--data", &bad]));
+    assert!(!ok);
+    assert!(stderr.contains("bad.jsonl:2"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn eval_minif2f_through_the_simulated_repl() {
+    let Some(model) = tiny_model("tiny-llama") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = write(dir.path(), "f.jsonl", FORMAL);
+    let out = dir.path().join("out");
+    let (ok, stdout, stderr) = run(prover()
+        .args(["eval", "minif2f", "--model"])
+        .arg(&model)
+        .args([
+            "--data",
+            &data,
+            "--split",
+            "valid",
+            "--samples",
+            "2",
+            "--max-new-tokens",
+            "6",
+            "--workers",
+            "2",
+            "--repl-cmd",
+            &standin_sim(),
+        ])
+        .arg("--out")
+        .arg(&out));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("problems   2 (valid split)"), "{stdout}");
+    assert!(stdout.contains("pass@1"), "{stdout}");
+    let rows = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    assert_eq!(rows.lines().count(), 2, "one line per problem");
+    for l in rows.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["attempts"], 2, "{l}");
+        assert_eq!(v["verdicts"].as_array().map(|a| a.len()), Some(2), "{l}");
+    }
+}
+
+fn train_config(dir: &Path, body: &str) -> String {
+    write(dir, "run.toml", body)
+}
+
+#[test]
+fn train_with_the_lean_reward_through_the_simulated_repl() {
+    let Some(model) = tiny_model("tiny-llama") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = write(dir.path(), "f.jsonl", FORMAL);
+    let cfg = train_config(
+        dir.path(),
+        &format!(
+            r#"
+[model]
+spec = "{model}"
+[data]
+kind = "minif2f"
+train = "{data}"
+split = "valid"
+eval = "{data}"
+eval_split = "test"
+[sampling]
+group_size = 2
+prompts_per_step = 2
+max_new_tokens = 6
+[reward]
+kind = "lean"
+[optim]
+lr = 1e-4
+micro_batch = 4
+[train]
+max_steps = 2
+eval_every = 2
+[lean]
+workers = 2
+timeout_s = 10
+repl_cmd = "{standin}"
+"#,
+            model = model.display(),
+            standin = standin_sim()
+        ),
+    );
+    let out = dir.path().join("run");
+    let (ok, _, stderr) = run(prover()
+        .args(["train", "--config", &cfg, "--out"])
+        .arg(&out));
+    assert!(ok, "{stderr}");
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let rows: Vec<serde_json::Value> = metrics
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{metrics}");
+    // 2 prompts x 2 samples judged each step: every sample got a verdict (none dropped)
+    for r in &rows {
+        assert_eq!(r["samples"], 4, "{r}");
+        assert_eq!(r["verifier_errors"], 0, "{r}");
+    }
+    assert!(rows[1]["eval_accuracy"].is_number(), "{metrics}");
+    assert!(out.join("eval/step-000002/results.jsonl").exists());
+    assert!(out.join("curves.svg").exists());
+}
+
+#[test]
+fn train_config_mismatches_are_clear_errors() {
+    let Some(model) = tiny_model("tiny-llama") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = write(
+        dir.path(),
+        "q.jsonl",
+        "{\"problem\": \"1+1\", \"answer\": \"2\"}\n",
+    );
+    let cfg = train_config(
+        dir.path(),
+        &format!(
+            "[model]\nspec = \"{}\"\n[data]\ntrain = \"{data}\"\n[reward]\nkind = \"lean\"\n",
+            model.display()
+        ),
+    );
+    let (ok, _, stderr) = run(prover()
+        .args(["train", "--config", &cfg, "--out"])
+        .arg(dir.path().join("run")));
+    assert!(!ok);
+    assert!(
+        stderr.contains("run.toml") && stderr.contains("minif2f"),
+        "{stderr}"
+    );
+    let cfg = train_config(
+        dir.path(),
+        &format!(
+            "[model]\nspec = \"{}\"\n[data]\nkind = \"minif2f\"\ntrain = \"{data}\"\n[reward]\nkind = \"lean\"\n[lean]\nworkers = 1\nbogus = 3\n",
+            model.display()
+        ),
+    );
+    let (ok, _, stderr) = run(prover()
+        .args(["train", "--config", &cfg, "--out"])
+        .arg(dir.path().join("run2")));
+    assert!(!ok);
+    assert!(
+        stderr.contains("q.jsonl:1"),
+        "a non-formal line is named: {stderr}"
+    );
+    let formal = write(dir.path(), "f.jsonl", FORMAL);
+    let cfg = train_config(
+        dir.path(),
+        &format!(
+            "[model]\nspec = \"{}\"\n[data]\nkind = \"minif2f\"\ntrain = \"{formal}\"\neval = \"{formal}\"\n[reward]\nkind = \"lean\"\n[lean]\nworkers = 1\nbogus = 3\n",
+            model.display()
+        ),
+    );
+    let (ok, _, stderr) = run(prover()
+        .args(["train", "--config", &cfg, "--out"])
+        .arg(dir.path().join("run3")));
+    assert!(!ok);
+    assert!(
+        stderr.contains("[lean]") && stderr.contains("bogus"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -1,0 +1,56 @@
+//! Shared test set-up: where the shared fixtures and the model live, and the skip message a
+//! test prints when one is absent (the README explains how to get each).
+#![allow(dead_code)]
+use std::path::{Path, PathBuf};
+
+/// The repository root.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared/REL`, or `None` after printing why the test skips.
+pub fn shared(rel: &str) -> Option<PathBuf> {
+    let p = root().join("../shared").join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!(
+            "skipping: {} is missing (../shared not present)",
+            p.display()
+        );
+        None
+    }
+}
+
+/// A tiny random HF checkpoint of `../shared/fixtures/tiny-models` ("tiny-llama", "tiny-qwen2").
+pub fn tiny_model(name: &str) -> Option<PathBuf> {
+    shared(&format!("fixtures/tiny-models/{name}"))
+}
+
+/// The SmolLM2 GGUF (`$PROVER_TEST_MODEL`, else the one `scripts/fetch-model.sh` fetches).
+pub fn smollm2_gguf() -> Option<PathBuf> {
+    let p = std::env::var("PROVER_TEST_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            root().join("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf")
+        });
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!(
+            "skipping: {} not found (run scripts/fetch-model.sh or set PROVER_TEST_MODEL)",
+            p.display()
+        );
+        None
+    }
+}
+
+/// The `prover` binary of this build.
+pub fn prover() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_prover"))
+}
+
+/// The simulated REPL as a `--repl-cmd` / `repl_cmd` value.
+pub fn standin_sim() -> String {
+    format!("{} --sim", env!("CARGO_BIN_EXE_repl-standin"))
+}

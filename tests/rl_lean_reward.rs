@@ -1,0 +1,96 @@
+//! The trainer's Lean reward against the simulated REPL (`repl-standin --sim`): extraction,
+//! malformed completions, rejections by the soundness guard and verifier errors.
+use std::time::Duration;
+
+use prover::data::FormalTask;
+use prover::eval::prompts::ProofPromptStyle;
+use prover::rl::lean_reward::LeanRewarder;
+use prover::rl::policy::{Rewarder, Verdict};
+use prover::rl::task::Task;
+use prover::verify::lean::{LeanCommand, Pool, PoolConfig};
+
+fn rewarder() -> LeanRewarder {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let pool = {
+        let _g = rt.enter();
+        let mut c = PoolConfig::new(LeanCommand {
+            program: env!("CARGO_BIN_EXE_repl-standin").to_string(),
+            args: vec!["--sim".into()],
+            cwd: None,
+            env: Vec::new(),
+        });
+        c.workers = 2;
+        c.timeout = Duration::from_secs(10);
+        Pool::new(c)
+    };
+    LeanRewarder::new(rt, pool, ProofPromptStyle::Complete)
+}
+
+fn task(name: &str) -> Task {
+    let f = FormalTask {
+        name: name.into(),
+        header: "import Mathlib\nimport Aesop\n\nopen BigOperators Real Nat Topology Rat\n\n"
+            .into(),
+        formal_statement: format!("theorem {name} (x : ℕ) : x + 0 = x := by sorry"),
+        informal: None,
+        split: Some("valid".into()),
+    };
+    Task {
+        id: name.into(),
+        prompt: f.formal_statement.clone(),
+        answer: None,
+        meta: serde_json::to_value(&f).unwrap(),
+    }
+}
+
+#[test]
+fn lean_verdicts_become_rewards() {
+    let mut r = rewarder();
+    let (a, b) = (task("t_a"), task("t_b"));
+    let groups = vec![
+        (
+            &a,
+            vec![
+                "\n  simp\n```\nextra prose".to_string(),
+                "   \n```".to_string(),
+                "\n  sorry\n```".to_string(),
+            ],
+        ),
+        (
+            &b,
+            vec![
+                "\n  exact SIM_ERROR\n```".to_string(),
+                "\n  exact SIM_CRASH\n```".to_string(),
+            ],
+        ),
+    ];
+    let out = r.judge_batch(&groups).unwrap();
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0].len(), 3);
+    assert_eq!(out[1].len(), 2);
+    assert_eq!(out[0][0].verdict, Verdict::Accepted, "{:?}", out[0][0]);
+    assert!(out[0][0].well_formed);
+    assert!(!out[0][1].well_formed, "an empty body is malformed");
+    assert!(matches!(&out[0][1].verdict, Verdict::Rejected(m) if m.contains("no proof")));
+    assert!(matches!(&out[0][2].verdict, Verdict::Rejected(m) if m.contains("sorry")));
+    assert!(
+        matches!(&out[1][0].verdict, Verdict::Rejected(_)),
+        "{:?}",
+        out[1][0]
+    );
+    // a crashing checker is an error (the trainer re-checks once, then drops), never a reward
+    assert!(
+        matches!(&out[1][1].verdict, Verdict::Error(_)),
+        "{:?}",
+        out[1][1]
+    );
+    // a task without a formal statement is a clear error
+    let mut bare = task("t_c");
+    bare.meta = serde_json::Value::Null;
+    let e = format!("{:#}", r.judge(&bare, &["simp".into()]).unwrap_err());
+    assert!(e.contains("t_c") && e.contains("formal"), "{e}");
+}
