@@ -186,6 +186,25 @@ repl_cmd = "{standin}"
     assert!(rows[1]["eval_accuracy"].is_number(), "{metrics}");
     assert!(out.join("eval/step-000002/results.jsonl").exists());
     assert!(out.join("curves.svg").exists());
+
+    // the trained weights evaluate through --weights; a wrong path is a clear error
+    let q = write(dir.path(), "q.jsonl", "{\"problem\": \"1+1?\", \"answer\": \"2\"}\n");
+    let ckpt = out.join("checkpoints/step-00000002");
+    let (ok, stdout, stderr) = run(prover()
+        .args(["eval", "math", "--model"])
+        .arg(&model)
+        .args(["--data", &q, "--max-new-tokens", "3", "--weights"])
+        .arg(&ckpt));
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("trained tensors"), "{stderr}");
+    assert!(stdout.contains("problems   1"), "{stdout}");
+    let (ok, _, stderr) = run(prover()
+        .args(["eval", "math", "--model"])
+        .arg(&model)
+        .args(["--data", &q, "--weights"])
+        .arg(dir.path().join("nope")));
+    assert!(!ok);
+    assert!(stderr.contains("nope") && !stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]

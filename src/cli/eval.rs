@@ -31,6 +31,10 @@ pub struct Common {
     /// Model: HF dir, .gguf file or hf:ORG/NAME.
     #[arg(long, default_value = "models/smollm2-135m-instruct/")]
     pub model: String,
+    /// Trained weights over --model: a checkpoint folder of `prover train`
+    /// (RUN/checkpoints/step-N) or its weights.safetensors.
+    #[arg(long, value_name = "CHECKPOINT")]
+    pub weights: Option<PathBuf>,
     /// Evaluate only the first N problems.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -139,7 +143,7 @@ fn math(a: MathArgs) -> Result<u8> {
         .common
         .temperature
         .unwrap_or(if sampled { 0.6 } else { 0.0 });
-    let mut policy = TransformerPolicy::load(&a.common.model, true, 0, 16.0, false)?;
+    let mut policy = load_policy(&a.common)?;
     let mut source = EvalSource::new(&mut policy, sampling(&a.common, temperature));
     let checker = if a.lenient {
         AnswerChecker::new(crate::verify::answer::CheckerConfig::lenient())
@@ -182,6 +186,15 @@ fn math(a: MathArgs) -> Result<u8> {
         s.seconds, s.problems_per_minute, s.generated_tokens
     );
     Ok(0)
+}
+
+fn load_policy(c: &Common) -> Result<TransformerPolicy> {
+    let mut policy = TransformerPolicy::load(&c.model, true, 0, 16.0, false)?;
+    if let Some(w) = &c.weights {
+        let n = policy.load_weights(w)?;
+        eprintln!("loaded {n} trained tensors from {}", w.display());
+    }
+    Ok(policy)
 }
 
 fn sampling(c: &Common, temperature: f64) -> EvalSampling {
@@ -256,7 +269,7 @@ fn minif2f(a: Minif2fArgs) -> Result<u8> {
         .common
         .temperature
         .unwrap_or(if a.samples > 1 { 1.0 } else { 0.0 });
-    let mut policy = TransformerPolicy::load(&a.common.model, true, 0, 16.0, false)?;
+    let mut policy = load_policy(&a.common)?;
     let mut source = EvalSource::new(&mut policy, sampling(&a.common, temperature));
     let settings = ProofEvalSettings {
         style: a.prompt_style,

@@ -66,6 +66,22 @@ impl TransformerPolicy {
         })
     }
 
+    /// Overwrites the weights with a checkpoint of `prover train`: its folder
+    /// (`checkpoints/step-N`) or its `weights.safetensors`. Returns how many tensors were set.
+    pub fn load_weights(&mut self, path: &std::path::Path) -> Result<usize> {
+        let file = if path.is_dir() {
+            path.join("weights.safetensors")
+        } else {
+            path.to_path_buf()
+        };
+        self.params.load(&file).with_context(|| {
+            format!(
+                "loading trained weights from {} (a full fine-tuning checkpoint of this model)",
+                file.display()
+            )
+        })
+    }
+
     /// Token ids of a prompt: a chat prompt through the chat template (when the model has one
     /// and `chat_template` is on), a raw prompt as it is.
     fn prompt_ids(&self, prompt: &Prompt) -> Result<Vec<u32>> {
