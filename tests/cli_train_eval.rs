@@ -188,7 +188,11 @@ repl_cmd = "{standin}"
     assert!(out.join("curves.svg").exists());
 
     // the trained weights evaluate through --weights; a wrong path is a clear error
-    let q = write(dir.path(), "q.jsonl", "{\"problem\": \"1+1?\", \"answer\": \"2\"}\n");
+    let q = write(
+        dir.path(),
+        "q.jsonl",
+        "{\"problem\": \"1+1?\", \"answer\": \"2\"}\n",
+    );
     let ckpt = out.join("checkpoints/step-00000002");
     let (ok, stdout, stderr) = run(prover()
         .args(["eval", "math", "--model"])
@@ -204,7 +208,10 @@ repl_cmd = "{standin}"
         .args(["--data", &q, "--weights"])
         .arg(dir.path().join("nope")));
     assert!(!ok);
-    assert!(stderr.contains("nope") && !stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("nope") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -248,3 +248,186 @@ impl CustomOp2 for SwiGluOp {
         Ok((Some(ga), Some(gb)))
     }
 }
+
+/// Rows of the input up to which [`RowsMatmulOp`] beats the general gemm (decode steps:
+/// one row per sequence).
+pub const ROWS_MATMUL_MAX: usize = 64;
+/// Output columns from which [`RowsMatmulOp`] beats gemm (narrower matrices fit the caches
+/// that gemm's packing is built for).
+pub const ROWS_MATMUL_MIN_COLS: usize = 1024;
+
+/// `y = x·Wᵀ` for a few rows of `x: [M, K]` with `W: [N, K]` in its stored layout (inference
+/// only: no backward). Decoding multiplies a handful of rows by every weight matrix, so the
+/// cost is reading `W` once; a general gemm packs `W` on every call, which costs more than the
+/// product. This kernel walks `W` four rows at a time (they stay in L1) against all `M` rows of
+/// `x` (they stay in L2), 16-lane accumulators the compiler vectorizes, split over threads by
+/// output column.
+pub struct RowsMatmulOp;
+
+const LANES: usize = 16;
+
+/// The 4×4 block `Σ_k x_i[k]·w_j[k]` (i over four rows of `x`, j over four rows of `w`):
+/// two passes of 2×4 explicit 16-lane accumulators (6 loads per 8 multiply-adds), which the
+/// compiler keeps in vector registers.
+#[inline(always)]
+fn dot4x4(x: [&[f32]; 4], w: [&[f32]; 4]) -> [[f32; 4]; 4] {
+    let a = dot2x4([x[0], x[1]], w);
+    let b = dot2x4([x[2], x[3]], w);
+    [a[0], a[1], b[0], b[1]]
+}
+
+#[inline(always)]
+fn dot2x4(x: [&[f32]; 2], w: [&[f32]; 4]) -> [[f32; 4]; 2] {
+    const L: usize = LANES;
+    let z = [0f32; L];
+    let (mut a0, mut a1, mut a2, mut a3) = (z, z, z, z);
+    let (mut b0, mut b1, mut b2, mut b3) = (z, z, z, z);
+    let chunks = x[0]
+        .chunks_exact(L)
+        .zip(x[1].chunks_exact(L))
+        .zip(w[0].chunks_exact(L))
+        .zip(w[1].chunks_exact(L))
+        .zip(w[2].chunks_exact(L))
+        .zip(w[3].chunks_exact(L));
+    for (((((p, q), c0), c1), c2), c3) in chunks {
+        for l in 0..L {
+            a0[l] += p[l] * c0[l];
+            a1[l] += p[l] * c1[l];
+            a2[l] += p[l] * c2[l];
+            a3[l] += p[l] * c3[l];
+            b0[l] += q[l] * c0[l];
+            b1[l] += q[l] * c1[l];
+            b2[l] += q[l] * c2[l];
+            b3[l] += q[l] * c3[l];
+        }
+    }
+    let k = x[0].len();
+    let n = k / L * L;
+    let mut out = [
+        [a0, a1, a2, a3].map(|v| v.iter().sum::<f32>()),
+        [b0, b1, b2, b3].map(|v| v.iter().sum::<f32>()),
+    ];
+    for (oi, xr) in out.iter_mut().zip(x) {
+        for (o, wr) in oi.iter_mut().zip(w) {
+            for t in n..k {
+                *o += xr[t] * wr[t];
+            }
+        }
+    }
+    out
+}
+
+/// `y[m, c] = Σ_k x[m, k]·w[c, k]` for the columns `c0..c1` into `block` (`[M, c1 − c0]`).
+fn rows_matmul_block(x: &[f32], w: &[f32], k: usize, m: usize, c0: usize, c1: usize) -> Vec<f32> {
+    let cols = c1 - c0;
+    let mut block = vec![0f32; m * cols];
+    let xrow = |r: usize| &x[r * k..(r + 1) * k];
+    let wrow = |c: usize| &w[c * k..(c + 1) * k];
+    let mut c = c0;
+    while c < c1 {
+        let cw = (c1 - c).min(4);
+        // pad a short tail of columns / rows by repeating the last one (results dropped)
+        let ws = [0, 1, 2, 3].map(|j| wrow(c + j.min(cw - 1)));
+        let mut r = 0;
+        while r < m {
+            let rw = (m - r).min(4);
+            let xs = [0, 1, 2, 3].map(|i| xrow(r + i.min(rw - 1)));
+            let d = dot4x4(xs, ws);
+            for (i, di) in d.iter().enumerate().take(rw) {
+                let o = (r + i) * cols + (c - c0);
+                block[o..o + cw].copy_from_slice(&di[..cw]);
+            }
+            r += 4;
+        }
+        c += 4;
+    }
+    block
+}
+
+/// `y[m, n] = Σ_k x[m, k]·w[n, k]` into `y` (`[M, N]`).
+pub fn rows_matmul(x: &[f32], w: &[f32], k: usize, y: &mut [f32]) {
+    let m = x.len() / k.max(1);
+    let n = w.len() / k.max(1);
+    if m == 0 || n == 0 {
+        return;
+    }
+    // columns per task: a multiple of 4, a few tasks per thread
+    let per = (n.div_ceil(rayon::current_num_threads() * 4))
+        .div_ceil(4)
+        .max(1)
+        * 4;
+    let starts: Vec<usize> = (0..n).step_by(per).collect();
+    let blocks: Vec<(usize, Vec<f32>)> = starts
+        .into_par_iter()
+        .map(|c0| (c0, rows_matmul_block(x, w, k, m, c0, (c0 + per).min(n))))
+        .collect();
+    for (c0, block) in blocks {
+        let cols = block.len() / m;
+        for r in 0..m {
+            y[r * n + c0..r * n + c0 + cols].copy_from_slice(&block[r * cols..(r + 1) * cols]);
+        }
+    }
+}
+
+impl CustomOp2 for RowsMatmulOp {
+    fn name(&self) -> &'static str {
+        "rows-matmul"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s1, l1, self.name())?;
+        let w = f32_slice(s2, l2, self.name())?;
+        let (m, k) = l1.shape().dims2()?;
+        let (n, k2) = l2.shape().dims2()?;
+        if k != k2 {
+            candle_core::bail!("rows-matmul: x is [{m}, {k}] but W is [{n}, {k2}]");
+        }
+        let mut y = vec![0f32; m * n];
+        rows_matmul(x, w, k, &mut y);
+        Ok((CpuStorage::F32(y), Shape::from((m, n))))
+    }
+}
+
+#[cfg(test)]
+mod rows_matmul_tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn matches_matmul_for_odd_shapes() {
+        let dev = Device::Cpu;
+        for &(m, k, n) in &[
+            (1, 5, 3),
+            (3, 16, 4),
+            (7, 37, 9),
+            (16, 576, 133),
+            (64, 33, 70),
+        ] {
+            let x = Tensor::randn(0f32, 1.0, (m, k), &dev).unwrap();
+            let w = Tensor::randn(0f32, 1.0, (n, k), &dev).unwrap();
+            let want = x.matmul(&w.t().unwrap()).unwrap();
+            let got = x.apply_op2_no_bwd(&w, &RowsMatmulOp).unwrap();
+            assert_eq!(got.dims(), &[m, n]);
+            let diff = (got - want)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .max(0)
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(diff < 1e-3 * (k as f32).sqrt(), "({m},{k},{n}): {diff}");
+        }
+        let x = Tensor::zeros((2, 3), candle_core::DType::F32, &dev).unwrap();
+        let w = Tensor::zeros((4, 5), candle_core::DType::F32, &dev).unwrap();
+        assert!(x.apply_op2_no_bwd(&w, &RowsMatmulOp).is_err());
+    }
+}
