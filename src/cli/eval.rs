@@ -78,7 +78,7 @@ pub struct MathArgs {
     pub lenient: bool,
     /// Problems generated together in one batch (greedy runs; sampled runs batch the k
     /// samples of one problem). `cargo bench --bench eval_throughput` measures the trade-off.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 32)]
     pub batch_problems: usize,
     #[command(flatten)]
     pub common: Common,
