@@ -214,62 +214,60 @@ repl_cmd = "{standin}"
     );
 }
 
+/// Runs `prover train` on a config that must be refused; returns its stderr.
+fn refused(dir: &Path, name: &str, toml: &str) -> String {
+    let cfg = write(dir, &format!("{name}.toml"), toml);
+    let (ok, _, stderr) = run(prover()
+        .args(["train", "--config", &cfg, "--out"])
+        .arg(dir.join(name)));
+    assert!(!ok, "{name} was accepted");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
 #[test]
 fn train_config_mismatches_are_clear_errors() {
     let Some(model) = tiny_model("tiny-llama") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let data = write(
+    let q = write(
         dir.path(),
         "q.jsonl",
         "{\"problem\": \"1+1\", \"answer\": \"2\"}\n",
     );
-    let cfg = train_config(
-        dir.path(),
-        &format!(
-            "[model]\nspec = \"{}\"\n[data]\ntrain = \"{data}\"\n[reward]\nkind = \"lean\"\n",
-            model.display()
+    let f = write(dir.path(), "f.jsonl", FORMAL);
+    let m = model.display();
+    let lean = "[reward]\nkind = \"lean\"\n[lean]\nworkers = 1\n";
+    // (name, [data] body, extra sections, what stderr must name)
+    let cases = [
+        (
+            "answer_data_lean_reward",
+            format!("train = \"{q}\""),
+            lean,
+            vec!["answer_data_lean_reward.toml", "minif2f"],
         ),
-    );
-    let (ok, _, stderr) = run(prover()
-        .args(["train", "--config", &cfg, "--out"])
-        .arg(dir.path().join("run")));
-    assert!(!ok);
-    assert!(
-        stderr.contains("run.toml") && stderr.contains("minif2f"),
-        "{stderr}"
-    );
-    let cfg = train_config(
-        dir.path(),
-        &format!(
-            "[model]\nspec = \"{}\"\n[data]\nkind = \"minif2f\"\ntrain = \"{data}\"\n[reward]\nkind = \"lean\"\n[lean]\nworkers = 1\nbogus = 3\n",
-            model.display()
+        (
+            "informal_lines_as_formal",
+            format!("kind = \"minif2f\"\ntrain = \"{q}\""),
+            lean,
+            vec!["q.jsonl:1"],
         ),
-    );
-    let (ok, _, stderr) = run(prover()
-        .args(["train", "--config", &cfg, "--out"])
-        .arg(dir.path().join("run2")));
-    assert!(!ok);
-    assert!(
-        stderr.contains("q.jsonl:1"),
-        "a non-formal line is named: {stderr}"
-    );
-    let formal = write(dir.path(), "f.jsonl", FORMAL);
-    let cfg = train_config(
-        dir.path(),
-        &format!(
-            "[model]\nspec = \"{}\"\n[data]\nkind = \"minif2f\"\ntrain = \"{formal}\"\neval = \"{formal}\"\n[reward]\nkind = \"lean\"\n[lean]\nworkers = 1\nbogus = 3\n",
-            model.display()
+        (
+            "unknown_lean_key",
+            format!("kind = \"minif2f\"\ntrain = \"{f}\"\neval = \"{f}\""),
+            "[reward]\nkind = \"lean\"\n[lean]\nworkers = 1\nbogus = 3\n",
+            vec!["[lean]", "bogus"],
         ),
-    );
-    let (ok, _, stderr) = run(prover()
-        .args(["train", "--config", &cfg, "--out"])
-        .arg(dir.path().join("run3")));
-    assert!(!ok);
-    assert!(
-        stderr.contains("[lean]") && stderr.contains("bogus"),
-        "{stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    ];
+    for (name, data, extra, wants) in cases {
+        let stderr = refused(
+            dir.path(),
+            name,
+            &format!("[model]\nspec = \"{m}\"\n[data]\n{data}\n{extra}"),
+        );
+        for w in wants {
+            assert!(stderr.contains(w), "{name}: expected {w:?} in {stderr}");
+        }
+    }
 }
