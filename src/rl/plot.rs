@@ -54,9 +54,12 @@ pub fn plot_run(run_dir: &Path) -> Result<PathBuf> {
             let (y0, y1) = if pts.is_empty() {
                 (0.0, 1.0)
             } else {
-                let pad = ((y1 - y0) * 0.05).max(1e-6);
+                // a flat series (e.g. KL with kl_coef = 0) gets a readable band around it
+                let pad = ((y1 - y0) * 0.05).max(1e-3 * y0.abs().max(1.0));
                 (y0 - pad, y1 + pad)
             };
+            // enough decimals to tell the tick labels apart
+            let dec = ((-(y1 - y0).log10()).ceil() as i32 + 1).clamp(0, 8) as usize;
             let mut chart = ChartBuilder::on(area)
                 .caption(*title, ("sans-serif", 18))
                 .margin(8)
@@ -67,6 +70,8 @@ pub fn plot_run(run_dir: &Path) -> Result<PathBuf> {
             chart
                 .configure_mesh()
                 .x_desc("step")
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .y_label_formatter(&|y| format!("{y:.dec$}"))
                 .draw()
                 .map_err(|e| anyhow::anyhow!("plot: {e}"))?;
             chart
