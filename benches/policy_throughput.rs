@@ -34,23 +34,9 @@ fn ids(n: usize, seed: usize, vocab: usize) -> Vec<u32> {
         .collect()
 }
 
-/// With `PROVER_MALLOC_TUNE=1`: keep freed memory in the process (no mmap for large blocks,
-/// no trimming), so big tensors reuse pages instead of faulting in fresh zeroed ones.
-fn tune_malloc() -> bool {
-    if std::env::var("PROVER_MALLOC_TUNE").ok().as_deref() != Some("1") {
-        return false;
-    }
-    // SAFETY: mallopt only changes glibc allocator parameters; called before other threads
-    // allocate.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_MAX, 0);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
-    }
-    true
-}
-
 fn main() -> anyhow::Result<()> {
-    let tuned = tune_malloc();
+    // the allocator set-up of the `prover` binary (PROVER_MALLOC_TUNE=0: glibc defaults)
+    let tuned = prover::util::tune_allocator();
     let arg = std::env::args().skip(1).find(|a| !a.starts_with("--"));
     let path = arg
         .map(PathBuf::from)

@@ -2,5 +2,6 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    prover::util::tune_allocator();
     prover::cli::main()
 }

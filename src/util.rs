@@ -27,3 +27,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))?;
     Ok(())
 }
+
+/// Makes glibc keep freed memory in the process (no `mmap` for large blocks, no trimming), so
+/// the big tensors of every step reuse pages instead of faulting in freshly zeroed ones from
+/// the kernel. The resident size then stays at its peak. `PROVER_MALLOC_TUNE=0` turns it off.
+/// Returns whether it was applied. Call at start-up, before threads allocate.
+pub fn tune_allocator() -> bool {
+    if std::env::var("PROVER_MALLOC_TUNE").as_deref() == Ok("0") {
+        return false;
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt only changes glibc allocator parameters.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_MAX, 0);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        }
+        true
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
+}

@@ -18,10 +18,7 @@ use candle_core::{DType, Device, Module, Result, Tensor, D};
 use serde_json::Value;
 
 use super::kv_cache::KvCache;
-use super::ops::{
-    fused_ok, MaskedSoftmaxOp, RmsNormOp, RotaryOp, RowsMatmulOp, SwiGluOp, ROWS_MATMUL_MAX,
-    ROWS_MATMUL_MIN_COLS,
-};
+use super::ops::{fused_ok, MaskedSoftmaxOp, RmsNormOp, RotaryOp, SwiGluOp};
 use super::params::ParamStore;
 use super::LoadError;
 use std::sync::Arc;
@@ -341,27 +338,6 @@ impl Linear {
     }
 }
 
-/// `x·Wᵀ` for inference: few f32 rows on the CPU go through [`RowsMatmulOp`] (reads `W` once,
-/// no packing), the rest through gemm on the transposed copy `wt`. `PROVER_ROWS_MATMUL=0`
-/// turns the kernel off (for benchmarks against gemm).
-fn inference_matmul(x: &Tensor, w: &Tensor, wt: &Tensor) -> Result<Tensor> {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let on = *ON.get_or_init(|| std::env::var("PROVER_ROWS_MATMUL").as_deref() != Ok("0"));
-    // measured (benches/policy_throughput.rs, 16 rows): the kernel wins on the wide MLP and
-    // vocabulary matrices, gemm on the narrow attention projections
-    if on
-        && x.dim(0)? <= ROWS_MATMUL_MAX
-        && w.dim(0)? >= ROWS_MATMUL_MIN_COLS
-        && fused_ok(x)
-        && fused_ok(w)
-        && w.is_contiguous()
-    {
-        x.contiguous()?.apply_op2_no_bwd(w, &RowsMatmulOp)
-    } else {
-        x.matmul(wt)
-    }
-}
-
 impl Module for Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let dims = x.dims().to_vec();
@@ -369,7 +345,7 @@ impl Module for Linear {
         let rows = x.elem_count() / inner.max(1);
         let x2 = x.reshape((rows, inner))?;
         let mut y = match &self.wt {
-            Some(wt) => inference_matmul(&x2, &self.w, wt)?,
+            Some(wt) => x2.matmul(wt)?,
             None => x2.matmul(&self.w.t()?)?,
         };
         if let Some(b) = &self.b {
@@ -803,7 +779,7 @@ impl Transformer {
         let rows = hidden.elem_count() / h.max(1);
         let x = hidden.reshape((rows, h))?;
         let y = match &self.lm_head_t {
-            Some(wt) => inference_matmul(&x, &self.lm_head, wt)?,
+            Some(wt) => x.matmul(wt)?,
             None => x.matmul(&self.lm_head.t()?)?,
         }
         .to_dtype(DType::F32)?;
