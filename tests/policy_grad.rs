@@ -1,7 +1,10 @@
 //! Gradient tests of the policy model and scorer: every parameter gets a gradient, analytic
 //! gradients agree with finite differences, the chunked scorer agrees with an unchunked
 //! reference, frozen parameters get none.
+mod common;
+
 use candle_core::{DType, Device, Tensor, Var};
+use common::max_abs_diff;
 use prover::policy::model::{Config, Family, Transformer};
 use prover::policy::params::ParamStore;
 use prover::policy::scorer::{
@@ -151,16 +154,7 @@ fn chunked_scorer_matches_unchunked_reference() {
     };
     let (o1, gh1, gw1) = run(true);
     let (o2, gh2, gw2) = run(false);
-    let md = |a: &Tensor, b: &Tensor| {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    };
+    let md = |a: &Tensor, b: &Tensor| max_abs_diff(&a, &b);
     let scale = |t: &Tensor| {
         t.abs()
             .unwrap()
@@ -199,14 +193,7 @@ fn scorer_chunk_size_does_not_change_results() {
     let model = Transformer::new_inference(&cfg, &params, DType::F32).unwrap();
     let a = score_completions_chunked(&model, &batch(), 1.0, 1).unwrap();
     let b = score_completions_chunked(&model, &batch(), 1.0, 1000).unwrap();
-    let d = (&a.logprobs - &b.logprobs)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let d = max_abs_diff(&a.logprobs, &b.logprobs);
     assert!(d < 1e-5);
     let mask: Vec<Vec<f32>> = a.mask.to_vec2().unwrap();
     assert_eq!(mask[2], vec![1.0, 0.0, 0.0, 0.0, 0.0]);
@@ -237,14 +224,7 @@ fn half_precision_compute_reaches_f32_master_weights() {
     let a = score_completions(&m16, &batch(), 1.0).unwrap();
     let b = score_completions(&m32, &batch(), 1.0).unwrap();
     assert_eq!(a.logprobs.dtype(), DType::F32);
-    let d = (&a.logprobs - &b.logprobs)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let d = max_abs_diff(&a.logprobs, &b.logprobs);
     assert!(d < 0.05, "f16 log-probs differ from f32 by {d}");
     let grads = loss(&m16, 1.0).backward().unwrap();
     for (name, var) in params.iter() {
@@ -278,14 +258,7 @@ fn fused_kernels_match_primitive_ops_values_and_gradients() {
         "loss {l1} vs {l2}"
     );
     for ((name, _), (a, b)) in params.iter().zip(g1.iter().zip(&g2)) {
-        let d = (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let d = max_abs_diff(&a, &b);
         let s = b
             .abs()
             .unwrap()

@@ -1,5 +1,8 @@
 //! LoRA adapters: start equal to the base, only adapters train, save/load round-trips.
+mod common;
+
 use candle_core::{DType, Device, Tensor};
+use common::max_abs_diff;
 use prover::policy::lora::{attach, load_adapters, save_adapters, LoraConfig};
 use prover::policy::model::{Config, Family, Transformer};
 use prover::policy::scorer::score_completions;
@@ -12,14 +15,7 @@ fn logits(cfg: &Config, p: &prover::policy::params::ParamStore) -> Tensor {
 }
 
 fn diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
+    max_abs_diff(&a, &b)
 }
 
 #[test]

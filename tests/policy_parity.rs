@@ -3,6 +3,7 @@
 //! (GGUF Q4_1, dequantized).
 mod common;
 
+use common::max_abs_diff;
 use common::smollm2_gguf as smollm_path;
 use std::path::{Path, PathBuf};
 
@@ -169,14 +170,7 @@ fn smollm2_gguf_matches_hf() {
         .unsqueeze(0)
         .unwrap();
     let logits = model.logits(&x).unwrap().squeeze(0).unwrap();
-    let d = (logits - &full["a_add.logits"])
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let d = max_abs_diff(&logits, &full["a_add.logits"]);
     eprintln!("a_add: max |logit diff| over all positions and the vocab = {d}");
     assert!(d < 1e-3, "full logits differ by {d}");
     for name in ["a_add", "b_word_problem", "c_lean"] {

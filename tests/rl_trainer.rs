@@ -1,5 +1,8 @@
 //! The trainer loop end to end with the tiny bigram policy: learning, exact resume, NaN stop.
+mod common;
+
 use anyhow::Result;
+use common::max_abs_diff;
 use prover::rl::checkpoint;
 use prover::rl::config::RunConfig;
 use prover::rl::metrics::read_metrics;
@@ -199,14 +202,7 @@ fn resume_continues_exactly() {
     // final weights equal
     let wa = checkpoint::load(&checkpoint::latest(full_dir.path()).unwrap().unwrap()).unwrap();
     let wb = checkpoint::load(&checkpoint::latest(dir.path()).unwrap().unwrap()).unwrap();
-    let diff = (wa.weights["bigram.weight"].clone() - wb.weights["bigram.weight"].clone())
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let diff = max_abs_diff(&wa.weights["bigram.weight"], &wb.weights["bigram.weight"]);
     assert!(diff <= 1e-6, "weights differ by {diff}");
     assert_eq!(wa.state, wb.state);
 }

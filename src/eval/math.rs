@@ -2,15 +2,14 @@
 //! answer checker. Resumable: per-problem results are appended to `results.jsonl` as they
 //! finish, and a re-run with the same output folder skips the problems already there.
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::prompts::MathPrompt;
+use super::results::{progress_bar, ResultsFile};
 use super::source::{CompletionSource, Prompt};
 use crate::data::InformalTask;
 
@@ -63,31 +62,6 @@ pub struct MathEvalSummary {
     pub problems_per_minute: f64,
 }
 
-/// Reads the finished results of an earlier run (`results.jsonl`); a torn last line (a crash
-/// mid-write) is dropped and that problem redone.
-pub(crate) fn read_done<T: serde::de::DeserializeOwned>(results: &Path) -> Result<Vec<T>> {
-    if !results.exists() {
-        return Ok(Vec::new());
-    }
-    let file = File::open(results).with_context(|| format!("cannot read {}", results.display()))?;
-    let mut out = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<T>(&line) {
-            Ok(r) => out.push(r),
-            Err(e) => tracing::warn!(
-                "{}:{}: ignoring unreadable result ({e})",
-                results.display(),
-                i + 1
-            ),
-        }
-    }
-    Ok(out)
-}
-
 /// A problem ready for generation: its id, the rendered prompt and the reference answer.
 #[derive(Debug, Clone)]
 pub struct EvalItem {
@@ -138,22 +112,11 @@ pub fn run_eval_items(
     settings: &MathEvalSettings,
 ) -> Result<(MathEvalSummary, Vec<MathProblemResult>)> {
     let start = Instant::now();
-    let mut results: Vec<MathProblemResult> = Vec::new();
-    let mut sink = None;
-    if let Some(out) = &settings.out {
-        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-        let path = out.join("results.jsonl");
-        results = read_done(&path)?;
-        let wanted: HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
-        results.retain(|r| wanted.contains(r.id.as_str()));
-        sink = Some(
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .with_context(|| format!("cannot write {}", path.display()))?,
-        );
-    }
+    let wanted: HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+    let (mut file, mut results) =
+        ResultsFile::open(settings.out.as_deref(), &wanted, |r: &MathProblemResult| {
+            r.id.as_str()
+        })?;
     let done: HashSet<String> = results.iter().map(|r| r.id.clone()).collect();
     let todo: Vec<&EvalItem> = tasks.iter().filter(|t| !done.contains(&t.id)).collect();
     if !done.is_empty() {
@@ -200,10 +163,7 @@ pub fn run_eval_items(
                 correct,
                 seconds: per_problem_secs,
             };
-            if let Some(f) = sink.as_mut() {
-                writeln!(f, "{}", serde_json::to_string(&r)?)?;
-                f.flush()?;
-            }
+            file.append(&r)?;
             results.push(r);
             if let Some(b) = &bar {
                 b.inc(1);
@@ -228,10 +188,7 @@ pub fn run_eval_items(
         seconds: secs,
         problems_per_minute: todo.len() as f64 / (secs / 60.0).max(1e-9),
     };
-    if let Some(out) = &settings.out {
-        let path = out.join("summary.json");
-        crate::util::write_atomic(&path, serde_json::to_string_pretty(&summary)?.as_bytes())?;
-    }
+    file.summary(&summary)?;
     Ok((summary, results))
 }
 
@@ -241,21 +198,6 @@ fn mean_acc(results: &[MathProblemResult]) -> f64 {
     } else {
         results.iter().map(|r| r.accuracy).sum::<f64>() / results.len() as f64
     }
-}
-
-pub(crate) fn progress_bar(show: bool, len: u64, pos: u64) -> Option<indicatif::ProgressBar> {
-    if !show {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} problems  {msg}  [{elapsed_precise} < {eta}]",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.set_position(pos);
-    Some(bar)
 }
 
 #[cfg(test)]

@@ -5,18 +5,16 @@
 //! check the proofs of problem i. Per-problem results are appended to `results.jsonl` as they
 //! complete; a re-run with the same `--out` skips the problems already there.
 use std::collections::{HashMap, HashSet};
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{mpsc, Mutex};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use super::math::{progress_bar, read_done};
 use super::passk::{mean_pass_at_k, report_ks};
 use super::prompts::{chat_proof_request, complete_prompt, extract_proof_body, ProofPromptStyle};
+use super::results::{progress_bar, ResultsFile};
 use super::source::{CompletionSource, Prompt};
 use crate::data::FormalTask;
 
@@ -96,16 +94,12 @@ pub fn run_minif2f_eval(
     settings: &ProofEvalSettings,
 ) -> Result<(ProofEvalSummary, Vec<ProofProblemResult>)> {
     let start = Instant::now();
-    let mut results = Vec::new();
-    let mut sink = None;
-    if let Some(out) = &settings.out {
-        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-        let path = out.join("results.jsonl");
-        results = read_done(&path)?;
-        let wanted: HashSet<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
-        results.retain(|r: &ProofProblemResult| wanted.contains(r.name.as_str()));
-        sink = Some(OpenOptions::new().create(true).append(true).open(&path)?);
-    }
+    let wanted: HashSet<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
+    let (mut file, mut results) = ResultsFile::open(
+        settings.out.as_deref(),
+        &wanted,
+        |r: &ProofProblemResult| r.name.as_str(),
+    )?;
     let done: HashSet<String> = results.iter().map(|r| r.name.clone()).collect();
     let todo: Vec<&FormalTask> = tasks.iter().filter(|t| !done.contains(&t.name)).collect();
     let bar = progress_bar(settings.progress, tasks.len() as u64, done.len() as u64);
@@ -180,10 +174,7 @@ pub fn run_minif2f_eval(
                     verdicts: attempts.into_iter().map(|x| x.2).collect(),
                     generation_seconds: gen_secs[p],
                 };
-                if let Some(f) = sink.as_mut() {
-                    writeln!(f, "{}", serde_json::to_string(&r)?)?;
-                    f.flush()?;
-                }
+                file.append(&r)?;
                 results.push(r);
                 if let Some(b) = &bar {
                     b.inc(1);
@@ -216,12 +207,7 @@ pub fn run_minif2f_eval(
             .count(),
         seconds: start.elapsed().as_secs_f64(),
     };
-    if let Some(out) = &settings.out {
-        crate::util::write_atomic(
-            &out.join("summary.json"),
-            serde_json::to_string_pretty(&summary)?.as_bytes(),
-        )?;
-    }
+    file.summary(&summary)?;
     Ok((summary, results))
 }
 

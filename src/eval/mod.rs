@@ -3,4 +3,5 @@ pub mod math;
 pub mod minif2f;
 pub mod passk;
 pub mod prompts;
+mod results;
 pub mod source;

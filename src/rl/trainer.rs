@@ -475,6 +475,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
             std::fs::remove_dir_all(&dir)
                 .with_context(|| format!("cannot clear {}", dir.display()))?;
         }
+        let seed = self.seed_for(self.step, SALT_EVAL);
         let mut source = PolicySource {
             policy: &mut self.policy,
             params: SamplingParams {
@@ -482,7 +483,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                 top_p: self.cfg.sampling.top_p,
                 max_new_tokens: self.cfg.sampling.max_new_tokens,
             },
-            seed: splitmix(self.cfg.train.seed ^ splitmix(self.step ^ SALT_EVAL)),
+            seed,
             calls: 0,
         };
         let rewarder = &mut self.rewarder;
@@ -546,6 +547,8 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
             // checks them while the next chunk generates).
             let per_chunk = (GEN_ROWS / s.group_size.max(1)).max(1);
             let mut rolls: Vec<Vec<Rollout>> = Vec::with_capacity(idxs.len());
+            // (task, completion texts) per group, in order: what the verifier judges
+            let mut batch: Vec<(&Task, Vec<String>)> = Vec::with_capacity(idxs.len());
             let mut pending = Vec::new();
             for (ci, chunk) in prompts.chunks(per_chunk).enumerate() {
                 let t0 = Instant::now();
@@ -561,14 +564,17 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                         chunk.len()
                     );
                 }
-                let first = rolls.len();
-                let batch: Vec<(&Task, Vec<String>)> = idxs[first..first + got.len()]
-                    .iter()
-                    .zip(&got)
-                    .map(|(&ti, g)| (&self.train[ti], g.iter().map(|r| r.text.clone()).collect()))
-                    .collect();
+                let first = batch.len();
+                batch.extend(
+                    idxs[first..first + got.len()]
+                        .iter()
+                        .zip(&got)
+                        .map(|(&ti, g)| {
+                            (&self.train[ti], g.iter().map(|r| r.text.clone()).collect())
+                        }),
+                );
                 let t1 = Instant::now();
-                pending.push(self.rewarder.submit(&batch)?);
+                pending.push(self.rewarder.submit(&batch[first..])?);
                 m.verify_s += t1.elapsed().as_secs_f64();
                 rolls.extend(got);
             }
@@ -578,11 +584,6 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                 first_pass.extend(p.wait()?);
             }
             let mut round = Vec::new();
-            let batch: Vec<(&Task, Vec<String>)> = idxs
-                .iter()
-                .zip(&rolls)
-                .map(|(&ti, g)| (&self.train[ti], g.iter().map(|r| r.text.clone()).collect()))
-                .collect();
             let judged_groups = retry_errors(
                 &mut self.rewarder,
                 &batch,
@@ -590,13 +591,6 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                 &mut m.verifier_retries,
             )?;
             drop(batch);
-            if judged_groups.len() != rolls.len() {
-                bail!(
-                    "rewarder returned {} groups of outcomes for {} groups",
-                    judged_groups.len(),
-                    rolls.len()
-                );
-            }
             for ((&ti, group), outcomes) in idxs.iter().zip(rolls).zip(judged_groups) {
                 gen_tokens += group.iter().map(|r| r.completion_ids.len()).sum::<usize>();
                 let task = &self.train[ti];
@@ -802,24 +796,17 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                     let items: Vec<ScoreItem> = micro.iter().map(|x| item(&x.rollout)).collect();
                     let out = self.policy.score(&items, temp)?;
                     let t = out.logp.dim(1)?;
+                    let padded = |rows: fn(&Sample) -> Option<&[f32]>| -> Result<Tensor> {
+                        let rows: Vec<&[f32]> =
+                            micro.iter().map(|x| rows(x).unwrap_or(&[])).collect();
+                        Self::pad(&rows, t)
+                    };
                     let old = match updates > 1 {
-                        true => {
-                            let rows: Vec<&[f32]> = micro
-                                .iter()
-                                .map(|x| x.old.as_deref().unwrap_or(&[]))
-                                .collect();
-                            Some(Self::pad(&rows, t)?)
-                        }
+                        true => Some(padded(|x| x.old.as_deref())?),
                         false => None,
                     };
                     let reference = match lp.kl_coef != 0.0 {
-                        true => {
-                            let rows: Vec<&[f32]> = micro
-                                .iter()
-                                .map(|x| x.reference.as_deref().unwrap_or(&[]))
-                                .collect();
-                            Some(Self::pad(&rows, t)?)
-                        }
+                        true => Some(padded(|x| x.reference.as_deref())?),
                         false => None,
                     };
                     let adv = Tensor::from_vec(

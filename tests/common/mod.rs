@@ -54,3 +54,15 @@ pub fn prover() -> std::process::Command {
 pub fn standin_sim() -> String {
     format!("{} --sim", env!("CARGO_BIN_EXE_repl-standin"))
 }
+
+/// `max |a − b|` over all elements (f32 tensors of one shape).
+pub fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
