@@ -15,7 +15,7 @@ fn logits(cfg: &Config, p: &prover::policy::params::ParamStore) -> Tensor {
 }
 
 fn diff(a: &Tensor, b: &Tensor) -> f32 {
-    max_abs_diff(&a, &b)
+    max_abs_diff(a, b)
 }
 
 #[test]
