@@ -154,7 +154,7 @@ fn chunked_scorer_matches_unchunked_reference() {
     };
     let (o1, gh1, gw1) = run(true);
     let (o2, gh2, gw2) = run(false);
-    let md = |a: &Tensor, b: &Tensor| max_abs_diff(&a, &b);
+    let md = |a: &Tensor, b: &Tensor| max_abs_diff(a, b);
     let scale = |t: &Tensor| {
         t.abs()
             .unwrap()
@@ -258,7 +258,7 @@ fn fused_kernels_match_primitive_ops_values_and_gradients() {
         "loss {l1} vs {l2}"
     );
     for ((name, _), (a, b)) in params.iter().zip(g1.iter().zip(&g2)) {
-        let d = max_abs_diff(&a, &b);
+        let d = max_abs_diff(a, b);
         let s = b
             .abs()
             .unwrap()
