@@ -1,5 +1,8 @@
 //! Loading: config parsing (transformers 4 and 5 styles), clear errors for missing files,
 //! unknown architectures and missing tensors, GGUF name mapping, parameter save/load.
+mod common;
+
+use common::max_abs_diff;
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
@@ -160,15 +163,7 @@ fn params_save_subset_and_load_back() {
     assert_eq!(b.load(&p).unwrap(), 6);
     let name = "model.layers.1.mlp.up_proj.weight";
     let same = |s: &ParamStore, t: &ParamStore, n: &str| {
-        (s.get(n).unwrap().as_tensor() - t.get(n).unwrap().as_tensor())
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-            == 0.0
+        max_abs_diff(s.get(n).unwrap().as_tensor(), t.get(n).unwrap().as_tensor()) == 0.0
     };
     assert!(same(&a, &b, name));
     assert!(!same(&a, &b, "model.norm.weight"));
