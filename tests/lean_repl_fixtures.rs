@@ -2,22 +2,15 @@
 //! the stand-in process: every request goes through the typed protocol, every recorded reply
 //! must parse into it (and serialize back to the same JSON), and the replies must come back
 //! byte-exactly as recorded.
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
 use prover::verify::lean::pool::{LeanCommand, ReplProbe};
 
 fn fixtures() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/repl");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!(
-            "skipping: {} is missing (the shared fixtures are not checked out)",
-            p.display()
-        );
-        None
-    }
+    common::shared("fixtures/repl")
 }
 
 fn standin(args: &[&str]) -> LeanCommand {

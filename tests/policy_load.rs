@@ -34,7 +34,7 @@ fn parses_transformers5_style_config() {
         "/../shared/fixtures/tiny-models/tiny-llama/config.json"
     );
     if !std::path::Path::new(p).exists() {
-        eprintln!("skipping: {p} not found");
+        common::skip(&format!("{p} not found"));
         return;
     }
     let c = Config::from_hf_file(std::path::Path::new(p)).unwrap();

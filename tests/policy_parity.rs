@@ -5,7 +5,7 @@ mod common;
 
 use common::max_abs_diff;
 use common::smollm2_gguf as smollm_path;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor, D};
 use prover::policy::decode::PolicyDecoder;
@@ -16,13 +16,7 @@ use prover::policy::weights::load_params;
 use serde_json::Value;
 
 fn shared() -> Option<PathBuf> {
-    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"));
-    if p.exists() {
-        Some(p.to_path_buf())
-    } else {
-        eprintln!("skipping: ../shared/fixtures not found");
-        None
-    }
+    common::shared("fixtures")
 }
 
 fn f32s(v: &Value) -> Vec<f32> {

@@ -1,5 +1,7 @@
 //! Run configs: every file in configs/ parses; unknown keys and bad values are errors that
 //! name the key and the file.
+mod common;
+
 use prover::rl::aggregate::Aggregation;
 use prover::rl::config::{RewardKind, RunConfig};
 use prover::rl::kl::KlEstimator;
@@ -103,10 +105,10 @@ fn every_config_names_data_that_loads() {
             .flatten()
             .find(|p| !std::path::Path::new(root).join(p).exists());
         if let Some(p) = missing {
-            eprintln!(
-                "skipping {name}: {} is missing (../shared not present)",
+            common::skip(&format!(
+                "{name}: {} is missing (../shared not present)",
                 p.display()
-            );
+            ));
             continue;
         }
         let mut data = c.data.clone();
@@ -133,5 +135,28 @@ fn every_config_names_data_that_loads() {
                 assert!(prompt.user_text().contains(&train[0].id));
             }
         }
+    }
+}
+
+#[test]
+fn unsupported_dtype_or_device_is_refused_not_ignored() {
+    use prover::rl::config::ModelConfig;
+    let ok = ModelConfig::default();
+    ok.check_supported().unwrap();
+    for (dtype, device, needle) in [
+        ("bf16", "cpu", "dtype = \"bf16\""),
+        ("f16", "cpu", "dtype = \"f16\""),
+        ("f32", "cuda", "device = \"cuda\""),
+        ("f32", "cuda:1", "device = \"cuda:1\""),
+        ("f32", "tpu", "expected \"cpu\""),
+        ("f8", "cpu", "expected \"f32\""),
+    ] {
+        let m = ModelConfig {
+            dtype: dtype.into(),
+            device: device.into(),
+            ..ModelConfig::default()
+        };
+        let e = m.check_supported().unwrap_err().to_string();
+        assert!(e.contains(needle), "{dtype}/{device}: {e}");
     }
 }

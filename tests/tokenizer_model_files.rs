@@ -216,10 +216,10 @@ fn text_side_of_the_gguf() {
         rd.filter_map(|e| e.ok().map(|e| e.path()))
             .find(|p| p.extension().is_some_and(|e| e == "gguf"))
     }) else {
-        eprintln!(
-            "skipping: no .gguf in {} (run scripts/fetch-model.sh)",
+        common::skip(&format!(
+            "no .gguf in {} (run scripts/fetch-model.sh)",
             dir.display()
-        );
+        ));
         return;
     };
     // The directory spec finds its single GGUF too.

@@ -112,6 +112,7 @@ pub fn run(args: TrainArgs) -> Result<u8> {
         cfg.train.max_steps = n;
     }
     let in_config = || format!("in {}", config_path.display());
+    cfg.model.check_supported().with_context(in_config)?;
     if (cfg.reward.kind == RewardKind::Lean) != (cfg.data.kind == "minif2f") {
         bail!(
             "{}: reward.kind = \"lean\" goes with data.kind = \"minif2f\" (formal statements), \

@@ -8,16 +8,25 @@ pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared/REL`, or `None` after printing why the test skips.
+/// Says why a test skips: prints `skipping: REASON`, or fails the test when
+/// `PROVER_REQUIRE_FIXTURES=1` (CI sets it, so no test there can pass by skipping).
+pub fn skip(reason: &str) {
+    if std::env::var("PROVER_REQUIRE_FIXTURES").is_ok_and(|v| v == "1") {
+        panic!("PROVER_REQUIRE_FIXTURES=1 but this test would skip: {reason}");
+    }
+    eprintln!("skipping: {reason}");
+}
+
+/// `../shared/REL`, or `None` after [`skip`] says why the test skips.
 pub fn shared(rel: &str) -> Option<PathBuf> {
     let p = root().join("../shared").join(rel);
     if p.exists() {
         Some(p)
     } else {
-        eprintln!(
-            "skipping: {} is missing (../shared not present)",
+        skip(&format!(
+            "{} is missing (../shared not present)",
             p.display()
-        );
+        ));
         None
     }
 }
@@ -37,10 +46,10 @@ pub fn smollm2_gguf() -> Option<PathBuf> {
     if p.exists() {
         Some(p)
     } else {
-        eprintln!(
-            "skipping: {} not found (run scripts/fetch-model.sh or set PROVER_TEST_MODEL)",
+        skip(&format!(
+            "{} not found (run scripts/fetch-model.sh or set PROVER_TEST_MODEL)",
             p.display()
-        );
+        ));
         None
     }
 }
