@@ -76,27 +76,28 @@ pub(crate) fn rss_from_status(status: &str) -> (Option<u64>, Option<u64>) {
 }
 
 /// Sum the memory of every process in process group `pgid` (`None`: no such process, or no
-/// `/proc`).
+/// `/proc`). The group leader is the worker's first process (we `setsid` it), so the group is
+/// found by walking the leader's descendants (`/proc/PID/task/TID/children`, a few reads per
+/// process) and keeping those still in the group; where the kernel lacks `children` files, or
+/// the leader is gone, every process in `/proc` is checked instead (about 100× the reads).
+/// A process that left the leader's tree (an orphan re-parented to init) is only seen by the
+/// full scan; `kill(-pgid)` still reaches it.
 pub fn group_memory(pgid: i32) -> Option<GroupMemory> {
     if pgid <= 0 {
         return None;
     }
+    let tree = if has_children_files() {
+        descendants_in_group(pgid)
+    } else {
+        None
+    };
+    let pids = match tree {
+        Some(p) => p,
+        None => scan_group(pgid)?,
+    };
     let mut m = GroupMemory::default();
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
-        else {
-            continue;
-        };
-        // a process may exit between the listing and the reads: skip it
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        if pgrp_from_stat(&stat) != Some(pgid) {
-            continue;
-        }
+    for pid in pids {
+        // a process may exit between the listing and the read: skip it
         let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
             continue;
         };
@@ -108,11 +109,70 @@ pub fn group_memory(pgid: i32) -> Option<GroupMemory> {
     (m.processes > 0).then_some(m)
 }
 
+fn has_children_files() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| std::path::Path::new("/proc/thread-self/children").exists())
+}
+
+fn pgrp_of(pid: i32) -> Option<i32> {
+    pgrp_from_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// The leader `pgid` and its descendants that are in group `pgid`; `None` if the leader is
+/// gone or not in its group any more.
+fn descendants_in_group(pgid: i32) -> Option<Vec<i32>> {
+    if pgrp_of(pgid)? != pgid {
+        return None;
+    }
+    let mut found = vec![pgid];
+    let mut k = 0;
+    while k < found.len() && found.len() < 10_000 {
+        let pid = found[k];
+        k += 1;
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let Ok(list) = std::fs::read_to_string(task.path().join("children")) else {
+                continue;
+            };
+            for child in list
+                .split_whitespace()
+                .filter_map(|c| c.parse::<i32>().ok())
+            {
+                if !found.contains(&child) && pgrp_of(child) == Some(pgid) {
+                    found.push(child);
+                }
+            }
+        }
+    }
+    Some(found)
+}
+
+/// Every process in `/proc` whose group is `pgid`.
+fn scan_group(pgid: i32) -> Option<Vec<i32>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pgrp_of(pid) == Some(pgid) {
+            out.push(pid);
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 /// Resolve when process group `pgid` holds more than `limit` private bytes (polled every
 /// `every`); returns what was measured. Never resolves while the group stays under the limit
 /// (or has gone).
 pub(crate) async fn exceeds(pgid: i32, limit: u64, every: Duration) -> GroupMemory {
-    let mut tick = tokio::time::interval(every);
+    // the first check after `every`: short jobs never pay for one
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
@@ -241,6 +301,44 @@ mod tests {
             Some(24576000 * 1024)
         );
         assert_eq!(mem_total("nothing"), None);
+    }
+
+    #[test]
+    fn the_tree_walk_and_the_full_scan_find_the_same_group() {
+        use std::os::unix::process::CommandExt as _;
+        // a shell (leader of a new group) with two children in its group
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & sleep 30 & wait"])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pgid = child.id() as i32;
+        let mut tree = Vec::new();
+        for _ in 0..200 {
+            tree = descendants_in_group(pgid).unwrap_or_default();
+            if tree.len() == 3 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let mut scan = scan_group(pgid).unwrap_or_default();
+        tree.sort();
+        scan.sort();
+        // SAFETY: plain syscall on the group we started
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+        let _ = child.wait();
+        assert_eq!(tree.len(), 3, "{tree:?}");
+        assert_eq!(tree, scan);
+        // killed children linger as zombies (no memory) until reaped
+        for _ in 0..200 {
+            if group_memory(pgid).is_none_or(|m| m.rss_bytes == 0) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(group_memory(pgid).is_none_or(|m| m.rss_bytes == 0));
     }
 
     #[test]
