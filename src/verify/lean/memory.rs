@@ -6,6 +6,13 @@
 //! file. So memory is summed over every process whose process group is the worker's, read
 //! from `/proc/PID/stat` (field 5, `pgrp`) and `/proc/PID/status`.
 //!
+//! Why sum over the group rather than resolve `lake env` once and start `repl` directly: the
+//! sum works for any command prover is given (`lake env …`, a `--repl-cmd` wrapper script,
+//! `lean --server` and its file workers) with one code path, and prover never has to copy
+//! Lake's environment (`LEAN_PATH`, `LD_LIBRARY_PATH`, …, computed per workspace and Lake
+//! version). The cost is a few `/proc` reads per check. (A command that runs Lean on another
+//! machine, `ssh …`, is outside either approach: its memory is the remote side's to limit.)
+//!
 //! Two numbers per group:
 //! - `rss_bytes`: Σ `VmRSS`, everything resident, including pages of files the processes map.
 //! - `private_bytes`: Σ `RssAnon` (`VmRSS` on kernels older than 4.5, which lack it): the
