@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use crate::cli::verify::{Backend, VerifyArgs};
+use crate::verify::lean::memory::WorkerChoice;
 use crate::verify::lean::{
     plan_file, verify_file_lsp, AxiomPolicy, Job, LeanCommand, Pool, PoolConfig, Status, Verdict,
 };
@@ -16,7 +17,8 @@ use crate::verify::lean::{
 pub const INSTALL_HINT: &str = "\
 Lean is not installed. To check Lean proofs prover needs the Lake project in lean/:
   curl https://raw.githubusercontent.com/leanprover/elan/master/elan-init.sh -sSf | sh -s -- -y
-  cd lean && lake exe cache get && lake build repl
+  source ~/.elan/env
+  cd lean && lake update && lake exe cache get && lake build repl
 then run prover from the repository root (or pass --lean-project DIR / set PROVER_LEAN_PROJECT),
 or point --repl-cmd at any command that starts a leanprover-community REPL (see lean/README.md).";
 
@@ -106,11 +108,12 @@ pub(crate) fn start_pool(
     Ok((rt, pool))
 }
 
-/// Default worker count: cores − 1, at least 1.
+/// Default worker count: `min(cores − 1, RAM / 8 GiB)`, at least 1 (each worker imports
+/// Mathlib); the choice is printed to stderr.
 pub(crate) fn default_workers() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get().saturating_sub(1).max(1))
-        .unwrap_or(1)
+    let choice = WorkerChoice::for_this_machine();
+    eprintln!("{choice} (set the worker count to override)");
+    choice.workers
 }
 
 fn read(path: &Path) -> Result<String> {
@@ -142,7 +145,10 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
                 rt.block_on(async {
                     match args.backend {
                         Backend::Lsp => {
-                            verify_file_lsp(&cmd, &plan, policy, timeout, Some(12 << 30)).await
+                            // no RLIMIT_AS (it can fail `import Mathlib`); the server's
+                            // process group is killed above 12 GiB of private memory
+                            verify_file_lsp(&cmd, &plan, policy, timeout, None, Some(12 << 30))
+                                .await
                         }
                         Backend::Repl => {
                             let mut cfg = PoolConfig::new(cmd);
@@ -217,5 +223,40 @@ fn print_verdict(file: &Path, v: &Verdict, as_json: bool) {
             m.column,
             m.text
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The commands of a shell snippet: comments dropped, `&&` chains split, blank lines and
+    /// prose (lines that are not indented commands) skipped by the caller.
+    fn commands<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<String> {
+        lines
+            .map(|l| l.split(" #").next().unwrap_or("").trim())
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .flat_map(|l| l.split("&&").map(|c| c.trim().to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn install_hint_runs_the_same_commands_as_the_lean_readme() {
+        let readme = include_str!("../../lean/README.md");
+        let block = readme
+            .split("## Install")
+            .nth(1)
+            .and_then(|s| s.split("```sh").nth(1))
+            .and_then(|s| s.split("```").next())
+            .expect("lean/README.md has an Install section with a ```sh block");
+        let hint = commands(
+            INSTALL_HINT
+                .lines()
+                .filter(|l| l.starts_with("  "))
+                .map(str::trim),
+        );
+        let readme_cmds = commands(block.lines());
+        assert_eq!(hint, readme_cmds);
+        assert!(hint.iter().any(|c| c == "lake update"), "{hint:?}");
     }
 }

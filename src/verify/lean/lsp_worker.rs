@@ -4,7 +4,12 @@
 //! `textDocument/waitForDiagnostics` (answered once the file is elaborated), collecting
 //! `textDocument/publishDiagnostics` and Lean's `$/lean/fileProgress` meanwhile. Diagnostics on
 //! the appended `#print axioms` lines are the axiom reports (matched by position, so a
-//! `trace` message in the user's file cannot fake one); all others are the file's messages.
+//! `trace` message in the user's file cannot fake one; and only information-severity ones, so
+//! an error reported on such a line still rejects); all others are the file's messages.
+//!
+//! The file URI is absolute and percent-escaped ([`file_uri`]); stderr is drained; the process
+//! group's private memory is watched against `rss_limit_bytes` (see `memory`).
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use lsp_types::{
@@ -14,9 +19,11 @@ use lsp_types::{
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufRead, AsyncWrite, BufReader};
 
+use super::memory;
 use super::pool::LeanCommand;
-use super::protocol::{LeanFileProgressParams, RpcMessage, FILE_PROGRESS};
+use super::protocol::{preview, LeanFileProgressParams, RpcMessage, FILE_PROGRESS};
 use super::soundness::{post_check, Assembled, AxiomPolicy, LeanOutput};
+use super::stderr_tail::StderrTail;
 use super::transport::LspChannel;
 use super::verdict::{LeanMessage, Severity, Verdict};
 use super::worker::{kill_group, spawn_in_group};
@@ -36,6 +43,33 @@ pub(crate) fn with_axiom_queries(a: &Assembled) -> (String, Vec<(String, u32)>) 
         lines.push((name.clone(), line));
     }
     (text, lines)
+}
+
+/// Which `#print axioms` query a diagnostic answers, if any: only an information-severity
+/// message that starts on a query's line. Anything else on that line (an error, e.g. a parse
+/// error of an unfinished last declaration that Lean reports at the next token, which is the
+/// appended `#print`) stays a file message, so the no-error check sees it.
+fn axiom_query_of(d: &lsp_types::Diagnostic, queries: &[(String, u32)]) -> Option<usize> {
+    if d.severity != Some(DiagnosticSeverity::INFORMATION) {
+        return None;
+    }
+    queries.iter().position(|(_, l)| *l == d.range.start.line)
+}
+
+/// The `file://` URI of `ProverCheck.lean` in the Lake project `dir`. The directory is
+/// canonicalised first (a relative `lean` would give `file://lean/...`: host `lean`, path
+/// `/...`), then the URI is built by the `url` crate, which percent-escapes spaces and other
+/// reserved characters.
+pub(crate) fn file_uri(dir: &Path) -> Result<String, String> {
+    let abs = dir.canonicalize().map_err(|e| {
+        format!(
+            "cannot resolve the Lean project directory {} ({e}): pass an existing Lake project with --lean-project",
+            dir.display()
+        )
+    })?;
+    url::Url::from_file_path(abs.join("ProverCheck.lean"))
+        .map(|u| u.to_string())
+        .map_err(|()| format!("cannot build a file URI for {}", abs.display()))
 }
 
 fn to_message(d: &lsp_types::Diagnostic) -> LeanMessage {
@@ -154,8 +188,7 @@ pub(crate) async fn lsp_session<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin>(
         out.axiom_messages.push((name.clone(), Vec::new()));
     }
     for d in &diagnostics {
-        let line = d.range.start.line;
-        match queries.iter().position(|(_, l)| *l == line) {
+        match axiom_query_of(d, queries) {
             Some(k) => out.axiom_messages[k].1.push(to_message(d)),
             None => out.messages.push(to_message(d)),
         }
@@ -171,8 +204,17 @@ pub async fn verify_file_lsp(
     policy: AxiomPolicy,
     timeout: Duration,
     memory_limit_bytes: Option<u64>,
+    rss_limit_bytes: Option<u64>,
 ) -> Verdict {
     let started = Instant::now();
+    let dir = command
+        .cwd
+        .clone()
+        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+    let uri = match file_uri(&dir) {
+        Ok(u) => u,
+        Err(e) => return Verdict::error(e),
+    };
     let mut child = match spawn_in_group(command, memory_limit_bytes) {
         Ok(c) => c,
         Err(e) => return Verdict::error(e.to_string()),
@@ -180,23 +222,50 @@ pub async fn verify_file_lsp(
     let pgid = child.id().unwrap_or(0) as i32;
     let stdin = child.stdin.take().expect("piped");
     let stdout = child.stdout.take().expect("piped");
+    // Lean's file workers write panics and traces to stderr: drain it, or Lean blocks once
+    // the pipe is full
+    let stderr = match child.stderr.take() {
+        Some(e) => StderrTail::drain(e),
+        None => StderrTail::default(),
+    };
     let mut chan = LspChannel::new(BufReader::new(stdout), stdin, 256 << 20);
     let (text, queries) = with_axiom_queries(file);
-    let dir = command
-        .cwd
-        .clone()
-        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
-    let uri = format!("file://{}/ProverCheck.lean", dir.display());
-    let res = tokio::time::timeout(timeout, lsp_session(&mut chan, &uri, &text, &queries)).await;
+    let session = tokio::time::timeout(timeout, lsp_session(&mut chan, &uri, &text, &queries));
+    let res = match rss_limit_bytes {
+        None => Ok(session.await),
+        Some(limit) => tokio::select! {
+            r = session => Ok(r),
+            m = memory::exceeds(pgid, limit, memory::POLL_EVERY) => Err(m),
+        },
+    };
     kill_group(pgid);
     let _ = child.start_kill();
+    let note = || {
+        let t = stderr.text();
+        if t.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (stderr, {} bytes, ends: {})",
+                stderr.total_bytes(),
+                preview(&t)
+            )
+        }
+    };
     let mut v = match res {
-        Err(_) => Verdict::error(format!(
-            "Lean server did not finish within {:.0} s",
-            timeout.as_secs_f64()
+        Err(m) => Verdict::error(format!(
+            "Lean server used {} of private memory over {} process(es), above the limit of {} (process group killed)",
+            memory::gib(m.private_bytes),
+            m.processes,
+            memory::gib(rss_limit_bytes.unwrap_or(0))
         )),
-        Ok(Err(e)) => Verdict::error(format!("LSP session failed: {e}")),
-        Ok(Ok(out)) => {
+        Ok(Err(_)) => Verdict::error(format!(
+            "Lean server did not finish within {:.0} s{}",
+            timeout.as_secs_f64(),
+            note()
+        )),
+        Ok(Ok(Err(e))) => Verdict::error(format!("LSP session failed: {e}{}", note())),
+        Ok(Ok(Ok(out))) => {
             let (status, theorems) = post_check(&out, &file.theorems, policy);
             Verdict {
                 status,
@@ -264,8 +333,15 @@ mod tests {
                         diags.push(json!({"range": {"start": {"line": 1, "character": 8}, "end": {"line": 1, "character": 9}},
                             "severity": 2, "message": "declaration uses 'sorry'"}));
                     }
+                    let mut unfinished = text.contains("UNFINISHED_DECL");
                     for (i, l) in text.lines().enumerate() {
                         if let Some(name) = l.strip_prefix("#print axioms ") {
+                            if std::mem::take(&mut unfinished) {
+                                // Lean's parse error for an unfinished last declaration, at
+                                // the next token: the appended `#print`
+                                diags.push(json!({"range": {"start": {"line": i, "character": 0}, "end": {"line": i, "character": 6}},
+                                    "severity": 1, "message": "unexpected token '#print'; expected term"}));
+                            }
                             diags.push(json!({"range": {"start": {"line": i, "character": 0}, "end": {"line": i, "character": 6}},
                                 "severity": 3, "message": format!("'{name}' depends on axioms: [{axioms}]")}));
                         }
@@ -334,5 +410,48 @@ mod tests {
             Status::Rejected { reason } => assert!(reason.contains("sorry"), "{reason}"),
             s => panic!("{s:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn an_error_on_an_axiom_query_line_is_a_file_error() {
+        let file = "theorem t : 1 = 1 := by\n  rfl\n\ndef UNFINISHED_DECL :=\n";
+        let (status, out) = run(file, "propext").await;
+        match status {
+            Status::Rejected { reason } => {
+                assert!(reason.contains("unexpected token '#print'"), "{reason}")
+            }
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+        // only the information-severity report went to the axiom messages
+        assert!(out.axiom_messages[0]
+            .1
+            .iter()
+            .all(|m| m.severity == Severity::Info));
+        assert!(out.messages.iter().any(|m| m.severity == Severity::Error));
+    }
+
+    #[test]
+    fn file_uri_is_absolute_and_escaped() {
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("a b%c");
+        std::fs::create_dir(&dir).unwrap();
+        let uri = file_uri(&dir).unwrap();
+        assert!(uri.starts_with("file:///"), "{uri}");
+        assert!(uri.ends_with("/a%20b%25c/ProverCheck.lean"), "{uri}");
+        // round trip to the canonical path
+        let back = url::Url::parse(&uri).unwrap().to_file_path().unwrap();
+        assert_eq!(back, dir.canonicalize().unwrap().join("ProverCheck.lean"));
+        // relative: resolved against the current directory
+        let rel = file_uri(Path::new(".")).unwrap();
+        let here = std::env::current_dir().unwrap().canonicalize().unwrap();
+        assert_eq!(
+            url::Url::parse(&rel).unwrap().to_file_path().unwrap(),
+            here.join("ProverCheck.lean")
+        );
+        let err = file_uri(&base.path().join("missing")).unwrap_err();
+        assert!(
+            err.contains("missing") && err.contains("--lean-project"),
+            "{err}"
+        );
     }
 }

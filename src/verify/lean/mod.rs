@@ -5,14 +5,19 @@
 //! - `protocol`: typed REPL requests/replies and the LSP messages we use.
 //! - `worker`: owns one REPL process (process group, `RLIMIT_AS`, header env, kill).
 //! - `lsp_worker`: drives `lean --server` for one whole file.
+//! - [`memory`]: process-group memory, which limit applies where, default worker count.
+//! - `stderr_tail`: drains a child's stderr into a bounded tail (a full pipe would block Lean).
 //! - [`pool`]: scheduling, backpressure, retry, cache, metrics.
 //! - [`soundness`]: assembly, static guard, post-checks, `--against` comparison.
 //! - [`verdict`]: what every job gets back.
 mod lexer;
 mod lsp_worker;
+pub mod memory;
+mod native_axioms;
 pub mod pool;
 mod protocol;
 pub mod soundness;
+mod stderr_tail;
 mod transport;
 pub mod verdict;
 mod worker;

@@ -13,6 +13,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::{oneshot, Notify, Semaphore};
 
+use super::memory::{self, WorkerChoice};
 use super::soundness::{assemble, plan_file, post_check, Assembled, AxiomPolicy};
 use super::verdict::{LeanMessage, Status, Verdict};
 pub use super::worker::{shell_split, LeanCommand};
@@ -23,16 +24,23 @@ use super::worker::{ReplWorker, WorkerError, WorkerLimits};
 pub struct PoolConfig {
     /// How to start one REPL.
     pub command: LeanCommand,
-    /// Number of worker processes (default: cores − 1, at least 1).
+    /// Number of worker processes (default: `min(cores − 1, RAM / 8 GiB)`, at least 1; see
+    /// [`WorkerChoice`]).
     pub workers: usize,
     /// Wall-clock limit for one job (header import + proof + axiom queries); default 300 s.
     pub timeout: Duration,
-    /// `RLIMIT_AS` of each worker process; default 12 GiB (`None`: unlimited).
+    /// `RLIMIT_AS` of each worker process (address space, per process); default `None`: it
+    /// can fail `import Mathlib`, see [`super::memory`]. Check a value with the one-liner in
+    /// lean/README.md before setting it.
     pub memory_limit_bytes: Option<u64>,
     /// Restart a worker after this many jobs (the REPL never frees environments); default 200.
     pub max_jobs_per_worker: u64,
-    /// Restart a worker whose resident memory exceeds this after a job; default 8 GiB.
+    /// Restart a worker whose process group holds more private resident memory than this
+    /// after a job; default 8 GiB.
     pub max_rss_bytes: Option<u64>,
+    /// Kill a worker whose process group holds more private resident memory than this during
+    /// a job (checked every 200 ms; a verifier error, retried once); default 12 GiB.
+    pub rss_limit_bytes: Option<u64>,
     /// Jobs queued or running at once before `verify` waits (backpressure); default 1024.
     pub queue_capacity: usize,
     /// Verdicts kept in the cache; default 100 000 (0 disables it).
@@ -48,16 +56,14 @@ pub struct PoolConfig {
 impl PoolConfig {
     /// Defaults around `command`.
     pub fn new(command: LeanCommand) -> Self {
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
         PoolConfig {
             command,
-            workers: cores.saturating_sub(1).max(1),
+            workers: WorkerChoice::for_this_machine().workers,
             timeout: Duration::from_secs(300),
-            memory_limit_bytes: Some(12 << 30),
+            memory_limit_bytes: None,
             max_jobs_per_worker: 200,
             max_rss_bytes: Some(8 << 30),
+            rss_limit_bytes: Some(12 << 30),
             queue_capacity: 1024,
             cache_capacity: 100_000,
             max_reply_bytes: 64 << 20,
@@ -504,7 +510,8 @@ async fn run_job(inner: &Inner, slot: &mut Option<ReplWorker>, job: &Prepared) -
             }
         }
         let w = slot.as_mut().expect("worker present");
-        let outcome: Result<Outcome, WorkerError> = async {
+        let pgid = w.pgid();
+        let work = async {
             let env = match w.ensure_header(&a.header, deadline).await? {
                 Ok(env) => env,
                 Err(errors) => return Ok(Outcome::HeaderErrors(errors)),
@@ -513,8 +520,16 @@ async fn run_job(inner: &Inner, slot: &mut Option<ReplWorker>, job: &Prepared) -
                 Ok(out) => Outcome::Output(out),
                 Err(msg) => Outcome::Refused(msg),
             })
-        }
-        .await;
+        };
+        let outcome: Result<Outcome, WorkerError> = match cfg.rss_limit_bytes {
+            None => work.await,
+            Some(limit) => tokio::select! {
+                o = work => o,
+                m = memory::exceeds(pgid, limit, memory::POLL_EVERY) => {
+                    Err(WorkerError::MemoryLimit { used: m, limit })
+                }
+            },
+        };
         lean_seconds += w.last_lean_seconds;
         match outcome {
             Err(e) => {
@@ -588,9 +603,10 @@ fn maybe_recycle(inner: &Inner, slot: &mut Option<ReplWorker>) {
     let cfg = &inner.cfg;
     let Some(w) = slot.as_ref() else { return };
     let too_many = w.jobs_done >= cfg.max_jobs_per_worker;
+    // the whole group (`lake env` runs the REPL as its child), private memory only: see memory
     let too_big = cfg
         .max_rss_bytes
-        .is_some_and(|cap| w.rss_bytes().is_some_and(|rss| rss > cap));
+        .is_some_and(|cap| w.memory().is_some_and(|m| m.private_bytes > cap));
     if too_many || too_big {
         if let Some(mut w) = slot.take() {
             w.kill();

@@ -13,8 +13,9 @@
 //!    or the warning in either spelling "declaration uses 'sorry'" / "declaration uses
 //!    `sorry`"); every theorem exists in the final environment and `#print axioms NAME` (sent
 //!    as its own command in that environment) lists only `propext`, `Classical.choice`,
-//!    `Quot.sound` (plus `Lean.ofReduceBool` / `Lean.trustCompiler` when native_decide is
-//!    allowed). No axiom report is a rejection.
+//!    `Quot.sound` (plus `Lean.ofReduceBool` / `Lean.trustCompiler`, or from v4.29 the
+//!    per-proof `D._native.native_decide.ax_I`, when native_decide is allowed). No axiom report
+//!    is a rejection.
 //! 4. **Whole files `--against` a reference**: every reference theorem must appear (once,
 //!    at top level) with the same statement up to whitespace and comments; above and between
 //!    them the file may only repeat the reference's imports / `open`s, set resource options,
@@ -25,8 +26,9 @@ use super::verdict::{LeanMessage, Severity, Status, TheoremReport};
 
 /// Axioms every Mathlib proof may use.
 pub const STANDARD_AXIOMS: [&str; 3] = ["propext", "Classical.choice", "Quot.sound"];
-/// Extra axioms of `native_decide` (trusting the compiler), allowed only on request.
-pub const NATIVE_DECIDE_AXIOMS: [&str; 2] = ["Lean.ofReduceBool", "Lean.trustCompiler"];
+/// Extra axioms of `native_decide` (trusting the compiler), allowed only on request; from
+/// Lean v4.29 also per-proof axioms, see [`is_native_decide_axiom`].
+pub use super::native_axioms::{is_native_decide_axiom, NATIVE_DECIDE_AXIOMS};
 
 /// Which axioms a proof may depend on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -39,7 +41,7 @@ impl AxiomPolicy {
     /// True when `axiom` may appear in an accepted proof.
     pub fn allows(&self, axiom: &str) -> bool {
         STANDARD_AXIOMS.contains(&axiom)
-            || (self.allow_native_decide && NATIVE_DECIDE_AXIOMS.contains(&axiom))
+            || (self.allow_native_decide && is_native_decide_axiom(axiom))
     }
 }
 
@@ -785,10 +787,7 @@ pub(crate) fn post_check(
                 let bad: Vec<&String> = axioms.iter().filter(|a| !policy.allows(a)).collect();
                 let ok = bad.is_empty();
                 if !ok {
-                    let hint = if bad
-                        .iter()
-                        .any(|a| NATIVE_DECIDE_AXIOMS.contains(&a.as_str()))
-                    {
+                    let hint = if bad.iter().any(|a| is_native_decide_axiom(a)) {
                         " (native_decide: allowed only with --allow-native-decide)"
                     } else {
                         ""

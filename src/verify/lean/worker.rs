@@ -3,16 +3,17 @@
 //! report its memory, and kill the whole group when it misbehaves.
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, BufReader};
+use tokio::io::BufReader;
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
+use super::memory::{group_memory, GroupMemory, WORKER_ENV};
 use super::protocol::{
     preview, CommandResponse, ReplMessage, ReplRequest, ReplResponse, ReplSeverity,
 };
 use super::soundness::LeanOutput;
+use super::stderr_tail::StderrTail;
 use super::transport::{ReplChannel, TransportError};
 use super::verdict::{LeanMessage, Severity};
 
@@ -127,10 +128,13 @@ pub(crate) enum WorkerError {
     Transport(TransportError, String),
     #[error("{0}")]
     Protocol(String),
+    #[error("Lean used {} of private memory over {} process(es), above the limit of {} (process group killed)", super::memory::gib(used.private_bytes), used.processes, super::memory::gib(*limit))]
+    MemoryLimit { used: GroupMemory, limit: u64 },
 }
 
 /// Spawn `cmd` with piped stdio in a new session (so `kill(-pid)` reaches everything it
-/// starts) and with `RLIMIT_AS` set to `memory_limit_bytes`.
+/// starts), with `RLIMIT_AS` set to `memory_limit_bytes` and `MALLOC_ARENA_MAX=2` (unless
+/// `cmd.env` sets it).
 pub(crate) fn spawn_in_group(
     cmd: &LeanCommand,
     memory_limit_bytes: Option<u64>,
@@ -143,6 +147,10 @@ pub(crate) fn spawn_in_group(
         .kill_on_drop(true);
     if let Some(d) = &cmd.cwd {
         c.current_dir(d);
+    }
+    // worker defaults (`MALLOC_ARENA_MAX=2`, see `memory`); the command's own env overrides
+    for (k, v) in WORKER_ENV {
+        c.env(k, v);
     }
     for (k, v) in &cmd.env {
         c.env(k, v);
@@ -187,7 +195,7 @@ pub(crate) struct ReplWorker {
     child: Child,
     pgid: i32,
     chan: ReplChannel<BufReader<ChildStdout>, ChildStdin>,
-    stderr_tail: Arc<Mutex<String>>,
+    stderr_tail: StderrTail,
     /// The header this process imported and the environment id it produced.
     header: Option<(String, Option<u64>)>,
     /// Checks run since start.
@@ -203,25 +211,10 @@ impl ReplWorker {
         let pid = child.id().unwrap_or(0) as i32;
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = child.stdout.take().expect("piped stdout");
-        let stderr_tail = Arc::new(Mutex::new(String::new()));
-        if let Some(mut err) = child.stderr.take() {
-            let tail = stderr_tail.clone();
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = err.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    let mut t = tail.lock().unwrap();
-                    t.push_str(&String::from_utf8_lossy(&buf[..n]));
-                    if t.len() > 4096 {
-                        let cut = t.len() - 2048;
-                        let cut = (cut..t.len()).find(|&i| t.is_char_boundary(i)).unwrap_or(0);
-                        t.replace_range(..cut, "");
-                    }
-                }
-            });
-        }
+        let stderr_tail = match child.stderr.take() {
+            Some(err) => StderrTail::drain(err),
+            None => StderrTail::default(),
+        };
         Ok(ReplWorker {
             child,
             pgid: pid,
@@ -242,12 +235,15 @@ impl ReplWorker {
         self.header.as_ref().map(|(h, _)| h.as_str())
     }
 
-    /// Resident memory of the process (`VmRSS` from `/proc/PID/status`).
-    pub fn rss_bytes(&self) -> Option<u64> {
-        let s = std::fs::read_to_string(format!("/proc/{}/status", self.pgid)).ok()?;
-        let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
-        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kb * 1024)
+    /// Memory of the worker's whole process group (`lake`, the REPL it runs, anything they
+    /// start), summed over `/proc`; see `memory`.
+    pub fn memory(&self) -> Option<GroupMemory> {
+        group_memory(self.pgid)
+    }
+
+    /// The process group id (0 once killed).
+    pub fn pgid(&self) -> i32 {
+        self.pgid
     }
 
     /// Kill the whole process group (Lean, `lake`, anything they started).
@@ -259,12 +255,11 @@ impl ReplWorker {
     }
 
     fn stderr_note(&self) -> String {
-        let t = self.stderr_tail.lock().unwrap();
-        let t = t.trim();
+        let t = self.stderr_tail.text();
         if t.is_empty() {
             String::new()
         } else {
-            format!(" (stderr: {})", preview(t))
+            format!(" (stderr: {})", preview(&t))
         }
     }
 
