@@ -58,6 +58,51 @@ pub fn train<P: Policy, R: Rewarder>(
 /// Rows generated per chunk of a step (and per sampler batch).
 const GEN_ROWS: usize = 64;
 
+/// `data.max_prompt_tokens` (verl's `data.max_prompt_length`): a training prompt over the limit
+/// is refused; held-out prompts over it are dropped with a warning, as verl drops them.
+fn enforce_prompt_limit<P: Policy>(
+    cfg: &RunConfig,
+    policy: &P,
+    train: &[Task],
+    eval: Vec<Task>,
+) -> Result<Vec<Task>> {
+    let limit = cfg.data.max_prompt_tokens;
+    if limit == 0 {
+        return Ok(eval);
+    }
+    let len =
+        |t: &Task| -> Result<Option<usize>> { policy.prompt_tokens(&prompt_for(&cfg.data, t)?) };
+    for t in train {
+        if let Some(n) = len(t)? {
+            if n > limit {
+                bail!(
+                    "training task {} has a {n}-token prompt, over data.max_prompt_tokens = \
+                     {limit}; shorten it, remove it from {}, or raise the limit",
+                    t.id,
+                    cfg.data.train.display()
+                );
+            }
+        }
+    }
+    let mut kept = Vec::with_capacity(eval.len());
+    let mut dropped = Vec::new();
+    for t in eval {
+        match len(&t)? {
+            Some(n) if n > limit => dropped.push(format!("{} ({n} tokens)", t.id)),
+            _ => kept.push(t),
+        }
+    }
+    if !dropped.is_empty() {
+        eprintln!(
+            "warning: {} held-out task(s) have prompts over data.max_prompt_tokens = {limit} and \
+             are not evaluated (as verl drops them): {}",
+            dropped.len(),
+            dropped.join(", ")
+        );
+    }
+    Ok(kept)
+}
+
 /// Given a step's first verdicts `out`, every completion whose verdict is a verifier error (a
 /// crashed or timed-out checker, not a rejection) is checked once more, and the second
 /// verdict stands. `retries` counts the re-checks.
@@ -196,6 +241,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         if train.is_empty() {
             bail!("no training tasks");
         }
+        let eval = enforce_prompt_limit(&cfg, &policy, &train, eval)?;
         if cfg.data.one_shot && cfg.data.one_shot_index >= train.len() {
             bail!(
                 "data.one_shot_index = {} but the training set has {} tasks",
