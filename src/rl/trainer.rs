@@ -947,3 +947,72 @@ fn item(r: &Rollout) -> ScoreItem<'_> {
         completion_ids: &r.completion_ids,
     }
 }
+
+#[cfg(test)]
+mod prompt_limit_tests {
+    use super::*;
+
+    /// Counts a prompt's tokens as its characters; never asked to generate.
+    struct CharPolicy;
+    impl Policy for CharPolicy {
+        fn generate(
+            &mut self,
+            _: &[Prompt],
+            _: usize,
+            _: &SamplingParams,
+            _: u64,
+        ) -> Result<Vec<Vec<Rollout>>> {
+            bail!("not used")
+        }
+        fn score(&mut self, _: &[ScoreItem], _: f64) -> Result<crate::rl::policy::ScoreOut> {
+            bail!("not used")
+        }
+        fn trainable(&self) -> Vec<(String, candle_core::Var)> {
+            Vec::new()
+        }
+        fn prompt_tokens(&self, prompt: &Prompt) -> Result<Option<usize>> {
+            Ok(Some(prompt.user_text().chars().count()))
+        }
+    }
+
+    fn task(id: &str, len: usize) -> Task {
+        Task {
+            id: id.into(),
+            prompt: "x".repeat(len),
+            answer: Some("1".into()),
+            meta: serde_json::Value::Null,
+        }
+    }
+
+    fn cfg(limit: usize) -> RunConfig {
+        let mut c = RunConfig::default();
+        c.data.prompt_style = crate::eval::prompts::MathPromptStyle::Plain;
+        c.data.max_prompt_tokens = limit;
+        c
+    }
+
+    #[test]
+    fn long_eval_prompts_are_dropped_long_training_prompts_refused() {
+        let eval = vec![task("short", 10), task("edge", 20), task("long", 21)];
+        let kept =
+            enforce_prompt_limit(&cfg(20), &CharPolicy, &[task("t", 20)], eval.clone()).unwrap();
+        let ids: Vec<&str> = kept.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["short", "edge"]);
+        let e = enforce_prompt_limit(&cfg(20), &CharPolicy, &[task("t", 21)], eval.clone())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("training task t")
+                && e.contains("21-token")
+                && e.contains("max_prompt_tokens = 20"),
+            "{e}"
+        );
+        // 0 = no limit
+        assert_eq!(
+            enforce_prompt_limit(&cfg(0), &CharPolicy, &[task("t", 99)], eval)
+                .unwrap()
+                .len(),
+            3
+        );
+    }
+}

@@ -1192,11 +1192,39 @@ fn math_equal_depth(prediction: &str, reference: &str, depth: usize) -> bool {
     symbolic_equal(prediction, reference)
 }
 
-/// The symbolic stage: equal strings, else the strict checker's comparison with Qwen's 1e-4
-/// relative tolerance and no rounding rules (sympy's `simplify` / `N` in the original).
+/// The symbolic stage (grader.py 276-329: sympy's `parse_latex` / `parse_expr` /
+/// `latex2sympy`, then `==`, `simplify(a - b) == 0`, and `isclose(N(a), N(b), rel_tol=1e-4)`).
+///
+/// It is approximated with the strict checker's parser and comparison, fenced so that it
+/// accepts no more than sympy does on the forms where the two are known to differ:
+/// - sympy reads `\pi`, `e`, `i` and every letter outside a command as a plain symbol (a unit
+///   word such as `cm` is the product `c·m`; our checker drops it): both sides must use the same
+///   letters;
+/// - a command sympy's LaTeX parser does not know makes it fall back to the raw string: only
+///   the allow-listed commands are compared;
+/// - an equation or an inequality is never equal to a bare value, `;` and `{,}` never parse,
+///   and a list of tuples is compared in order;
+/// - two real constants are equal within relative 1e-4 (`N` + `isclose`) before any exact
+///   comparison.
 fn symbolic_equal(a: &str, b: &str) -> bool {
     if a == b {
         return true;
+    }
+    let (fa, fb) = (features(a), features(b));
+    if !fa.comparable || !fb.comparable || fa.symbols != fb.symbols {
+        return false;
+    }
+    if fa.equation || fb.equation || fa.relation != fb.relation {
+        return false;
+    }
+    let (ia, ib) = (top_level_items(a), top_level_items(b));
+    if (ia.len() > 1 || ib.len() > 1) && (fa.tuple_list || fb.tuple_list) {
+        return ia.len() == ib.len() && ia.iter().zip(&ib).all(|(x, y)| symbolic_equal(x, y));
+    }
+    if let (Some(x), Some(y)) = (real_constant(a), real_constant(b)) {
+        if numeric_equal(x, y) {
+            return true;
+        }
     }
     let checker = AnswerChecker::new(CheckerConfig {
         relative_tolerance: 1e-4,
@@ -1205,6 +1233,126 @@ fn symbolic_equal(a: &str, b: &str) -> bool {
         ..CheckerConfig::default()
     });
     checker.compare_answers(b, a).0
+}
+
+/// LaTeX commands sympy's `parse_latex` (or latex2sympy) reads as mathematics.
+const KNOWN_COMMANDS: &[&str] = &[
+    "frac", "sqrt", "pi", "cdot", "times", "div", "sin", "cos", "tan", "cot", "sec", "csc",
+    "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "log", "ln", "exp", "infty", "binom",
+    "le", "ge", "ne", "lt", "gt", "leq", "geq", "neq", "pm", "mp", "alpha", "beta", "gamma",
+    "delta", "theta", "phi", "lambda", "mu", "sigma", "omega", "overline", "mathrm", "circ",
+    "begin", "end", "pmatrix", "cup", "cap", "in", "mathbb", "sum", "prod", "int", "lfloor",
+    "rfloor", "lceil", "rceil", "vert", "mid", "angle", "triangle", "prime", "dots", "ldots",
+    "cdots", "to", "emptyset",
+];
+
+#[derive(Debug, Default, PartialEq)]
+struct Features {
+    /// `pi` for `\pi`, and each letter outside commands (sorted, deduplicated).
+    symbols: Vec<String>,
+    /// no unknown command, no `;`.
+    comparable: bool,
+    equation: bool,
+    relation: bool,
+    /// a comma list whose items include a parenthesised tuple.
+    tuple_list: bool,
+}
+
+fn features(s: &str) -> Features {
+    let c: Vec<char> = s.chars().collect();
+    let mut f = Features {
+        // `;` and a braced thousands separator `{,}` do not parse for sympy
+        comparable: !s.contains(';') && !s.contains("{,}"),
+        equation: s.contains('='),
+        relation: s.contains('<') || s.contains('>'),
+        ..Default::default()
+    };
+    let mut i = 0;
+    while i < c.len() {
+        if c[i] == '\\' {
+            let mut j = i + 1;
+            while j < c.len() && c[j].is_ascii_alphabetic() {
+                j += 1;
+            }
+            let name: String = c[i + 1..j].iter().collect();
+            if name.is_empty() {
+                // `\\`, `\,`, `\{` …: only spacing and braces are harmless
+                if j < c.len() && !matches!(c[j], ',' | ' ' | ';' | '{' | '}' | '!') {
+                    f.comparable = false;
+                }
+                i = j + 1;
+                continue;
+            }
+            if !KNOWN_COMMANDS.contains(&name.as_str()) {
+                f.comparable = false;
+            }
+            match name.as_str() {
+                "pi" => f.symbols.push("pi".into()),
+                "le" | "ge" | "ne" | "lt" | "gt" | "leq" | "geq" | "neq" => f.relation = true,
+                _ => {}
+            }
+            i = j;
+            continue;
+        }
+        if c[i].is_ascii_alphabetic() {
+            let mut j = i;
+            while j < c.len() && c[j].is_ascii_alphabetic() {
+                j += 1;
+            }
+            f.symbols.extend(c[i..j].iter().map(|l| l.to_string()));
+            i = j;
+            continue;
+        }
+        if c[i] == 'π' {
+            f.symbols.push("pi".into());
+        }
+        i += 1;
+    }
+    f.symbols.sort();
+    f.symbols.dedup();
+    let items = top_level_items(s);
+    f.tuple_list = items.len() > 1
+        && items
+            .iter()
+            .any(|x| x.starts_with('(') || x.starts_with('['));
+    f
+}
+
+/// The items of a comma list at bracket depth 0.
+fn top_level_items(s: &str) -> Vec<String> {
+    let mut items = vec![String::new()];
+    let mut depth = 0i32;
+    for ch in s.chars() {
+        match ch {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            _ => {}
+        }
+        if ch == ',' && depth == 0 {
+            items.push(String::new());
+        } else {
+            items.last_mut().unwrap().push(ch);
+        }
+    }
+    items.into_iter().map(|x| x.trim().to_string()).collect()
+}
+
+/// The value of a closed real expression (no free symbols), as sympy's `N` would give it.
+fn real_constant(s: &str) -> Option<f64> {
+    use super::latex::parse_expr;
+    use super::limits::{Budget, Limits};
+    use super::normalize::prepare;
+    use super::value::{free_symbols, numeric};
+    let lim = Limits::default();
+    let budget = Budget::new(lim.max_steps / 4);
+    let e = parse_expr(&prepare(s), &lim, &budget, false).ok()?;
+    let mut free = Vec::new();
+    free_symbols(&e, &mut free);
+    if !free.is_empty() {
+        return None;
+    }
+    let v = numeric(&e, &|_| f64::NAN, &budget)?;
+    (v.im == 0.0 && v.re.is_finite()).then_some(v.re)
 }
 
 #[cfg(test)]
