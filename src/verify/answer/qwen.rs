@@ -69,8 +69,10 @@ pub struct QwenGrade {
 /// Stop words of the Qwen evaluation (math_eval.py line 237).
 pub const QWEN_STOP_WORDS: [&str; 3] = ["</s>", "<|im_end|>", "<|endoftext|>"];
 
-/// Longest response (bytes) that is graded; longer ones are cut (Qwen gives a 3 s timeout).
-const MAX_RESPONSE_BYTES: usize = 1 << 20;
+/// Longest response tail (bytes) that is graded: the unit removal of `strip_string` costs
+/// O(length × units), and 3072 tokens rarely exceed 16 KiB. A longer response keeps its last
+/// 64 KiB, where the final answer is.
+const MAX_RESPONSE_BYTES: usize = 64 << 10;
 
 /// Grades one response against a reference as the Qwen2.5-Math evaluation does.
 pub fn grade(response: &str, reference: &str, data: QwenData) -> QwenGrade {
@@ -91,28 +93,28 @@ pub fn grade(response: &str, reference: &str, data: QwenData) -> QwenGrade {
     }
 }
 
-/// The response as math_eval.py keeps it: stripped and cut at the first stop word.
+/// The response as math_eval.py keeps it: stripped and cut at the first stop word (then, if
+/// still longer than `MAX_RESPONSE_BYTES`, its tail).
 pub fn post_process_response(response: &str) -> String {
-    let mut code = floor_boundary(response, MAX_RESPONSE_BYTES)
-        .trim()
-        .to_string();
+    let mut code = response.trim();
     for w in QWEN_STOP_WORDS {
         if let Some(pos) = code.find(w) {
-            code = code[..pos].trim().to_string();
+            code = code[..pos].trim();
         }
     }
-    code
+    tail_within(code, MAX_RESPONSE_BYTES).trim().to_string()
 }
 
-fn floor_boundary(s: &str, max: usize) -> &str {
+/// The last `max` bytes of `s` (at a character boundary).
+fn tail_within(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
+    let mut start = s.len() - max;
+    while !s.is_char_boundary(start) {
+        start += 1;
     }
-    &s[..end]
+    &s[start..]
 }
 
 /// The reference after `parse_ground_truth`.
@@ -1386,6 +1388,73 @@ mod tests {
         assert_eq!(last_number("x -3.5 y .5").as_deref(), Some(".5"));
         assert_eq!(last_number("1-2").as_deref(), Some("-2"));
         assert_eq!(last_number("none"), None);
+    }
+
+    #[test]
+    fn hostile_inputs_do_not_panic() {
+        let nasty = [
+            "",
+            "boxed",
+            "\\boxed{",
+            "\\boxed{{{{",
+            "}}}}",
+            "\\frac",
+            "\\frac1",
+            "\\frac{",
+            "/",
+            "1/",
+            "=",
+            "==",
+            "a=b=c",
+            "(",
+            ")",
+            "[]",
+            "(,)",
+            "\\begin{pmatrix}",
+            "\\end{pmatrix}",
+            "\\begin{array}{",
+            "é\\sqrtπ",
+            "{é,}",
+            "\\text{",
+            "\\text{é}",
+            "5.",
+            ".",
+            "-",
+            "-.",
+            "ки",
+            "答案是",
+            "final answer is $",
+            "he answer is",
+            "%",
+            "\\%",
+            "1e999",
+            "nan",
+            "inf",
+            "point",
+            "one point",
+            "thousand thousand",
+            "million five thousand",
+            "\\",
+            "\\sqrt",
+            "(1,2",
+            "[1,2)",
+            "{1,2}",
+            "\\begin{pmatrix}1&2\\\\3\\end{pmatrix}",
+            "A",
+            "(C)",
+        ];
+        for a in nasty {
+            for b in nasty {
+                let _ = grade(a, b, QwenData::Answer);
+                let _ = grade(&format!("\\boxed{{{a}}}"), b, QwenData::Math);
+                let _ = grade(a, b, QwenData::Minerva);
+            }
+        }
+        // a very long response is graded on its tail, after the cut at the first stop word
+        let long = format!("{} so \\boxed{{7}}", "é cm ".repeat(40_000));
+        assert!(grade(&long, "7", QwenData::Answer).correct);
+        let stopped = format!("\\boxed{{7}}<|im_end|>{}\\boxed{{8}}", "x ".repeat(40_000));
+        assert!(grade(&stopped, "7", QwenData::Answer).correct);
     }
 
     #[test]
