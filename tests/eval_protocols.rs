@@ -127,7 +127,7 @@ fn qwen_stops_end_generation_at_the_special_token_and_at_the_text() {
     let out = generate(&mut dec, &tk, &[vec![1]], &params(ids.clone())).unwrap();
     assert_eq!(out[0].finish, FinishReason::Eos);
     assert_eq!(out[0].text, "So \\boxed{5}.");
-    assert_eq!(grade(&out[0].text, "5", QwenData::Answer).correct, true);
+    assert!(grade(&out[0].text, "5", QwenData::Answer).correct);
     // Without the stop ids the later box would replace the answer (the bug of issue 16).
     let mut dec = Script {
         ids: [answer.clone(), vec![im_end], later.clone()].concat(),
