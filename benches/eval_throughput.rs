@@ -73,6 +73,7 @@ fn main() -> anyhow::Result<()> {
                 top_p: 1.0,
                 max_new_tokens: max_new,
                 seed: 0,
+                stop_strings: Vec::new(),
             },
         );
         let settings = MathEvalSettings {

@@ -39,6 +39,12 @@ fn one_shot_recipe_has_the_papers_settings() {
     assert_eq!(c.loss.entropy_coef, 0.001);
     assert_eq!(c.data.example.as_deref(), Some("pi1"));
     assert!(c.data.one_shot);
+    // verl's _validate decodes greedily (do_sample=False); that verl has no dual clip;
+    // trainer.save_freq = test_freq = 20; data.max_prompt_length = 1024.
+    assert_eq!(c.sampling.eval_temperature, 0.0);
+    assert_eq!(c.loss.dual_clip, 0.0);
+    assert_eq!((c.train.save_every, c.train.eval_every), (20, 20));
+    assert_eq!(c.data.max_prompt_tokens, 1024);
     let lean = RunConfig::load(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/configs/minif2f-lean.toml"

@@ -8,6 +8,7 @@ use crate::data::benchmarks::{read_formal, read_informal, AnswerField, MathBench
 use crate::eval::math::{run_math_eval, Graded, MathEvalSettings};
 use crate::eval::minif2f::{run_minif2f_eval, AttemptVerdict, ProofChecker, ProofEvalSettings};
 use crate::eval::prompts::{MathPrompt, MathPromptStyle, ProofPromptStyle};
+use crate::eval::protocol::{qwen_data, qwen_question, Grader};
 use crate::rl::transformer_policy::{EvalSampling, EvalSource, TransformerPolicy};
 use crate::verify::answer::AnswerChecker;
 
@@ -38,13 +39,15 @@ pub struct Common {
     /// Evaluate only the first N problems.
     #[arg(long)]
     pub limit: Option<usize>,
-    /// Sampling temperature (0 = greedy). Default: the benchmark's protocol.
+    /// Sampling temperature (0 = greedy). Default: the protocol's (see --prompt-style).
     #[arg(long)]
     pub temperature: Option<f64>,
-    #[arg(long, default_value_t = 1.0)]
-    pub top_p: f64,
-    #[arg(long, default_value_t = 512)]
-    pub max_new_tokens: usize,
+    /// Nucleus sampling mass. Default: the protocol's (see --prompt-style).
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    /// Most tokens generated per sample. Default: the protocol's (see --prompt-style).
+    #[arg(long)]
+    pub max_new_tokens: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Output folder (results.jsonl, summary.json); re-running with it resumes.
@@ -66,15 +69,26 @@ pub struct MathArgs {
     /// Samples per problem (avg@k). Default: 8 for AIME/AMC, else 1.
     #[arg(long)]
     pub samples: Option<usize>,
-    #[arg(long, value_enum, default_value_t = MathPromptStyle::Qwen25MathCot)]
+    /// Prompt style, and with it the protocol's defaults:
+    /// qwen25-math-cot = the Qwen2.5-Math evaluation as the 1-shot RLVR paper runs it
+    /// (3072 new tokens; greedy, AIME/AMC 8 samples at temperature 0.6; top-p 1.0; stops at
+    /// </s>, <|im_end|>, <|endoftext|>; --grader qwen). chat, raw, plain: no public protocol
+    /// (512 new tokens, same temperatures, top-p 1.0, the model's EOS, --grader strict).
+    #[arg(long, value_enum, default_value_t = MathPromptStyle::Qwen25MathCot, verbatim_doc_comment)]
     pub prompt_style: MathPromptStyle,
     /// Replace the instruction "Please reason step by step, and put your final answer within
     /// \boxed{}." (the system message of chat/qwen25-math-cot, the last line of raw);
     /// "" in chat style sends no system message.
     #[arg(long, value_name = "TEXT")]
     pub instruction: Option<String>,
-    /// Grade leniently (answers outside \boxed{} count too).
-    #[arg(long)]
+    /// How responses are graded. qwen: Qwen2.5-Math's extract_answer + math_equal (the last
+    /// number of an unboxed response counts, 1e-4 relative tolerance, x100 and /100 accepted);
+    /// strict: our checker, last \boxed{} only (the RL reward); lenient: our checker with
+    /// lenient extraction. Default: the prompt style's protocol.
+    #[arg(long, value_enum)]
+    pub grader: Option<Grader>,
+    /// Same as --grader lenient.
+    #[arg(long, conflicts_with = "grader")]
     pub lenient: bool,
     /// Problems generated together in one batch (greedy runs; sampled runs batch the k
     /// samples of one problem). `cargo bench --bench eval_throughput` measures the trade-off.
@@ -97,8 +111,20 @@ pub struct Minif2fArgs {
     /// Samples per problem (n of pass@k).
     #[arg(long, default_value_t = 1)]
     pub samples: usize,
-    #[arg(long, value_enum, default_value_t = ProofPromptStyle::Complete)]
+    /// Prompt style, and with it the protocol's defaults:
+    /// complete = DeepSeek-Prover-V1.5 non-CoT, cot = DeepSeek-Prover-V1.5 CoT (its default):
+    /// DeepSeek's header and informal prefix (from --deepseek-data), temperature 1.0, top-p
+    /// 0.95, 2048 new tokens, output cut at the first ```. chat: no public protocol (a
+    /// ```lean4 block requested in a chat message; greedy for 1 sample, else temperature 1.0;
+    /// top-p 1.0; 512 new tokens).
+    #[arg(long, value_enum, default_value_t = ProofPromptStyle::Complete, verbatim_doc_comment)]
     pub prompt_style: ProofPromptStyle,
+    /// DeepSeek-Prover-V1.5's miniF2F file, for the header and informal prefix of complete/cot
+    /// prompts (joined by theorem name). Default:
+    /// <datasets>/minif2f/deepseek-prover-v1.5-minif2f-lean4.9.jsonl; "none" keeps the
+    /// tasks' own header and no informal prefix. Proofs are always checked against --data.
+    #[arg(long, value_name = "FILE")]
+    pub deepseek_data: Option<PathBuf>,
     /// Command that starts the REPL (default: `lake env repl` in --lean-project).
     #[arg(long)]
     pub repl_cmd: Option<String>,
@@ -138,19 +164,46 @@ fn math(a: MathArgs) -> Result<u8> {
     if let Some(n) = a.common.limit {
         tasks.truncate(n);
     }
+    let protocol = a.prompt_style.protocol();
+    let grader = match (a.grader, a.lenient) {
+        (Some(g), _) => g,
+        (None, true) => Grader::Lenient,
+        (None, false) => protocol.grader,
+    };
+    let data = qwen_data(a.bench);
+    if a.prompt_style == MathPromptStyle::Qwen25MathCot {
+        for t in &mut tasks {
+            let gt = crate::verify::answer::qwen::reference_answer(&t.answer, data);
+            t.problem = qwen_question(&t.problem, &gt);
+        }
+    }
     let samples = a.samples.unwrap_or(if sampled { 8 } else { 1 });
     let temperature = a
         .common
         .temperature
         .unwrap_or(if sampled { 0.6 } else { 0.0 });
+    let sampling = EvalSampling {
+        temperature,
+        top_p: a.common.top_p.unwrap_or(protocol.top_p),
+        max_new_tokens: a.common.max_new_tokens.unwrap_or(protocol.max_new_tokens),
+        seed: a.common.seed,
+        stop_strings: protocol.stop_strings.clone(),
+    };
     let mut policy = load_policy(&a.common)?;
-    let mut source = EvalSource::new(&mut policy, sampling(&a.common, temperature));
-    let checker = if a.lenient {
+    let mut source = EvalSource::new(&mut policy, sampling.clone());
+    let checker = if grader == Grader::Lenient {
         AnswerChecker::new(crate::verify::answer::CheckerConfig::lenient())
     } else {
         AnswerChecker::default()
     };
     let grade = |r: &str, s: &str| {
+        if grader == Grader::Qwen {
+            let g = crate::verify::answer::qwen::grade(s, r, data);
+            return Graded {
+                correct: g.correct,
+                extracted: (!g.pred.is_empty()).then_some(g.pred),
+            };
+        }
         let v = checker.check(r, s);
         Graded {
             correct: v.correct,
@@ -171,9 +224,10 @@ fn math(a: MathArgs) -> Result<u8> {
     println!("benchmark  {}", path.display());
     println!("problems   {}", s.problems);
     println!(
-        "samples    {} per problem (temperature {temperature})",
-        s.samples_per_problem
+        "samples    {} per problem (temperature {temperature}, top-p {}, up to {} new tokens)",
+        s.samples_per_problem, sampling.top_p, sampling.max_new_tokens
     );
+    println!("grader     {grader:?}");
     println!(
         "accuracy   {:.1}% (avg@{}; {}/{} samples correct)",
         100.0 * s.accuracy,
@@ -195,15 +249,6 @@ fn load_policy(c: &Common) -> Result<TransformerPolicy> {
         eprintln!("loaded {n} trained tensors from {}", w.display());
     }
     Ok(policy)
-}
-
-fn sampling(c: &Common, temperature: f64) -> EvalSampling {
-    EvalSampling {
-        temperature,
-        top_p: c.top_p,
-        max_new_tokens: c.max_new_tokens,
-        seed: c.seed,
-    }
 }
 
 struct PoolChecker {
@@ -252,6 +297,7 @@ fn minif2f(a: Minif2fArgs) -> Result<u8> {
             a.names
         );
     }
+    let prompt_header = deepseek_prompt_parts(&a, &mut tasks)?;
     let vargs = super::verify::VerifyArgs::for_repl(
         a.repl_cmd.clone(),
         a.lean_project.clone(),
@@ -265,14 +311,27 @@ fn minif2f(a: Minif2fArgs) -> Result<u8> {
     let (rt, pool) =
         super::verify_lean::start_pool(cmd, workers, a.timeout, a.allow_native_decide)?;
     let checker = PoolChecker { rt, pool };
-    let temperature = a
-        .common
-        .temperature
-        .unwrap_or(if a.samples > 1 { 1.0 } else { 0.0 });
+    let protocol = a.prompt_style.protocol();
+    let temperature =
+        a.common
+            .temperature
+            .unwrap_or(
+                protocol
+                    .temperature
+                    .unwrap_or(if a.samples > 1 { 1.0 } else { 0.0 }),
+            );
+    let sampling = EvalSampling {
+        temperature,
+        top_p: a.common.top_p.unwrap_or(protocol.top_p),
+        max_new_tokens: a.common.max_new_tokens.unwrap_or(protocol.max_new_tokens),
+        seed: a.common.seed,
+        stop_strings: protocol.stop_strings.clone(),
+    };
     let mut policy = load_policy(&a.common)?;
-    let mut source = EvalSource::new(&mut policy, sampling(&a.common, temperature));
+    let mut source = EvalSource::new(&mut policy, sampling);
     let settings = ProofEvalSettings {
         style: a.prompt_style,
+        prompt_header,
         samples: a.samples,
         verify_threads: workers,
         out: a.common.out.clone(),
@@ -294,4 +353,45 @@ fn minif2f(a: Minif2fArgs) -> Result<u8> {
         serde_json::to_string(&checker.pool.metrics())?
     );
     Ok(0)
+}
+
+/// For the DeepSeek styles: attaches DeepSeek's informal prefixes to the tasks and returns its
+/// header (shown in prompts only). `None` for the chat style or `--deepseek-data none`.
+fn deepseek_prompt_parts(
+    a: &Minif2fArgs,
+    tasks: &mut [crate::data::FormalTask],
+) -> Result<Option<String>> {
+    use crate::data::deepseek_minif2f::{default_path, DeepSeekMinif2f};
+    if a.prompt_style == ProofPromptStyle::Chat {
+        return Ok(None);
+    }
+    let path = match &a.deepseek_data {
+        Some(p) if p.as_os_str() == "none" => return Ok(None),
+        Some(p) => p.clone(),
+        None => default_path(&crate::data::benchmarks::datasets_dir()),
+    };
+    let ds = DeepSeekMinif2f::read(&path).with_context(|| {
+        format!(
+            "reading DeepSeek-Prover-V1.5's miniF2F file {} for the prompt's header and informal \
+             prefixes (pass --deepseek-data FILE, or --deepseek-data none to prompt with the \
+             tasks' own header)",
+            path.display()
+        )
+    })?;
+    let missing = ds.attach_informal(tasks);
+    if !missing.is_empty() {
+        eprintln!(
+            "warning: {} theorem(s) not in {}, prompted without an informal prefix: {}",
+            missing.len(),
+            path.display(),
+            missing.join(", ")
+        );
+    }
+    let header = ds.common_header().ok_or_else(|| {
+        anyhow!(
+            "{}: the rows carry different headers; expected DeepSeek's single prompt header",
+            path.display()
+        )
+    })?;
+    Ok(Some(header))
 }

@@ -13,7 +13,10 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::passk::{mean_pass_at_k, report_ks};
-use super::prompts::{chat_proof_request, complete_prompt, extract_proof_body, ProofPromptStyle};
+use super::prompts::{
+    chat_proof_request, deepseek_prompt, extract_proof_body, ProofPromptStyle,
+    DEEPSEEK_COMPLETE_INTRO, DEEPSEEK_COT_INTRO,
+};
 use super::results::{progress_bar, ResultsFile};
 use super::source::{CompletionSource, Prompt};
 use crate::data::FormalTask;
@@ -42,6 +45,9 @@ pub trait ProofChecker: Sync {
 #[derive(Debug, Clone)]
 pub struct ProofEvalSettings {
     pub style: ProofPromptStyle,
+    /// The header shown to the model in `complete` / `cot` prompts (DeepSeek's); `None`: the
+    /// task's own. Verification always uses the task's header.
+    pub prompt_header: Option<String>,
     /// Samples per problem (n of pass@k).
     pub samples: usize,
     /// Threads submitting proofs to the checker concurrently (match the pool's workers).
@@ -77,8 +83,21 @@ pub struct ProofEvalSummary {
 
 /// The model's input for a formal task.
 pub fn proof_prompt(style: ProofPromptStyle, task: &FormalTask) -> Prompt {
+    proof_prompt_with_header(style, task, None)
+}
+
+/// The model's input, with `header` (if given) shown in place of the task's header.
+pub fn proof_prompt_with_header(
+    style: ProofPromptStyle,
+    task: &FormalTask,
+    header: Option<&str>,
+) -> Prompt {
+    let header = header.unwrap_or(&task.header);
     match style {
-        ProofPromptStyle::Complete => Prompt::Raw(complete_prompt(task)),
+        ProofPromptStyle::Complete => {
+            Prompt::Raw(deepseek_prompt(DEEPSEEK_COMPLETE_INTRO, header, task))
+        }
+        ProofPromptStyle::Cot => Prompt::Raw(deepseek_prompt(DEEPSEEK_COT_INTRO, header, task)),
         ProofPromptStyle::Chat => Prompt::Chat {
             system: None,
             user: chat_proof_request(task),
@@ -138,7 +157,9 @@ pub fn run_minif2f_eval(
         // Generate on this thread while the verifier threads work.
         for (p, task) in todo.iter().enumerate() {
             let t0 = Instant::now();
-            let comps = match source.complete(&[proof_prompt(settings.style, task)], samples) {
+            let prompt =
+                proof_prompt_with_header(settings.style, task, settings.prompt_header.as_deref());
+            let comps = match source.complete(&[prompt], samples) {
                 Ok(mut c) => c.pop().unwrap_or_default(),
                 Err(e) => {
                     gen_error = Some(e);
@@ -262,6 +283,7 @@ mod tests {
         let tasks = vec![task("easy1"), task("hard1"), task("easy2")];
         let settings = ProofEvalSettings {
             style: ProofPromptStyle::Complete,
+            prompt_header: None,
             samples: 4,
             verify_threads: 3,
             out: Some(dir.path().to_path_buf()),

@@ -3,5 +3,6 @@ pub mod math;
 pub mod minif2f;
 pub mod passk;
 pub mod prompts;
+pub mod protocol;
 mod results;
 pub mod source;

@@ -13,7 +13,8 @@ pub const QWEN25_MATH_COT_SYSTEM: &str =
 #[serde(rename_all = "kebab-case")]
 pub enum MathPromptStyle {
     /// `<|im_start|>system\n{QWEN25_MATH_COT_SYSTEM}<|im_end|>\n<|im_start|>user\n{problem}<|im_end|>\n<|im_start|>assistant\n`
-    /// written literally (ChatML), as the Qwen2.5-Math evaluation does.
+    /// written literally (ChatML), as the Qwen2.5-Math evaluation does, with the problem
+    /// stripped of surrounding whitespace (its `parse_question`).
     Qwen25MathCot,
     /// The model's own chat template with the same system prompt.
     Chat,
@@ -74,7 +75,9 @@ impl MathPrompt {
     pub fn render(&self, problem: &str) -> Prompt {
         let ins = self.instruction();
         match self.style {
-            MathPromptStyle::Qwen25MathCot => Prompt::Raw(qwen25_math_cot_with(ins, problem)),
+            MathPromptStyle::Qwen25MathCot => {
+                Prompt::Raw(qwen25_math_cot_with(ins, problem.trim()))
+            }
             MathPromptStyle::Raw => Prompt::Raw(raw_math_prompt_with(ins, problem)),
             MathPromptStyle::Plain => Prompt::Raw(problem.to_string()),
             MathPromptStyle::Chat => Prompt::Chat {
@@ -91,32 +94,48 @@ impl MathPrompt {
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum ProofPromptStyle {
-    /// DeepSeek-Prover-V1.5 "complete the proof": the model continues the code block after the
-    /// statement's `:= by`.
+    /// DeepSeek-Prover-V1.5 "complete the proof" (non-CoT): the model continues the code block
+    /// after the statement's `:= by`.
     Complete,
+    /// DeepSeek-Prover-V1.5 CoT, its default mode: as `complete`, asking for "explanatory
+    /// comments preceding each line of code".
+    Cot,
     /// For instruct models: a chat message asking for one ```lean4 block with the whole proof.
     Chat,
 }
 
+/// The first line of DeepSeek-Prover-V1.5's non-CoT prompt (prover/utils.py line 14).
+pub const DEEPSEEK_COMPLETE_INTRO: &str = "Complete the following Lean 4 code:";
+/// The first line of its CoT prompt (prover/utils.py line 29).
+pub const DEEPSEEK_COT_INTRO: &str =
+    "Complete the following Lean 4 code with explanatory comments preceding each line of code:";
+
 /// DeepSeek-Prover-V1.5's completion prompt: `Complete the following Lean 4 code:\n\n```lean4\n`
 /// + header + optional informal statement (as a docstring) + statement without `sorry`.
 pub fn complete_prompt(task: &FormalTask) -> String {
+    deepseek_prompt(DEEPSEEK_COMPLETE_INTRO, &task.header, task)
+}
+
+/// DeepSeek-Prover-V1.5's prompt (`non_cot_prompt` / `cot_prompt`, prover/utils.py 13-33):
+/// `{intro}\n\n```lean4\n{header}{informal_prefix}{formal_statement}` where the statement
+/// ends in `:= by\n`. `header` is the header shown to the model (DeepSeek's own, from its
+/// miniF2F file); verification always uses the task's trusted header and statement.
+pub fn deepseek_prompt(intro: &str, header: &str, task: &FormalTask) -> String {
     let informal = task
         .informal
         .as_deref()
         .map(|s| {
-            let s = s.trim();
-            if s.starts_with("/--") {
-                format!("{s}\n")
+            if s.starts_with("/--") && s.ends_with('\n') {
+                s.to_string() // DeepSeek's informal_prefix, verbatim
+            } else if s.trim().starts_with("/--") {
+                format!("{}\n", s.trim())
             } else {
-                format!("/-- {s} -/\n")
+                format!("/-- {} -/\n", s.trim())
             }
         })
         .unwrap_or_default();
     format!(
-        "Complete the following Lean 4 code:\n\n```lean4\n{}{}{}\n",
-        task.header,
-        informal,
+        "{intro}\n\n```lean4\n{header}{informal}{}\n",
         task.statement_without_proof()
     )
 }
@@ -138,8 +157,8 @@ pub fn chat_proof_request(task: &FormalTask) -> String {
 
 /// Extracts the tactic-proof body (the text after the statement's `:= by`) from a completion.
 ///
-/// - `Complete` style: the completion continues right after `:= by`; the body is everything up
-///   to the closing ``` fence (or the end).
+/// - `Complete` and `Cot` styles: the completion continues right after `:= by`; the body is
+///   everything up to the first ``` fence (or the end), as DeepSeek's `post_process_output`.
 /// - `Chat` style: the last ```lean4 (or ```lean) block; if it restates the theorem, the body is
 ///   what follows the first `:= by` after the theorem's name; otherwise the whole block.
 ///
@@ -151,7 +170,7 @@ pub fn extract_proof_body(
     style: ProofPromptStyle,
 ) -> Option<String> {
     match style {
-        ProofPromptStyle::Complete => {
+        ProofPromptStyle::Complete | ProofPromptStyle::Cot => {
             let body = completion.split("```").next().unwrap_or("");
             (!body.trim().is_empty()).then(|| body.trim_end().to_string())
         }

@@ -6,6 +6,12 @@
 //! ids (`prefix`, `read`): it decodes `ids[prefix..]` and `ids[prefix..read]`, appends the
 //! difference once it no longer ends in an incomplete character (U+FFFD), and searches only the
 //! tail that can contain a new match.
+//!
+//! A stop string that is itself one token of the vocabulary (`<|im_end|>`, `<|endoftext|>`) is
+//! also a stop *id* ([`stop_token_ids`]): special tokens are left out of the decoded text, so
+//! the text alone would never show them. This is how an evaluation protocol's stop list
+//! (Qwen2.5-Math: strings `</s>`, `<|im_end|>`, `<|endoftext|>`, ids 151645 and 151643 — the
+//! ids of the last two in Qwen2's vocabulary) becomes the sampler's settings.
 use super::tokenizer::PolicyTokenizer;
 
 /// Turns token ids into text, special tokens left out.
@@ -18,6 +24,20 @@ impl Detokenize for PolicyTokenizer {
     fn detokenize(&self, ids: &[u32]) -> Result<String, String> {
         self.decode(ids, true).map_err(|e| e.to_string())
     }
+}
+
+/// The ids of the stop strings that are single tokens of `tok`'s vocabulary, in order, without
+/// duplicates. Generating one of them ends the row as an EOS id does.
+pub fn stop_token_ids(tok: &PolicyTokenizer, stops: &[String]) -> Vec<u32> {
+    let mut ids = Vec::new();
+    for s in stops {
+        if let Some(id) = tok.token_to_id(s) {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    ids
 }
 
 /// The earliest occurrence of any stop string in `text`: `(byte offset, index into stops)`.

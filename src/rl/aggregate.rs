@@ -10,6 +10,13 @@
 //! With gradient accumulation the batch is split into micro-batches; the normalizers
 //! ([`AggNorm`]: token count, non-empty row count, `T`) come from the whole mini-batch so that
 //! the micro-batch losses add up exactly to the full-batch loss.
+//!
+//! verl 0.2 (the copy in One-Shot-RLVR, `dp_actor.py`) aggregates differently, and no mode
+//! here reproduces it: it takes a token mean *per micro-batch* (`masked_mean`), micro-batches
+//! packed up to `ppo_max_token_len_per_gpu` tokens, weights each by `len(micro) /
+//! ppo_mini_batch_size`, and averages over GPUs. That equals `token-mean` only when every
+//! micro-batch has the same mean response length; otherwise tokens in micro-batches of short
+//! responses weigh more.
 use candle_core::{Result, Tensor, D};
 use serde::{Deserialize, Serialize};
 

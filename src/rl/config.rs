@@ -17,7 +17,10 @@
 //!   qwen25-math-cot "Please reason step by step, and put your final answer within \boxed{}."):
 //!   the system message (chat, qwen25-math-cot) or last line (raw); "" sends none;
 //!   `answer_field` (default "answer"): the reference field, as `prover eval math --answer-field`;
-//!   `proof_style` (default "complete"): minif2f prompts, as `prover eval minif2f --prompt-style`.
+//!   `proof_style` (default "complete"): minif2f prompts, as `prover eval minif2f --prompt-style`;
+//!   `max_prompt_tokens` (default 0 = no limit): verl's `data.max_prompt_length` — a training
+//!   prompt with more tokens (after the chat template) is refused at start-up, a held-out one is
+//!   dropped with a warning (as verl's RLHFDataset drops both).
 //! - `[sampling]` `group_size` G (default 8); `prompts_per_step` (default 16); `temperature` (default 1.0);
 //!   `top_p` (default 1.0); `max_new_tokens` (default 512); `dynamic_sampling` (default false): drop groups whose
 //!   rewards are all equal and sample more, at most `max_sampling_tries` (default 4) rounds;
@@ -161,6 +164,8 @@ pub struct DataConfig {
     /// kind "answer": the reference field of JSONL lines (NAME, boxed:NAME, first:NAME,
     /// hashes:NAME; same as `prover eval math --answer-field`).
     pub answer_field: String,
+    /// Most prompt tokens (0 = no limit); see the module docs.
+    pub max_prompt_tokens: usize,
 }
 
 impl DataConfig {
@@ -189,6 +194,7 @@ impl Default for DataConfig {
             instruction: None,
             proof_style: ProofPromptStyle::Complete,
             answer_field: "answer".into(),
+            max_prompt_tokens: 0,
         }
     }
 }

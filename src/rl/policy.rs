@@ -90,6 +90,12 @@ pub trait Policy {
     /// They are what checkpoints save and what the optimizer updates.
     fn trainable(&self) -> Vec<(String, Var)>;
 
+    /// The number of tokens `prompt` is given to the model as (after any chat template);
+    /// `None` when the policy cannot tell (then no prompt-length limit is enforced).
+    fn prompt_tokens(&self, _prompt: &Prompt) -> Result<Option<usize>> {
+        Ok(None)
+    }
+
     /// Called after every optimizer step (e.g. to copy f32 masters into bf16 weights or to
     /// drop caches).
     fn after_update(&mut self) -> Result<()> {

@@ -58,6 +58,51 @@ pub fn train<P: Policy, R: Rewarder>(
 /// Rows generated per chunk of a step (and per sampler batch).
 const GEN_ROWS: usize = 64;
 
+/// `data.max_prompt_tokens` (verl's `data.max_prompt_length`): a training prompt over the limit
+/// is refused; held-out prompts over it are dropped with a warning, as verl drops them.
+fn enforce_prompt_limit<P: Policy>(
+    cfg: &RunConfig,
+    policy: &P,
+    train: &[Task],
+    eval: Vec<Task>,
+) -> Result<Vec<Task>> {
+    let limit = cfg.data.max_prompt_tokens;
+    if limit == 0 {
+        return Ok(eval);
+    }
+    let len =
+        |t: &Task| -> Result<Option<usize>> { policy.prompt_tokens(&prompt_for(&cfg.data, t)?) };
+    for t in train {
+        if let Some(n) = len(t)? {
+            if n > limit {
+                bail!(
+                    "training task {} has a {n}-token prompt, over data.max_prompt_tokens = \
+                     {limit}; shorten it, remove it from {}, or raise the limit",
+                    t.id,
+                    cfg.data.train.display()
+                );
+            }
+        }
+    }
+    let mut kept = Vec::with_capacity(eval.len());
+    let mut dropped = Vec::new();
+    for t in eval {
+        match len(&t)? {
+            Some(n) if n > limit => dropped.push(format!("{} ({n} tokens)", t.id)),
+            _ => kept.push(t),
+        }
+    }
+    if !dropped.is_empty() {
+        eprintln!(
+            "warning: {} held-out task(s) have prompts over data.max_prompt_tokens = {limit} and \
+             are not evaluated (as verl drops them): {}",
+            dropped.len(),
+            dropped.join(", ")
+        );
+    }
+    Ok(kept)
+}
+
 /// Given a step's first verdicts `out`, every completion whose verdict is a verifier error (a
 /// crashed or timed-out checker, not a rejection) is checked once more, and the second
 /// verdict stands. `retries` counts the re-checks.
@@ -196,6 +241,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         if train.is_empty() {
             bail!("no training tasks");
         }
+        let eval = enforce_prompt_limit(&cfg, &policy, &train, eval)?;
         if cfg.data.one_shot && cfg.data.one_shot_index >= train.len() {
             bail!(
                 "data.one_shot_index = {} but the training set has {} tasks",
@@ -899,5 +945,74 @@ fn item(r: &Rollout) -> ScoreItem<'_> {
     ScoreItem {
         prompt_ids: &r.prompt_ids,
         completion_ids: &r.completion_ids,
+    }
+}
+
+#[cfg(test)]
+mod prompt_limit_tests {
+    use super::*;
+
+    /// Counts a prompt's tokens as its characters; never asked to generate.
+    struct CharPolicy;
+    impl Policy for CharPolicy {
+        fn generate(
+            &mut self,
+            _: &[Prompt],
+            _: usize,
+            _: &SamplingParams,
+            _: u64,
+        ) -> Result<Vec<Vec<Rollout>>> {
+            bail!("not used")
+        }
+        fn score(&mut self, _: &[ScoreItem], _: f64) -> Result<crate::rl::policy::ScoreOut> {
+            bail!("not used")
+        }
+        fn trainable(&self) -> Vec<(String, candle_core::Var)> {
+            Vec::new()
+        }
+        fn prompt_tokens(&self, prompt: &Prompt) -> Result<Option<usize>> {
+            Ok(Some(prompt.user_text().chars().count()))
+        }
+    }
+
+    fn task(id: &str, len: usize) -> Task {
+        Task {
+            id: id.into(),
+            prompt: "x".repeat(len),
+            answer: Some("1".into()),
+            meta: serde_json::Value::Null,
+        }
+    }
+
+    fn cfg(limit: usize) -> RunConfig {
+        let mut c = RunConfig::default();
+        c.data.prompt_style = crate::eval::prompts::MathPromptStyle::Plain;
+        c.data.max_prompt_tokens = limit;
+        c
+    }
+
+    #[test]
+    fn long_eval_prompts_are_dropped_long_training_prompts_refused() {
+        let eval = vec![task("short", 10), task("edge", 20), task("long", 21)];
+        let kept =
+            enforce_prompt_limit(&cfg(20), &CharPolicy, &[task("t", 20)], eval.clone()).unwrap();
+        let ids: Vec<&str> = kept.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["short", "edge"]);
+        let e = enforce_prompt_limit(&cfg(20), &CharPolicy, &[task("t", 21)], eval.clone())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("training task t")
+                && e.contains("21-token")
+                && e.contains("max_prompt_tokens = 20"),
+            "{e}"
+        );
+        // 0 = no limit
+        assert_eq!(
+            enforce_prompt_limit(&cfg(0), &CharPolicy, &[task("t", 99)], eval)
+                .unwrap()
+                .len(),
+            3
+        );
     }
 }

@@ -14,6 +14,7 @@ use crate::policy::params::ParamStore;
 use crate::policy::sampler::{self, FinishReason};
 use crate::policy::scorer::score_completions;
 use crate::policy::spec::{resolve, HubOptions};
+use crate::policy::stop::stop_token_ids;
 use crate::policy::tokenizer::check_vocab;
 
 /// A transformer policy with f32 master weights (full fine-tuning or LoRA) and a frozen copy of
@@ -97,7 +98,10 @@ impl TransformerPolicy {
     }
 
     /// Samples `n` completions per prompt from the current weights, decoding with plain
-    /// tensors (no graph) through a model rebuilt from the master weights.
+    /// tensors (no graph) through a model rebuilt from the master weights. A row ends at the
+    /// model's EOS ids, at `stops` (as text, and as ids where a stop string is one token) or
+    /// at `max_new_tokens`; the text is cut before the first stop string.
+    #[allow(clippy::too_many_arguments)]
     fn sample(
         &self,
         ids: &[Vec<u32>],
@@ -106,9 +110,16 @@ impl TransformerPolicy {
         top_p: f64,
         max_new_tokens: usize,
         seed: u64,
+        stops: &[String],
     ) -> Result<Vec<sampler::Sample>> {
         let model = Transformer::new_inference(&self.cfg, &self.params, self.dtype)?;
         let mut decoder = PolicyDecoder::new(model);
+        let mut eos_ids = self.text.eos_ids.clone();
+        for id in stop_token_ids(&self.text.tokenizer, stops) {
+            if !eos_ids.contains(&id) {
+                eos_ids.push(id);
+            }
+        }
         let sp = sampler::SamplingParams {
             temperature: temperature as f32,
             top_p: top_p as f32,
@@ -117,7 +128,8 @@ impl TransformerPolicy {
             samples: n,
             max_rows: 64,
             max_context: self.cfg.max_position_embeddings,
-            eos_ids: self.text.eos_ids.clone(),
+            eos_ids,
+            stop_strings: stops.to_vec(),
             ..Default::default()
         };
         Ok(sampler::generate(
@@ -155,6 +167,7 @@ impl Policy for TransformerPolicy {
             params.top_p,
             params.max_new_tokens,
             seed,
+            &[],
         )?;
         let mut out: Vec<Vec<Rollout>> = (0..prompts.len()).map(|_| Vec::new()).collect();
         for s in samples {
@@ -197,6 +210,10 @@ impl Policy for TransformerPolicy {
     fn trainable(&self) -> Vec<(String, Var)> {
         self.params.trainable()
     }
+
+    fn prompt_tokens(&self, prompt: &Prompt) -> Result<Option<usize>> {
+        Ok(Some(self.prompt_ids(prompt)?.len()))
+    }
 }
 
 /// Sampling settings when the policy serves an evaluation.
@@ -206,6 +223,8 @@ pub struct EvalSampling {
     pub top_p: f64,
     pub max_new_tokens: usize,
     pub seed: u64,
+    /// Stop strings of the protocol (see [`crate::policy::stop`]); empty: EOS only.
+    pub stop_strings: Vec<String>,
 }
 
 /// The policy as a completion source for `prover eval` (raw prompts are tokenized as they are;
@@ -240,9 +259,15 @@ impl crate::eval::source::CompletionSource for EvalSource<'_> {
         let e = &self.sampling;
         let seed = e.seed.wrapping_add(self.calls);
         self.calls += 1;
-        let samples =
-            self.policy
-                .sample(&ids, n, e.temperature, e.top_p, e.max_new_tokens, seed)?;
+        let samples = self.policy.sample(
+            &ids,
+            n,
+            e.temperature,
+            e.top_p,
+            e.max_new_tokens,
+            seed,
+            &e.stop_strings,
+        )?;
         let mut out: Vec<Vec<Completion>> = (0..prompts.len()).map(|_| Vec::new()).collect();
         for s in samples {
             out[s.prompt_index].push(Completion {

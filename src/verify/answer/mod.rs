@@ -40,6 +40,7 @@ pub mod extract;
 pub mod latex;
 pub mod limits;
 pub mod normalize;
+pub mod qwen;
 pub mod surd;
 pub mod value;
 
