@@ -435,6 +435,23 @@ pub fn guard_proof_body_with(proof: &str, cfg: &GuardConfig) -> Result<String, S
         return Err("proof is empty (no tactic outside comments)".into());
     };
     let base = first.col;
+    // A block comment opened above the first tactic's line and closed on it: the text before
+    // the tactic is comment to us and to Lean alike (every line is sent), but nothing honest
+    // needs it, and it is how a shifted view would hide code; refuse it.
+    if first.line > 0 {
+        let line_start = text
+            .match_indices('\n')
+            .nth(first.line - 1)
+            .map(|(i, _)| i + 1)
+            .unwrap_or(0);
+        if lex_counted(text.get(..line_start).unwrap_or("")).error.is_some() {
+            return Err(format!(
+                "proof: a block comment opened above the first tactic ends on its line at line {}, column {}; start the proof on a line of its own",
+                first.line + 1,
+                first.col
+            ));
+        }
+    }
     // Layout, in the user's text: no line may start left of the block's column.
     let mut seen_line = usize::MAX;
     for t in &user.tokens {

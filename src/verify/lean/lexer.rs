@@ -21,16 +21,16 @@
 //!   `.` is followed by an identifier start or `«`. [`Token::name`] holds the resolved
 //!   components (`«debug».skipKernelTC` is `["debug", "skipKernelTC"]`).
 //! - Symbols: the longest entry of [`SYMBOLS`] (multi-character tokens of core Lean, such as
-//!   `//`, `\/`, `<-`, `:=`, `<;>`), else one character. Lean's real token table also holds
+//!   `//`, `\/`, `<-`, `:=`, `<;>`, and Mathlib's `''`), else one character. Lean's real token table also holds
 //!   Mathlib's notation, which we cannot know; so a comment opener glued to a symbol token
 //!   (`<--x`, `(/-`) could be a longer token in Lean: that is an ambiguity error, except
 //!   after a closing bracket or comma, which start no token.
 //! - Strings: whether `"…{…}…"` is interpolated (the `{…}` parts code) depends on the
-//!   syntax before it (`s!`, `m!`, `f!`, `throwError`, and any notation Mathlib defines). Both
-//!   readings are tried: if both are valid and end at the same quote, the string is one token
-//!   and the code of every `{…}` part is returned in [`Lexed::embedded`] for the guard; if they
-//!   end at different places, that is an ambiguity error (unless a known interpolation keyword
-//!   precedes it); if only one is valid, that one is used.
+//!   syntax before it (`s!`, `m!`, `f!`, `throwError`, and any notation Mathlib defines). After
+//!   a known interpolation keyword the string is read as interpolated. Otherwise it is read as
+//!   a plain string, and if its text holds a `{`, it must also read as an interpolated string
+//!   ending at the same quote: then the code of every `{…}` part is returned in
+//!   [`Lexed::embedded`] for the guard; if not, that is an ambiguity error.
 //! - Work is linear in the input: every character is visited a bounded number of times, and
 //!   each visit is counted in [`Lexed::steps`].
 
@@ -183,12 +183,9 @@ struct Lexer<'a> {
     /// Char index where each line starts.
     line_starts: Vec<usize>,
     steps: u64,
-}
-
-enum StrRead {
-    /// Ends just past this char index; the code tokens of its `{…}` parts.
-    Ok(usize, Vec<Token>),
-    Err(LexError),
+    /// Characters at or past this index read as the end of input (a string's extent while its
+    /// interpolated reading is tried).
+    limit: usize,
 }
 
 impl<'a> Lexer<'a> {
@@ -205,7 +202,9 @@ impl<'a> Lexer<'a> {
         }
         bytes.push(src.len());
         let steps = chars.len() as u64;
+        let limit = chars.len();
         Lexer {
+            limit,
             src,
             chars,
             bytes,
@@ -215,6 +214,9 @@ impl<'a> Lexer<'a> {
     }
 
     fn at(&self, i: usize) -> Option<char> {
+        if i >= self.limit {
+            return None;
+        }
         self.chars.get(i).copied()
     }
 
@@ -592,8 +594,10 @@ impl<'a> Lexer<'a> {
         Ok(j)
     }
 
-    /// A `"` string at `i`: both readings (see the module doc). Returns its end and the code
-    /// tokens of its `{…}` parts.
+    /// A `"` string at `i` (see the module doc): its end and the code tokens of its `{…}`
+    /// parts. After a known interpolation keyword it is read as interpolated; otherwise as a
+    /// plain string, and if its text holds a `{`, the interpolated reading must end at the same
+    /// quote (its code is then returned for the guard) or the string is refused as ambiguous.
     fn string(
         &mut self,
         i: usize,
@@ -603,49 +607,65 @@ impl<'a> Lexer<'a> {
         if nesting >= MAX_NESTING {
             return Err(self.err(i, "strings nested too deeply in interpolations"));
         }
-        let interp = self.read_string(i, true, nesting);
         if forced_interp {
-            return match interp {
-                StrRead::Ok(j, code) => Ok((j, code)),
-                StrRead::Err(e) => Err(e),
-            };
+            return self.read_interp(i, nesting);
         }
-        let plain = self.read_string(i, false, nesting);
-        match (plain, interp) {
-            (StrRead::Ok(p, _), StrRead::Ok(q, code)) if p == q => Ok((p, code)),
-            (StrRead::Ok(_, _), StrRead::Ok(_, _)) => Err(self.err(
+        let end = self.read_plain(i)?;
+        let content = self.chars.get(i + 1..end.saturating_sub(1)).unwrap_or(&[]);
+        if !content.contains(&'{') {
+            return Ok((end, Vec::new()));
+        }
+        let saved = self.limit;
+        self.limit = end;
+        let interp = self.read_interp(i, nesting);
+        self.limit = saved;
+        match interp {
+            Ok((e, code)) if e == end => Ok((end, code)),
+            _ => Err(self.err(
                 i,
-                "ambiguous string literal: it ends at different quotes when read as a plain and as an interpolated string (a quote inside `{…}`)",
+                "ambiguous string literal: read as an interpolated string (after `s!`, `m!`, `throwError`, or Mathlib notation) its `{…}` part is not the same code; write the proof without it",
             )),
-            (StrRead::Ok(p, _), StrRead::Err(_)) => Ok((p, Vec::new())),
-            (StrRead::Err(_), StrRead::Ok(q, code)) => Ok((q, code)),
-            (StrRead::Err(e), StrRead::Err(_)) => Err(e),
         }
     }
 
-    fn read_string(&mut self, i: usize, interp: bool, nesting: usize) -> StrRead {
+    /// A plain string: `\` escapes (and gaps), ends at the first other `"`.
+    fn read_plain(&mut self, i: usize) -> Result<usize, LexError> {
+        let mut j = i + 1;
+        loop {
+            self.steps += 1;
+            match self.at(j) {
+                None => return Err(self.err(i, "unterminated string")),
+                Some('"') => return Ok(j + 1),
+                Some('\\') => {
+                    j = self
+                        .escape(j + 1, true, false)
+                        .ok_or_else(|| self.err(j, "invalid escape in a string"))?
+                }
+                Some(_) => j += 1,
+            }
+        }
+    }
+
+    /// An interpolated string: like a plain one, but `\{` is an escape and `{…}` is code.
+    fn read_interp(&mut self, i: usize, nesting: usize) -> Result<(usize, Vec<Token>), LexError> {
         let mut j = i + 1;
         let mut code = Vec::new();
         loop {
             self.steps += 1;
             match self.at(j) {
-                None => return StrRead::Err(self.err(i, "unterminated string")),
-                Some('"') => return StrRead::Ok(j + 1, code),
-                Some('\\') => match self.escape(j + 1, true, interp) {
-                    Some(k) => j = k,
-                    None => return StrRead::Err(self.err(j, "invalid escape in a string")),
-                },
-                Some('{') if interp => {
-                    let mut inner = Vec::new();
+                None => return Err(self.err(i, "unterminated string")),
+                Some('"') => return Ok((j + 1, code)),
+                Some('\\') => {
+                    j = self
+                        .escape(j + 1, true, true)
+                        .ok_or_else(|| self.err(j, "invalid escape in a string"))?
+                }
+                Some('{') => {
                     let mut nested = Vec::new();
-                    match self.run(j + 1, true, nesting + 1, &mut inner, &mut nested) {
-                        Ok(k) => {
-                            code.extend(inner);
-                            code.extend(nested);
-                            j = k;
-                        }
-                        Err(e) => return StrRead::Err(e),
-                    }
+                    let mut inner = Vec::new();
+                    j = self.run(j + 1, true, nesting + 1, &mut inner, &mut nested)?;
+                    code.extend(inner);
+                    code.extend(nested);
                 }
                 Some(_) => j += 1,
             }
