@@ -95,7 +95,14 @@ mod tests {
         assert_eq!(s, "theorem foo (x : ℕ) :\n  x = x := by");
         assert_eq!(n, "foo");
         assert!(statement_without_sorry("theorem foo : True").is_err());
-        for bad in ["theorem := sorry", "theorem", ":= sorry", "sorry", "", "theorem foo"] {
+        for bad in [
+            "theorem := sorry",
+            "theorem",
+            ":= sorry",
+            "sorry",
+            "",
+            "theorem foo",
+        ] {
             assert!(statement_without_sorry(bad).is_err(), "{bad:?}");
         }
     }

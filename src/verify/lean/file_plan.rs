@@ -22,11 +22,15 @@
 //!   assumes (`variable`, `include`, `omit`, `instance`, `attribute`, notation, `open` after
 //!   the preamble, …).
 use super::assemble::Assembled;
-use super::guard::{check_tokens, lex_counted, normalise, Place, COMMAND_WORDS, FORBIDDEN_KEYWORDS};
+use super::guard::{
+    check_tokens, lex_counted, normalise, Place, COMMAND_WORDS, FORBIDDEN_KEYWORDS,
+};
 use super::lexer::{TokKind, Token};
 
 /// Largest file accepted, in bytes.
 pub const MAX_FILE_BYTES: usize = 1 << 20;
+/// Deepest nesting of `namespace`/`section` in plain mode (keeps the work linear).
+const MAX_SCOPES: usize = 64;
 
 fn at(t: &Token) -> String {
     format!("line {}, column {}", t.line + 1, t.col)
@@ -87,7 +91,10 @@ fn is_preamble(seg: &Segment) -> bool {
 /// checked the option names already).
 fn strip_prefixes<'a>(s: &Segment<'a>) -> Result<Segment<'a>, String> {
     let mut i = 0;
-    if s.toks.first().is_some_and(|t| t.kind == TokKind::DocComment) {
+    if s.toks
+        .first()
+        .is_some_and(|t| t.kind == TokKind::DocComment)
+    {
         i = 1;
     }
     while word(s, i) == "set_option" {
@@ -159,6 +166,12 @@ pub fn plan_file(text: &str, reference: Option<&str>) -> Result<Assembled, Strin
 
 /// No command keyword after a command's own head words.
 fn check_no_inner_command(s: &Segment) -> Result<(), String> {
+    if word(s, 0) == "open" && s.toks.iter().any(|t| t.text == "in") {
+        return Err(format!(
+            "`open … in` at {} is not allowed (only the imports' and reference's own `open`s, at the top)",
+            s.toks.first().map(at).unwrap_or_default()
+        ));
+    }
     let mut skip = 0;
     while let Some(t) = s.toks.get(skip) {
         let head = t.kind == TokKind::DocComment
@@ -209,6 +222,11 @@ fn plain_theorems(segs: &[Segment]) -> Result<Vec<String>, String> {
             (word(&s, 0), 0)
         };
         match head {
+            "namespace" | "section" | "noncomputable" if scopes.len() >= MAX_SCOPES => {
+                return Err(format!(
+                    "more than {MAX_SCOPES} nested namespaces or sections at {loc}"
+                ))
+            }
             "namespace" => scopes.push(Some(word(&s, k + 1).to_string())),
             "section" => scopes.push(None),
             "noncomputable" => scopes.push(None),
@@ -216,7 +234,13 @@ fn plain_theorems(segs: &[Segment]) -> Result<Vec<String>, String> {
                 scopes.pop();
             }
             "theorem" | "lemma" => {
-                let name = word(&s, k + 1);
+                let name = s
+                    .toks
+                    .get(k + 1)
+                    .filter(|t| t.kind == TokKind::Ident)
+                    .ok_or_else(|| format!("`{head}` at {loc} has no name"))?
+                    .text
+                    .as_str();
                 let mut parts: Vec<&str> = scopes.iter().flatten().map(|s| s.as_str()).collect();
                 parts.push(name);
                 out.push(parts.join("."));
@@ -319,7 +343,13 @@ fn against(pre: &[Segment], rest: &[Segment], reference: &str) -> Result<Vec<Str
         let head = word(&s, 0);
         let loc = s.toks.first().map(at).unwrap_or_default();
         let name = match head {
-            "theorem" | "lemma" => word(&s, 1),
+            "theorem" | "lemma" => s
+                .toks
+                .get(1)
+                .filter(|t| t.kind == TokKind::Ident)
+                .ok_or_else(|| format!("`{head}` at {loc} has no name"))?
+                .text
+                .as_str(),
             "example" => continue,
             other => {
                 return Err(format!(

@@ -298,9 +298,8 @@ fn check_list(tokens: &[Token], place: Place) -> Result<(), Refusal> {
                 if single && FORBIDDEN_KEYWORDS.contains(&name[0]) {
                     // In a file, a command word at column 0 heads a command: `file_plan` holds
                     // command heads to its allow-list and gives the reason.
-                    let command_head = place == Place::File
-                        && t.col == 0
-                        && !matches!(name[0], "sorry" | "admit");
+                    let command_head =
+                        place == Place::File && t.col == 0 && !matches!(name[0], "sorry" | "admit");
                     if !command_head {
                         return Err(Refusal::at(t, format!("`{}` is not allowed", t.text)));
                     }
@@ -444,7 +443,10 @@ pub fn guard_proof_body_with(proof: &str, cfg: &GuardConfig) -> Result<String, S
             .nth(first.line - 1)
             .map(|(i, _)| i + 1)
             .unwrap_or(0);
-        if lex_counted(text.get(..line_start).unwrap_or("")).error.is_some() {
+        if lex_counted(text.get(..line_start).unwrap_or(""))
+            .error
+            .is_some()
+        {
             return Err(format!(
                 "proof: a block comment opened above the first tactic ends on its line at line {}, column {}; start the proof on a line of its own",
                 first.line + 1,

@@ -21,7 +21,7 @@
 //!   `.` is followed by an identifier start or `«`. [`Token::name`] holds the resolved
 //!   components (`«debug».skipKernelTC` is `["debug", "skipKernelTC"]`).
 //! - Symbols: the longest entry of [`SYMBOLS`] (multi-character tokens of core Lean, such as
-//!   `//`, `\/`, `<-`, `:=`, `<;>`, and Mathlib's `''`), else one character. Lean's real token table also holds
+//!   `//`, `\/`, `<-`, `:=`, `<;>`, and Mathlib's `''`, `⁻¹'`, `∑'`, `∏'`), else one character. Lean's real token table also holds
 //!   Mathlib's notation, which we cannot know; so a comment opener glued to a symbol token
 //!   (`<--x`, `(/-`) could be a longer token in Lean: that is an ambiguity error, except
 //!   after a closing bracket or comma, which start no token.
@@ -115,9 +115,9 @@ pub(crate) struct Lexed {
 /// Multi-character symbol tokens of core Lean that decide where a symbol ends (longest first
 /// is not required: the longest match wins).
 pub(crate) const SYMBOLS: &[&str] = &[
-    ":=", "::", "@[", "#[", "%[", "//", "\\/", "/\\", "<-", "->", "<->", "<;>", "=>", "..",
-    "...", "-[", "<|>", "<|", "|>", "|>.", "<=", ">=", "!=", "==", "&&", "||", "++", "^^", "<<<",
-    ">>>", ">>=", ">>", "<*>", "<*", "*>", "<$>", "⁻¹", "`(", "``", ".(", "@&", "''",
+    ":=", "::", "@[", "#[", "%[", "//", "\\/", "/\\", "<-", "->", "<->", "<;>", "=>", "..", "...",
+    "-[", "<|>", "<|", "|>", "|>.", "<=", ">=", "!=", "==", "&&", "||", "++", "^^", "<<<", ">>>",
+    ">>=", ">>", "<*>", "<*", "*>", "<$>", "⁻¹", "`(", "``", ".(", "@&", "''", "⁻¹'", "∑'", "∏'",
 ];
 
 /// Tokens before which a string is always interpolated.
@@ -341,11 +341,22 @@ impl<'a> Lexer<'a> {
             let next = self.at(i + 1);
             let (kind, j) = if c == '"' {
                 let prev = out.last().filter(|t| t.end == self.bytes[i]);
-                let forced = prev.is_some_and(|t| INTERPOLATION_KEYWORDS.contains(&t.text.as_str()));
+                let forced =
+                    prev.is_some_and(|t| INTERPOLATION_KEYWORDS.contains(&t.text.as_str()));
                 let (j, code) = self.string(i, forced, nesting)?;
                 embedded.extend(code);
                 (TokKind::Str, j)
             } else if c == '\'' && next != Some('\'') {
+                // Mathlib has symbol tokens ending in `'` (`⁻¹'`, `∑'`); after an unknown
+                // symbol, a `'` may belong to it rather than open a character literal.
+                if let Some(p) = prev_sym.as_deref().filter(|_| glued) {
+                    if !matches!(p, "(" | "[" | "{" | "⟨" | ")" | "]" | "}" | "⟩" | ",") {
+                        return Err(self.err(
+                            i,
+                            format!("ambiguous `{p}'`: Lean may read a longer symbol ending in `'` here; put a space before the character literal"),
+                        ));
+                    }
+                }
                 (TokKind::Char, self.char_lit(i)?)
             } else if c.is_ascii_digit() {
                 let field = glued && out.last().is_some_and(|t| t.text == ".");
@@ -508,7 +519,10 @@ impl<'a> Lexer<'a> {
             '\n' if in_string => {
                 // string gap: whitespace with exactly one newline
                 let mut k = j + 1;
-                while self.at(k).is_some_and(|c| c == ' ' || c == '\t' || c == '\r') {
+                while self
+                    .at(k)
+                    .is_some_and(|c| c == ' ' || c == '\t' || c == '\r')
+                {
                     self.steps += 1;
                     k += 1;
                 }
@@ -711,7 +725,10 @@ mod tests {
         assert_eq!(texts("a /-/- x -/ b"), ["a", "b"]);
         assert_eq!(texts("a /-/-/ b"), ["a", "b"]);
         // doc comments are tokens
-        assert_eq!(texts("/-- doc /- n -/ -/ theorem"), ["/-- doc /- n -/ -/", "theorem"]);
+        assert_eq!(
+            texts("/-- doc /- n -/ -/ theorem"),
+            ["/-- doc /- n -/ -/", "theorem"]
+        );
         assert_eq!(lex("/-! m -/").tokens[0].kind, TokKind::DocComment);
         assert!(err("x /-").contains("unterminated comment"));
         assert!(err("x /-- a").contains("unterminated comment"));
@@ -780,17 +797,27 @@ mod tests {
 
     #[test]
     fn char_literals_versus_primes() {
-        assert_eq!(texts("h' 'a' '\\n' '\\x41' '\\u03B1' f ''"), ["h'", "'a'", "'\\n'", "'\\x41'", "'\\u03B1'", "f", "''"]);
+        assert_eq!(
+            texts("h' 'a' '\\n' '\\x41' '\\u03B1' f ''"),
+            ["h'", "'a'", "'\\n'", "'\\x41'", "'\\u03B1'", "f", "''"]
+        );
         assert!(err("'ab'").contains("character literal"));
         assert!(err("'\\q'").contains("escape"));
         assert_eq!(texts("x' '-' y"), ["x'", "'-'", "y"]);
+        // Mathlib symbols ending in `'` are munched; an unknown one is ambiguous
+        assert_eq!(texts("f ⁻¹' {7}"), ["f", "⁻¹'", "{", "7", "}"]);
+        assert_eq!(texts("∑' i, f i"), ["∑'", "i", ",", "f", "i"]);
+        assert!(err("a ≃'\"' b").contains("ambiguous"));
     }
 
     #[test]
     fn identifiers_follow_lean_character_classes() {
         assert_eq!(names("«debug».skipKernelTC"), ["debug.skipKernelTC"]);
         assert_eq!(lex("«a.b».c").tokens[0].name, ["a.b", "c"]);
-        assert_eq!(names("h₀ x₁' α ℝ hx! p? _x"), ["h₀", "x₁'", "α", "ℝ", "hx!", "p?", "_x"]);
+        assert_eq!(
+            names("h₀ x₁' α ℝ hx! p? _x"),
+            ["h₀", "x₁'", "α", "ℝ", "hx!", "p?", "_x"]
+        );
         // λ, Π, Σ are not letters; Cyrillic is not (Char.isAlpha is ASCII in Lean)
         assert_eq!(texts("λx"), ["λ", "x"]);
         assert_eq!(texts("Σx"), ["Σ", "x"]);
@@ -803,7 +830,10 @@ mod tests {
         assert!(err("«oops").contains("identifier escape"));
         // `#eval` is `#` then an identifier, glued
         let t = lex("#eval x").tokens;
-        assert_eq!((t[0].text.as_str(), t[1].text.as_str(), t[1].glued), ("#", "eval", true));
+        assert_eq!(
+            (t[0].text.as_str(), t[1].text.as_str(), t[1].glued),
+            ("#", "eval", true)
+        );
         // name literals
         assert_eq!(lex("`Lean.Elab").tokens[0].kind, TokKind::NameLit);
         assert_eq!(lex("`Lean.Elab").tokens[0].name, ["Lean", "Elab"]);
@@ -811,7 +841,10 @@ mod tests {
 
     #[test]
     fn numbers() {
-        assert_eq!(texts("0x1F 0b101 1_000 2.5 3e-2 7."), ["0x1F", "0b101", "1_000", "2.5", "3e-2", "7."]);
+        assert_eq!(
+            texts("0x1F 0b101 1_000 2.5 3e-2 7."),
+            ["0x1F", "0b101", "1_000", "2.5", "3e-2", "7."]
+        );
         assert!(err("2e").contains("exponent"));
         assert!(err("0x").contains("digit"));
     }

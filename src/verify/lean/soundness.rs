@@ -25,8 +25,8 @@ pub use super::guard::{
     guard_proof_body, guard_proof_body_with, guard_steps, GuardConfig, ALLOWED_OPTIONS,
     DEFAULT_MAX_PROOF_BYTES, META_NAMESPACES,
 };
-pub(crate) use super::post_check::{post_check, LeanOutput};
 pub use super::post_check::{
     decide_from_repl_replies, is_sorry_warning, parse_axioms_message, AxiomPolicy,
     NATIVE_DECIDE_AXIOMS, STANDARD_AXIOMS,
 };
+pub(crate) use super::post_check::{post_check, LeanOutput};
