@@ -95,6 +95,9 @@ fn class2_elaboration_time_code_is_refused() {
     // Lean reads the longest `#…` token: `#evalx` is `#eval x`
     refused("simp\n#evalx 1", "#evalx", "#evalx");
     refused("exact eval% (2 + 2 : ℕ)", "eval%", "eval%");
+    refused("exact eval%(2 + 2 : ℕ)", "eval%", "eval%");
+    refused("exact foo% x", "foo%", "foo%");
+    accepted("have h : ∀ n : ℕ, n%2 = n%2 := fun n => rfl\nnlinarith [sq_nonneg (a - 1)]");
     refused("exact (IO.println \"x\" |> fun _ => trivial)", "IO", "IO.");
     refused("have := `(tactic| sorry)\nsimp", "`(", "`(");
     refused("have := `True.intro\nsimp", "`True.intro", "`True");
@@ -330,7 +333,9 @@ fn odd_references_and_inputs_never_panic() {
         "r#\"",
     ] {
         assert!(plan_file(f, None).is_err(), "{f:?}");
-        assert!(guard_proof_body(f).is_err(), "{f:?}");
+        if f != "#" {
+            assert!(guard_proof_body(f).is_err(), "{f:?}");
+        }
     }
 }
 

@@ -123,7 +123,7 @@ pub fn plan_file(text: &str, reference: Option<&str>) -> Result<Assembled, Strin
     if let Some(e) = &lexed.error {
         return Err(format!("file: {e}"));
     }
-    check_tokens(&lexed, Place::File).map_err(|r| format!("file: {}", r.render(0, |_, c| c)))?;
+    check_tokens(&lexed, Place::File).map_err(|r| format!("file: {}", r.render(|_, c| c)))?;
     let tokens = &lexed.tokens;
     let segs = segments(tokens);
     let n_pre = segs.iter().take_while(|s| is_preamble(s)).count();

@@ -193,6 +193,19 @@ pub const FORBIDDEN_KEYWORDS: &[&str] = &[
     "import",
 ];
 
+/// Term elaborators spelled `name%` in core Lean and Mathlib that run or inspect code.
+pub const PERCENT_ELABORATORS: &[&str] = &[
+    "eval",
+    "type_of",
+    "ensure_type_of",
+    "ensure_expected_type",
+    "decl_name",
+    "with_decl_name",
+    "clear",
+    "unfold_let",
+    "by_elab",
+];
+
 /// Command keywords allowed in a file (at a command start only, checked by `file_plan`) but
 /// never inside a proof body, where they would end the tactic block.
 pub const COMMAND_WORDS: &[&str] = &[
@@ -230,12 +243,11 @@ impl Refusal {
     }
 
     /// "WHAT at line L, column C" (lines from 1, columns from 0, as Lean counts them).
-    pub fn render(&self, line_shift: isize, col_of: impl Fn(usize, usize) -> usize) -> String {
-        let line = (self.line as isize + line_shift).max(0) as usize;
+    pub fn render(&self, col_of: impl Fn(usize, usize) -> usize) -> String {
         format!(
             "{} at line {}, column {}",
             self.what,
-            line + 1,
+            self.line + 1,
             col_of(self.line, self.col)
         )
     }
@@ -333,7 +345,15 @@ fn check_list(tokens: &[Token], place: Place) -> Result<(), Refusal> {
                         ),
                     ));
                 }
-                if glued_next.is_some_and(|n| n.kind == TokKind::Sym && n.text == "%") {
+                // `name%` is one token in Lean when it is a keyword (`eval%`, `type_of%`):
+                // refused for the known ones and whenever a space follows the `%`; `n%2`
+                // (modulo, glued on both sides) stays allowed.
+                let percent = glued_next.filter(|n| n.kind == TokKind::Sym && n.text == "%");
+                let after = tokens.get(i + 2);
+                if percent.is_some()
+                    && (PERCENT_ELABORATORS.contains(&t.text.as_str())
+                        || !after.is_some_and(|a| a.glued))
+                {
                     return Err(Refusal::at(
                         t,
                         format!("elaborator `{}%` is not allowed", t.text),
@@ -500,9 +520,9 @@ pub fn guard_proof_body_with(proof: &str, cfg: &GuardConfig) -> Result<String, S
             col: e.col,
             what: e.what.clone(),
         };
-        return Err(format!("proof: {}", r.render(0, col_of)));
+        return Err(format!("proof: {}", r.render(col_of)));
     }
-    check_tokens(&sent, Place::Body).map_err(|r| format!("proof: {}", r.render(0, col_of)))?;
+    check_tokens(&sent, Place::Body).map_err(|r| format!("proof: {}", r.render(col_of)))?;
     Ok(out)
 }
 
