@@ -47,10 +47,8 @@ pub fn statement_without_sorry(formal_statement: &str) -> Result<(String, String
         .clone();
     let mut rest = toks.get(k + 2..).unwrap_or(&[]);
     for last in ["sorry", "by"] {
-        if let Some((t, before)) = rest.split_last() {
-            if t.text == last {
-                rest = before;
-            }
+        if let Some((_, before)) = rest.split_last().filter(|(t, _)| t.text == last) {
+            rest = before;
         }
     }
     let Some(assign) = rest.last().filter(|t| t.text == ":=") else {

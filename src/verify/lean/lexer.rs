@@ -264,17 +264,15 @@ impl<'a> Lexer<'a> {
                     if c == '/' && matches!(self.at(i + 2), Some('-' | '!')) {
                         return Ok(i); // doc comment: a token
                     }
-                    if i == start {
-                        if let Some(prev) = after_sym {
-                            if !matches!(prev, ")" | "]" | "}" | "⟩" | ",") {
-                                return Err(self.err(
-                                    i,
-                                    format!(
-                                        "ambiguous `{prev}` directly followed by a comment opener (Lean may read a longer symbol here); put a space before the comment"
-                                    ),
-                                ));
-                            }
-                        }
+                    let glued_to = after_sym
+                        .filter(|p| i == start && !matches!(*p, ")" | "]" | "}" | "⟩" | ","));
+                    if let Some(prev) = glued_to {
+                        return Err(self.err(
+                            i,
+                            format!(
+                                "ambiguous `{prev}` directly followed by a comment opener (Lean may read a longer symbol here); put a space before the comment"
+                            ),
+                        ));
                     }
                     if c == '-' {
                         while self.at(i).is_some_and(|c| c != '\n') {
@@ -349,13 +347,14 @@ impl<'a> Lexer<'a> {
             } else if c == '\'' && next != Some('\'') {
                 // Mathlib has symbol tokens ending in `'` (`⁻¹'`, `∑'`); after an unknown
                 // symbol, a `'` may belong to it rather than open a character literal.
-                if let Some(p) = prev_sym.as_deref().filter(|_| glued) {
-                    if !matches!(p, "(" | "[" | "{" | "⟨" | ")" | "]" | "}" | "⟩" | ",") {
-                        return Err(self.err(
-                            i,
-                            format!("ambiguous `{p}'`: Lean may read a longer symbol ending in `'` here; put a space before the character literal"),
-                        ));
-                    }
+                let glued_to = prev_sym.as_deref().filter(|p| {
+                    glued && !matches!(*p, "(" | "[" | "{" | "⟨" | ")" | "]" | "}" | "⟩" | ",")
+                });
+                if let Some(p) = glued_to {
+                    return Err(self.err(
+                        i,
+                        format!("ambiguous `{p}'`: Lean may read a longer symbol ending in `'` here; put a space before the character literal"),
+                    ));
                 }
                 (TokKind::Char, self.char_lit(i)?)
             } else if c.is_ascii_digit() {
