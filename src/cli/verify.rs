@@ -25,7 +25,10 @@ pub struct VerifyArgs {
     /// Model response (with --reference).
     #[arg(long, requires = "reference")]
     pub response: Option<String>,
-    /// Lean: reference file whose theorems FILE must prove with identical statements.
+    /// Lean: reference file whose theorems FILE must prove with identical statements. Without
+    /// it, prover checks only that every theorem in FILE is proved without sorry or foreign
+    /// axioms, NOT what it states (commands that change a statement's meaning, such as
+    /// variable/include/instance/attribute/notation, are refused).
     #[arg(long, value_name = "REF.lean")]
     pub against: Option<PathBuf>,
     /// Lean: driver to use.

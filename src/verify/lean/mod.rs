@@ -8,13 +8,18 @@
 //! - [`memory`]: process-group memory, which limit applies where, default worker count.
 //! - `stderr_tail`: drains a child's stderr into a bounded tail (a full pipe would block Lean).
 //! - [`pool`]: scheduling, backpressure, retry, cache, metrics.
-//! - [`soundness`]: assembly, static guard, post-checks, `--against` comparison.
+//! - `lexer` → `guard` → `assemble` / `file_plan` → `post_check`: the soundness ladder, one
+//!   stage per file, re-exported through [`soundness`].
 //! - [`verdict`]: what every job gets back.
+mod assemble;
+mod file_plan;
+mod guard;
 mod lexer;
 mod lsp_worker;
 pub mod memory;
 mod native_axioms;
 pub mod pool;
+mod post_check;
 mod protocol;
 pub mod soundness;
 mod stderr_tail;
@@ -26,7 +31,7 @@ pub use lsp_worker::verify_file_lsp;
 pub use pool::{Job, LeanCommand, Pool, PoolConfig, PoolMetrics};
 pub use pool::{ProbeReply, ReplProbe};
 pub use soundness::{
-    assemble, decide_from_repl_replies, guard_proof_body, plan_file, statement_without_sorry,
-    Assembled, AxiomPolicy,
+    assemble, assemble_with, decide_from_repl_replies, guard_proof_body, guard_proof_body_with,
+    guard_steps, plan_file, statement_without_sorry, Assembled, AxiomPolicy, GuardConfig,
 };
 pub use verdict::{LeanMessage, Severity, Status, TheoremReport, Verdict};
