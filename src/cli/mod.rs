@@ -23,7 +23,8 @@ pub struct Cli {
     pub quiet: bool,
     /// When stderr is not a terminal (a log file), at most one progress line per SECONDS (the
     /// last item's line and evaluation results always print; 0 = a line per item).
-    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds, global = true)]
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds,
+          allow_negative_numbers = true, global = true)]
     pub progress_interval: std::time::Duration,
     #[command(subcommand)]
     pub command: Command,

@@ -96,8 +96,9 @@ pub struct RunReport {
     /// The last step's reward mean and training accuracy.
     pub final_reward_mean: Option<f64>,
     pub final_accuracy: Option<f64>,
-    /// Mean reward over the last ≤ 10 steps.
+    /// Mean reward over the last `recent_steps` (≤ 10) steps.
     pub recent_reward_mean: Option<f64>,
+    pub recent_steps: usize,
     /// `checkpoints/step-N` of the best evaluation, when it exists.
     pub best_checkpoint: Option<PathBuf>,
     /// The last checkpoint written.
@@ -138,6 +139,7 @@ impl RunReport {
             final_accuracy: last.map(|m| m.accuracy),
             recent_reward_mean: (!recent.is_empty())
                 .then(|| recent.iter().map(|m| m.reward_mean).sum::<f64>() / recent.len() as f64),
+            recent_steps: recent.len(),
             best_checkpoint,
             last_checkpoint,
         }
@@ -213,8 +215,10 @@ impl fmt::Display for RunReport {
                 self.steps
             )?;
             match self.recent_reward_mean {
-                Some(m) => writeln!(f, "; mean of the last {RECENT} steps {m:.3}")?,
-                None => writeln!(f)?,
+                Some(m) if self.recent_steps > 1 => {
+                    writeln!(f, "; mean of the last {} steps {m:.3}", self.recent_steps)?
+                }
+                _ => writeln!(f)?,
             }
         }
         match (&self.eval_best, &self.best_checkpoint) {
