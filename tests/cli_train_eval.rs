@@ -122,6 +122,8 @@ fn eval_minif2f_through_the_simulated_repl() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
         assert_eq!(v["attempts"], 2, "{l}");
         assert_eq!(v["verdicts"].as_array().map(|a| a.len()), Some(2), "{l}");
+        // what each attempt was graded on (the extracted body, or null)
+        assert_eq!(v["graded"].as_array().map(|a| a.len()), Some(2), "{l}");
     }
 }
 

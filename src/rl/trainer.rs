@@ -374,7 +374,12 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         let started = Instant::now();
         let resumed_after = self.last_checkpoint.is_some().then_some(self.step);
         // the best evaluation so far (a resumed run's included): its checkpoint is never pruned
-        let earlier = read_metrics(writer.path())?;
+        let earlier = read_metrics(writer.path()).unwrap_or_else(|e| {
+            tracing::warn!(
+                "earlier evaluations unknown (the best checkpoint may be pruned): {e:#}"
+            );
+            Vec::new()
+        });
         self.best_eval = best_eval(&eval_points(&earlier));
         let mut progress = Progress::new(self.show_progress, max, self.step, "steps");
         let mut history = Vec::new();
@@ -409,15 +414,23 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         if let Err(e) = plot_run(&self.out_dir) {
             tracing::warn!("plot failed: {e:#}");
         }
+        // the whole history (a resumed run's earlier steps too); this call's if unreadable
+        let rows = read_metrics(writer.path()).unwrap_or_else(|e| {
+            tracing::warn!("summary from this session's steps only: {e:#}");
+            history.clone()
+        });
         let report = RunReport::new(
             &self.out_dir,
-            &read_metrics(writer.path())?,
+            &rows,
             max,
             resumed_after,
             started.elapsed().as_secs_f64(),
             self.last_checkpoint.clone(),
         );
-        report.write()?;
+        // the run is done and saved: a summary that cannot be written is only a warning
+        if let Err(e) = report.write() {
+            tracing::warn!("cannot write summary.json: {e:#}");
+        }
         Ok(RunSummary {
             steps: self.step,
             last_checkpoint: self.last_checkpoint.clone(),
