@@ -83,7 +83,7 @@ pub fn run_jsonl(path: &Path, checker: &AnswerChecker, out: &mut impl Write) -> 
         };
         serde_json::to_writer(&mut *out, &o)?;
         out.write_all(b"\n")?;
-        if lineno % 64 == 0 || lineno as u64 == lines_total {
+        if lineno.is_multiple_of(64) || lineno as u64 == lines_total {
             let rate = total as f64 / start.elapsed().as_secs_f64().max(1e-9);
             progress.tick(lineno as u64, &format!("{correct} correct"), || {
                 format!(
