@@ -194,6 +194,15 @@ impl Progress {
         }
     }
 
+    /// Measures elapsed time and ETA from now on (after a one-off phase, e.g. the evaluation
+    /// before training, that would skew the rate of the items).
+    pub fn restart_clock(&mut self) {
+        self.start = Instant::now();
+        if let Output::Bar(b) = &self.out {
+            b.reset_eta();
+        }
+    }
+
     /// A line that reports an event (printed whenever progress is visible).
     pub fn event(&self, line: &str) {
         match &self.out {

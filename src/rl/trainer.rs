@@ -393,6 +393,8 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
             };
             writer.write_step(&m)?;
             history.push(m);
+            // the ETA is a rate of training steps
+            progress.restart_clock();
         }
         while self.step < max {
             let step = self.step + 1;
