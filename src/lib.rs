@@ -7,10 +7,13 @@
 //! - [`eval`]: benchmarks and pass@k.
 //! - [`data`]: task formats and dataset readers.
 //! - [`cli`]: argument parsing and printing only.
+//! - [`progress`], [`util`]: small helpers every layer may use (progress on stderr, atomic
+//!   writes).
 pub mod cli;
 pub mod data;
 pub mod eval;
 pub mod policy;
+pub mod progress;
 pub mod rl;
 pub mod util;
 pub mod verify;

@@ -67,6 +67,8 @@ fn eval_math_runs_resumes_and_names_bad_lines() {
         "{stderr}"
     );
     assert!(stdout.contains("problems   2"), "{stdout}");
+    // stderr is not a terminal: a progress line per batch instead of a bar
+    assert!(stderr.contains("eval 2/2 problems  acc "), "{stderr}");
     let lines = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
     assert_eq!(lines.lines().count(), 2);
 
@@ -120,6 +122,8 @@ fn eval_minif2f_through_the_simulated_repl() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
         assert_eq!(v["attempts"], 2, "{l}");
         assert_eq!(v["verdicts"].as_array().map(|a| a.len()), Some(2), "{l}");
+        // what each attempt was graded on (the extracted body, or null)
+        assert_eq!(v["graded"].as_array().map(|a| a.len()), Some(2), "{l}");
     }
 }
 
@@ -270,4 +274,155 @@ fn train_config_mismatches_are_clear_errors() {
             assert!(stderr.contains(w), "{name}: expected {w:?} in {stderr}");
         }
     }
+}
+
+/// A short answer run on the tiny model with stderr going to a file, as under nohup or Slurm.
+fn train_logged(dir: &Path, name: &str, extra_args: &[&str]) -> (std::path::PathBuf, String) {
+    let model = tiny_model("tiny-llama").unwrap();
+    let q = write(
+        dir,
+        "q.jsonl",
+        concat!(
+            "{\"id\": \"a\", \"problem\": \"1+1?\", \"answer\": \"2\"}\n",
+            "{\"id\": \"b\", \"problem\": \"2+2?\", \"answer\": \"4\"}\n",
+            "{\"id\": \"c\", \"problem\": \"3+3?\", \"answer\": \"6\"}\n"
+        ),
+    );
+    let cfg = write(
+        dir,
+        &format!("{name}.toml"),
+        &format!(
+            r#"
+[model]
+spec = "{model}"
+[data]
+train = "{q}"
+eval = "{q}"
+[sampling]
+group_size = 2
+prompts_per_step = 2
+max_new_tokens = 6
+[reward]
+lenient = true
+[optim]
+lr = 1e-4
+micro_batch = 4
+[train]
+max_steps = 3
+eval_every = 2
+eval_before_train = true
+save_every = 2
+"#,
+            model = model.display()
+        ),
+    );
+    let out = dir.join(name);
+    let log = dir.join(format!("{name}.log"));
+    let status = prover()
+        .args(extra_args)
+        .args(["train", "--config", &cfg, "--out"])
+        .arg(&out)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .status()
+        .unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{text}");
+    (out, text)
+}
+
+#[test]
+fn train_logs_progress_lines_and_a_summary_to_a_file() {
+    if tiny_model("tiny-llama").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (out, log) = train_logged(dir.path(), "run", &["--progress-interval", "0"]);
+    // one line per step, with every field
+    let steps: Vec<&str> = log.lines().filter(|l| l.starts_with("step ")).collect();
+    assert_eq!(steps.len(), 3, "{log}");
+    for (i, l) in steps.iter().enumerate() {
+        assert!(l.starts_with(&format!("step {}/3  reward ", i + 1)), "{l}");
+        for field in [
+            "  acc ",
+            "  entropy ",
+            "  len ",
+            "  s gen/verify/update ",
+            "  elapsed ",
+        ] {
+            assert!(l.contains(field), "{field:?} missing in {l}");
+        }
+        assert_eq!(
+            l.contains("  eta "),
+            i < 2,
+            "an ETA until the last step: {l}"
+        );
+    }
+    // one line per evaluation: before training and at step 2
+    let evals: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("eval step "))
+        .collect();
+    assert_eq!(evals.len(), 2, "{log}");
+    for (l, step) in evals.iter().zip([0, 2]) {
+        let rest = l
+            .strip_prefix(&format!("eval step {step}: "))
+            .unwrap_or_else(|| panic!("{l}"));
+        let (pct, counts) = rest.split_once("% (").unwrap_or_else(|| panic!("{l}"));
+        assert!(pct.parse::<f64>().is_ok(), "{l}");
+        assert!(counts.ends_with("/3)"), "3 held-out problems: {l}");
+    }
+    // no terminal control characters in a log file
+    assert!(!log.contains('\r') && !log.contains('\u{1b}'), "{log:?}");
+    // the end-of-run summary
+    for want in [
+        "done: 3/3 steps in ",
+        "held-out accuracy: start ",
+        "(step 0), best ",
+        "final training reward: ",
+        "last checkpoint: ",
+    ] {
+        assert!(log.contains(want), "{want:?} missing in {log}");
+    }
+    assert!(log.contains("best checkpoint: "), "{log}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["steps"], 3);
+    assert_eq!(summary["evaluations"], 2);
+    assert_eq!(summary["eval_start"]["step"], 0);
+    assert_eq!(summary["eval_end"]["step"], 2);
+    assert!(summary["final_reward_mean"].is_number());
+    // the held-out records show what lenient grading graded
+    let checker = prover::verify::answer::AnswerChecker::new(
+        prover::verify::answer::CheckerConfig::lenient(),
+    );
+    let rows = std::fs::read_to_string(out.join("eval/step-000002/results.jsonl")).unwrap();
+    for l in rows.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let reference = v["reference"].as_str().unwrap();
+        let response = v["responses"][0].as_str().unwrap();
+        let want = checker.check(reference, response);
+        assert_eq!(v["extracted"][0].as_str(), want.extracted.as_deref(), "{l}");
+        assert_eq!(v["correct"][0], want.correct, "{l}");
+    }
+
+    // --quiet: no progress or evaluation lines, the summary still
+    let (_, quiet) = train_logged(dir.path(), "quiet", &["--quiet"]);
+    assert!(
+        !quiet
+            .lines()
+            .any(|l| l.starts_with("step ") || l.starts_with("eval step ")),
+        "{quiet}"
+    );
+    assert!(quiet.contains("done: 3/3 steps"), "{quiet}");
+    // the default interval (10 s) still prints the first and the last step
+    let (_, default) = train_logged(dir.path(), "default", &[]);
+    let firsts: Vec<&str> = default
+        .lines()
+        .filter(|l| l.starts_with("step "))
+        .map(|l| l.split("  ").next().unwrap())
+        .collect();
+    assert!(
+        firsts.first() == Some(&"step 1/3") && firsts.last() == Some(&"step 3/3"),
+        "{default}"
+    );
 }

@@ -74,6 +74,10 @@ fn lean_verdicts_become_rewards() {
     assert_eq!(out[1].len(), 2);
     assert_eq!(out[0][0].verdict, Verdict::Accepted, "{:?}", out[0][0]);
     assert!(out[0][0].well_formed);
+    // what was graded: the extracted body (cut at the closing fence), nothing when none
+    assert_eq!(out[0][0].graded.as_deref().map(str::trim), Some("simp"));
+    assert_eq!(out[0][1].graded, None);
+    assert_eq!(out[0][2].graded.as_deref().map(str::trim), Some("sorry"));
     assert!(!out[0][1].well_formed, "an empty body is malformed");
     assert!(matches!(&out[0][1].verdict, Verdict::Rejected(m) if m.contains("no proof")));
     assert!(matches!(&out[0][2].verdict, Verdict::Rejected(m) if m.contains("sorry")));

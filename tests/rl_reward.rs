@@ -8,6 +8,7 @@ fn outcome(v: Verdict, well_formed: bool) -> RewardOutcome {
     RewardOutcome {
         verdict: v,
         well_formed,
+        graded: None,
     }
 }
 
@@ -155,6 +156,7 @@ fn fn_rewarder_judges_each_completion() {
             Verdict::Rejected(format!("expected {:?}", t.answer))
         },
         well_formed: !c.is_empty(),
+        graded: Some(c.trim().to_string()),
     });
     let task = Task {
         id: "a/0".into(),

@@ -33,6 +33,7 @@ impl Rewarder for EmitSeven {
                 RewardOutcome {
                     verdict,
                     well_formed: true,
+                    graded: None,
                 }
             })
             .collect())
@@ -263,6 +264,7 @@ impl Rewarder for ConstantForOne {
                     Verdict::Rejected(String::new())
                 },
                 well_formed: true,
+                graded: None,
             })
             .collect())
     }
@@ -441,6 +443,7 @@ impl Rewarder for FlakyOnce {
                     Verdict::Rejected("no 7".into())
                 },
                 well_formed: true,
+                graded: None,
             })
             .collect())
     }

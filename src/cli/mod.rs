@@ -18,6 +18,14 @@ pub struct Cli {
     /// More logging (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// No progress bar or progress lines (results, warnings and errors are still printed).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// When stderr is not a terminal (a log file), at most one progress line per SECONDS (the
+    /// last item's line and evaluation results always print; 0 = a line per item).
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds,
+          allow_negative_numbers = true, global = true)]
+    pub progress_interval: std::time::Duration,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -51,11 +59,22 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
+fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && (0.0..=1e9).contains(&x) => {
+            Ok(std::time::Duration::from_secs_f64(x))
+        }
+        _ => Err(format!("expected a number of seconds ≥ 0, got {s:?}")),
+    }
+}
+
 /// Entry point of the binary. Exit codes: 0 success (or all accepted), 1 rejected / some input
 /// failed, 2 could not run (bad usage, missing tool, I/O error).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    crate::progress::set_quiet(cli.quiet);
+    crate::progress::set_interval(cli.progress_interval);
     let result = match cli.command {
         Command::Verify(args) => verify::run(args),
         Command::Generate(args) => generate::run(args),

@@ -5,13 +5,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use serde::Deserialize;
 
+use crate::rl::answer_reward::AnswerRewarder;
 use crate::rl::config::{RewardKind, RunConfig};
 use crate::rl::lean_reward::LeanRewarder;
-use crate::rl::policy::{FnRewarder, RewardOutcome, Verdict};
 use crate::rl::run_data;
-use crate::rl::task::Task;
 use crate::rl::transformer_policy::TransformerPolicy;
-use crate::verify::answer::AnswerChecker;
 
 /// Run GRPO: sample, verify, reward, update. Writes metrics.jsonl, samples.jsonl, curves.svg and
 /// atomic checkpoints into --out.
@@ -134,33 +132,13 @@ pub fn run(args: TrainArgs) -> Result<u8> {
         let rewarder = lean_rewarder(&cfg, &config_path)?;
         crate::rl::trainer::train(cfg, policy, rewarder, train, eval, &out, resume)?
     } else {
-        let checker = if cfg.reward.lenient {
-            AnswerChecker::new(crate::verify::answer::CheckerConfig::lenient())
-        } else {
-            AnswerChecker::default()
-        };
-        let rewarder = FnRewarder(move |task: &Task, completion: &str| {
-            let reference = task.answer.clone().unwrap_or_default();
-            let v = checker.check(&reference, completion);
-            RewardOutcome {
-                well_formed: v.extracted.is_some(),
-                verdict: if v.correct {
-                    Verdict::Accepted
-                } else {
-                    Verdict::Rejected(v.reason)
-                },
-            }
-        });
+        let rewarder = AnswerRewarder::new(cfg.reward.lenient);
         crate::rl::trainer::train(cfg, policy, rewarder, train, eval, &out, resume)?
     };
+    eprintln!("{}", summary.report);
     eprintln!(
-        "done: {} steps; run directory {} (metrics.jsonl, curves.svg); last checkpoint {}",
-        summary.steps,
-        out.display(),
-        summary
-            .last_checkpoint
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "none".into())
+        "files: metrics.jsonl, samples.jsonl, curves.svg, summary.json, eval/ in {}",
+        out.display()
     );
     Ok(0)
 }

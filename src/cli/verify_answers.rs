@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::progress::Progress;
 use crate::verify::answer::AnswerChecker;
 
 #[derive(Serialize)]
@@ -27,6 +28,8 @@ pub fn run_jsonl(path: &Path, checker: &AnswerChecker, out: &mut impl Write) -> 
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut reader = BufReader::new(file);
     let start = Instant::now();
+    let lines_total = count_lines(path)?;
+    let mut progress = Progress::delayed(true, lines_total, 0, "lines");
     let (mut total, mut correct, mut malformed) = (0u64, 0u64, 0u64);
     let mut buf = Vec::new();
     let mut lineno = 0usize;
@@ -80,7 +83,16 @@ pub fn run_jsonl(path: &Path, checker: &AnswerChecker, out: &mut impl Write) -> 
         };
         serde_json::to_writer(&mut *out, &o)?;
         out.write_all(b"\n")?;
+        if lineno.is_multiple_of(64) || lineno as u64 == lines_total {
+            let rate = total as f64 / start.elapsed().as_secs_f64().max(1e-9);
+            progress.tick(lineno as u64, &format!("{correct} correct"), || {
+                format!(
+                    "verify {lineno}/{lines_total} lines  {correct} correct  {malformed} malformed  {rate:.0} pairs/s"
+                )
+            });
+        }
     }
+    progress.finish(false);
     out.flush()?;
     let secs = start.elapsed().as_secs_f64().max(1e-9);
     eprintln!(
@@ -88,6 +100,27 @@ pub fn run_jsonl(path: &Path, checker: &AnswerChecker, out: &mut impl Write) -> 
         total as f64 / secs
     );
     Ok(if malformed > 0 { 1 } else { 0 })
+}
+
+/// Lines of `path` (a last line without a newline counts), for the progress of [`run_jsonl`].
+fn count_lines(path: &Path) -> Result<u64> {
+    let mut r = BufReader::new(
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
+    );
+    let (mut n, mut last) = (0u64, b'\n');
+    loop {
+        let buf = r
+            .fill_buf()
+            .with_context(|| format!("{}: read error", path.display()))?;
+        if buf.is_empty() {
+            break;
+        }
+        n += buf.iter().filter(|&&b| b == b'\n').count() as u64;
+        last = buf[buf.len() - 1];
+        let k = buf.len();
+        r.consume(k);
+    }
+    Ok(n + (last != b'\n') as u64)
 }
 
 /// Check one pair with the default (strict, boxed-only) checker, printing a human line or a

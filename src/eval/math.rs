@@ -9,9 +9,10 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::prompts::MathPrompt;
-use super::results::{progress_bar, ResultsFile};
+use super::results::ResultsFile;
 use super::source::{CompletionSource, Prompt};
 use crate::data::InformalTask;
+use crate::progress::Progress;
 
 /// The grade of one response against a reference.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,7 +31,7 @@ pub struct MathEvalSettings {
     pub batch_problems: usize,
     /// Folder for `results.jsonl` / `summary.json`; `None` keeps everything in memory.
     pub out: Option<PathBuf>,
-    /// Show a progress bar.
+    /// Show progress: a bar on a terminal, else one line per batch (see [`crate::progress`]).
     pub progress: bool,
 }
 
@@ -126,7 +127,12 @@ pub fn run_eval_items(
             todo.len()
         );
     }
-    let bar = progress_bar(settings.progress, tasks.len() as u64, done.len() as u64);
+    let mut progress = Progress::new(
+        settings.progress,
+        tasks.len() as u64,
+        done.len() as u64,
+        "problems",
+    );
     let samples = settings.samples.max(1);
     for chunk in todo.chunks(settings.batch_problems.max(1)) {
         let t0 = Instant::now();
@@ -165,15 +171,13 @@ pub fn run_eval_items(
             };
             file.append(&r)?;
             results.push(r);
-            if let Some(b) = &bar {
-                b.inc(1);
-                b.set_message(format!("acc {:.1}%", 100.0 * mean_acc(&results)));
-            }
         }
+        let acc = 100.0 * mean_acc(&results);
+        progress.tick(results.len() as u64, &format!("acc {acc:.1}%"), || {
+            batch_line(&results, tasks.len(), t0.elapsed().as_secs_f64())
+        });
     }
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
+    progress.finish(false);
     let secs = start.elapsed().as_secs_f64();
     let summary = MathEvalSummary {
         problems: results.len(),
@@ -190,6 +194,20 @@ pub fn run_eval_items(
     };
     file.summary(&summary)?;
     Ok((summary, results))
+}
+
+/// `eval 64/500 problems  acc 23.4% (15/64 samples)  batch 12.3 s`.
+fn batch_line(results: &[MathProblemResult], total: usize, batch_secs: f64) -> String {
+    let ok: usize = results
+        .iter()
+        .map(|r| r.correct.iter().filter(|&&c| c).count())
+        .sum();
+    let n: usize = results.iter().map(|r| r.correct.len()).sum();
+    format!(
+        "eval {}/{total} problems  acc {:.1}% ({ok}/{n} samples)  batch {batch_secs:.1} s",
+        results.len(),
+        100.0 * mean_acc(results),
+    )
 }
 
 fn mean_acc(results: &[MathProblemResult]) -> f64 {

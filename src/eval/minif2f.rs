@@ -17,7 +17,7 @@ use super::prompts::{
     chat_proof_request, deepseek_prompt, extract_proof_body, ProofPromptStyle,
     DEEPSEEK_COMPLETE_INTRO, DEEPSEEK_COT_INTRO,
 };
-use super::results::{progress_bar, ResultsFile};
+use super::results::ResultsFile;
 use super::source::{CompletionSource, Prompt};
 use crate::data::FormalTask;
 
@@ -65,6 +65,10 @@ pub struct ProofProblemResult {
     /// The first accepted proof body, if any.
     pub proof: Option<String>,
     pub verdicts: Vec<AttemptVerdict>,
+    /// What each attempt was graded on: the proof body extracted from the completion (None:
+    /// no proof found), in the order of `verdicts`.
+    #[serde(default)]
+    pub graded: Vec<Option<String>>,
     pub generation_seconds: f64,
     pub verification_seconds: f64,
 }
@@ -121,7 +125,12 @@ pub fn run_minif2f_eval(
     )?;
     let done: HashSet<String> = results.iter().map(|r| r.name.clone()).collect();
     let todo: Vec<&FormalTask> = tasks.iter().filter(|t| !done.contains(&t.name)).collect();
-    let bar = progress_bar(settings.progress, tasks.len() as u64, done.len() as u64);
+    let mut progress = crate::progress::Progress::new(
+        settings.progress,
+        tasks.len() as u64,
+        done.len() as u64,
+        "problems",
+    );
     let samples = settings.samples.max(1);
 
     // Work items: (problem index in `todo`, attempt index, body or None when nothing was extracted).
@@ -192,16 +201,17 @@ pub fn run_minif2f_eval(
                         .find(|x| x.2.accepted())
                         .and_then(|x| x.1.clone()),
                     verification_seconds: attempts.iter().map(|x| x.2.seconds).sum(),
+                    graded: attempts.iter().map(|x| x.1.clone()).collect(),
                     verdicts: attempts.into_iter().map(|x| x.2).collect(),
                     generation_seconds: gen_secs[p],
                 };
                 file.append(&r)?;
                 results.push(r);
-                if let Some(b) = &bar {
-                    b.inc(1);
-                    let solved = results.iter().filter(|r| r.accepted > 0).count();
-                    b.set_message(format!("solved {solved}/{}", results.len()));
-                }
+                let solved = results.iter().filter(|r| r.accepted > 0).count();
+                let n = results.len();
+                progress.tick(n as u64, &format!("solved {solved}/{n}"), || {
+                    format!("eval {n}/{} problems  solved {solved}/{n}", tasks.len())
+                });
             }
         }
         Ok(())
@@ -209,9 +219,7 @@ pub fn run_minif2f_eval(
     if let Some(e) = gen_error {
         return Err(e.context("generation failed (finished problems are saved; re-run to resume)"));
     }
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
+    progress.finish(false);
     let counts: Vec<(usize, usize)> = results.iter().map(|r| (r.attempts, r.accepted)).collect();
     let summary = ProofEvalSummary {
         problems: results.len(),

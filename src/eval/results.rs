@@ -96,19 +96,3 @@ pub(crate) fn read_done<T: DeserializeOwned>(results: &Path) -> Result<Vec<T>> {
     }
     Ok(out)
 }
-
-/// The progress bar of an evaluation (`None` when hidden).
-pub(crate) fn progress_bar(show: bool, len: u64, pos: u64) -> Option<indicatif::ProgressBar> {
-    if !show {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} problems  {msg}  [{elapsed_precise} < {eta}]",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.set_position(pos);
-    Some(bar)
-}

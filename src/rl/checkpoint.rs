@@ -49,6 +49,11 @@ fn checkpoints_dir(run_dir: &Path) -> PathBuf {
     run_dir.join("checkpoints")
 }
 
+/// Where the checkpoint of `step` lives (`RUN/checkpoints/step-NNNNNNNN`), saved or not.
+pub fn checkpoint_dir(run_dir: &Path, step: u64) -> PathBuf {
+    checkpoints_dir(run_dir).join(format!("step-{step:08}"))
+}
+
 fn fsync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|f| f.sync_all())
@@ -93,8 +98,11 @@ pub fn save(
 ) -> Result<PathBuf> {
     let root = checkpoints_dir(run_dir);
     fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
-    let name = format!("step-{:08}", state.step);
-    let fin = root.join(&name);
+    let fin = checkpoint_dir(run_dir, state.step);
+    let name = fin
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = root.join(format!(".{name}.tmp-{}", std::process::id()));
     if tmp.exists() {
         fs::remove_dir_all(&tmp)?;
@@ -162,11 +170,17 @@ pub fn load(dir: &Path) -> Result<Checkpoint> {
 
 /// Removes all but the newest `keep` checkpoints (never the one `latest` points to).
 pub fn prune(run_dir: &Path, keep: usize) -> Result<()> {
+    prune_keeping(run_dir, keep, None)
+}
+
+/// [`prune`], also keeping the checkpoint of step `also` (the best held-out evaluation).
+pub fn prune_keeping(run_dir: &Path, keep: usize, also: Option<u64>) -> Result<()> {
     if keep == 0 {
         return Ok(());
     }
     let root = checkpoints_dir(run_dir);
     let current = latest(run_dir)?;
+    let protected = also.map(|s| checkpoint_dir(run_dir, s));
     let mut dirs: Vec<PathBuf> = fs::read_dir(&root)
         .with_context(|| format!("cannot list {}", root.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -180,7 +194,7 @@ pub fn prune(run_dir: &Path, keep: usize) -> Result<()> {
     dirs.sort();
     let n = dirs.len();
     for d in dirs.into_iter().take(n.saturating_sub(keep)) {
-        if Some(&d) != current.as_ref() {
+        if Some(&d) != current.as_ref() && Some(&d) != protected.as_ref() {
             fs::remove_dir_all(&d).with_context(|| format!("cannot remove {}", d.display()))?;
         }
     }

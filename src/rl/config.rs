@@ -42,7 +42,8 @@
 //! - `[train]` `max_steps` (default 100); `seed` (default 0); `ppo_epochs` (default 1); `mini_batches` (default 1)
 //!   (optimizer steps per epoch over the sampled batch); `eval_every` (default 0 = never);
 //!   `save_every` (default 0 = only at the end); `samples_per_step_logged` (default 8); `plot_every` (default 1);
-//!   `keep_checkpoints` (default 3) (0 = keep all); `eval_before_train` (default false): evaluate
+//!   `keep_checkpoints` (default 3) (0 = keep all; the checkpoint of the best held-out
+//!   evaluation is kept besides); `eval_before_train` (default false): evaluate
 //!   once before step 1 (a `step: 0` line in metrics.jsonl with only `eval_accuracy` meaningful).
 //! - `[lean]` free-form table passed to the Lean pool.
 use std::path::{Path, PathBuf};
@@ -406,7 +407,7 @@ pub struct TrainConfig {
     pub samples_per_step_logged: usize,
     /// Redraw the SVG plot every this many steps (0 = only at the end).
     pub plot_every: u64,
-    /// Keep only the newest this many checkpoints (0 = keep all).
+    /// Keep only the newest this many checkpoints, and the best evaluation's (0 = keep all).
     pub keep_checkpoints: usize,
     /// Evaluate once before the first step (logged as step 0).
     pub eval_before_train: bool,

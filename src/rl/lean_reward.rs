@@ -59,14 +59,15 @@ impl Rewarder for LeanRewarder {
                         jobs.push(Job::Proof {
                             header: formal.header.clone(),
                             formal_statement: formal.formal_statement.clone(),
-                            proof: body,
+                            proof: body.clone(),
                         });
-                        at.push((gi, ci));
+                        at.push((gi, ci, body));
                         row.push(None);
                     }
                     None => row.push(Some(RewardOutcome {
                         verdict: Verdict::Rejected("no proof found in the completion".into()),
                         well_formed: false,
+                        graded: None,
                     })),
                 }
             }
@@ -79,7 +80,7 @@ impl Rewarder for LeanRewarder {
             let verdicts = handle
                 .block_on(running)
                 .map_err(|e| anyhow::anyhow!("the verification task failed: {e}"))?;
-            for ((gi, ci), v) in at.into_iter().zip(verdicts) {
+            for ((gi, ci, body), v) in at.into_iter().zip(verdicts) {
                 out[gi][ci] = Some(RewardOutcome {
                     verdict: match v.status {
                         Status::Accepted => Verdict::Accepted,
@@ -87,6 +88,7 @@ impl Rewarder for LeanRewarder {
                         Status::Error { reason } => Verdict::Error(reason),
                     },
                     well_formed: true,
+                    graded: Some(body),
                 });
             }
             Ok(out
@@ -97,6 +99,7 @@ impl Rewarder for LeanRewarder {
                             o.unwrap_or(RewardOutcome {
                                 verdict: Verdict::Error("the pool returned no verdict".into()),
                                 well_formed: true,
+                                graded: None,
                             })
                         })
                         .collect()

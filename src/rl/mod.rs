@@ -6,11 +6,14 @@
 //! Entry point: [`trainer::train`]`(config, policy, rewarder, train_tasks, eval_tasks, out_dir,
 //! resume)` or [`trainer::Trainer::new`] → (`resume()`) → `run()`; [`plot::plot_run`] redraws a
 //! run's curves. Files: [`config`] (TOML run config), [`reward`] (verdict → reward + shaping),
+//! [`answer_reward`] / [`lean_reward`] (the verifiers as rewarders), [`report`] (progress lines
+//! and the end-of-run summary),
 //! [`advantage`], [`logprob`] (differentiable log-probs / entropy), [`loss`] ([`kl`],
 //! [`aggregate`]), [`optimizer`] (AdamW), [`schedule`], [`checkpoint`], [`metrics`], [`plot`],
 //! [`task`], [`policy`] (traits), [`trainer`], [`toy`] (bigram test policy), [`ops`].
 pub mod advantage;
 pub mod aggregate;
+pub mod answer_reward;
 pub mod checkpoint;
 pub mod config;
 pub mod kl;
@@ -22,6 +25,7 @@ pub mod ops;
 pub mod optimizer;
 pub mod plot;
 pub mod policy;
+pub mod report;
 pub mod reward;
 pub mod run_data;
 pub mod schedule;

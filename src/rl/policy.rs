@@ -122,6 +122,10 @@ pub struct RewardOutcome {
     pub verdict: Verdict,
     /// Whether an answer / proof could be extracted (drives the format reward).
     pub well_formed: bool,
+    /// What the verifier judged: the answer extracted from the completion, or the proof body
+    /// (None: nothing was found). Evaluation records keep it so a reader sees why a response
+    /// counted.
+    pub graded: Option<String>,
 }
 
 /// Judges completions of one task (answer checker, Lean pool, or a stand-in).

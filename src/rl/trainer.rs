@@ -23,16 +23,20 @@ use rand::SeedableRng;
 
 use crate::eval::math::{run_eval_items, EvalItem, Graded, MathEvalSettings};
 use crate::eval::source::{Completion, CompletionSource};
+use crate::progress::Progress;
 use crate::rl::advantage::{group_advantages, is_constant_group};
 use crate::rl::aggregate::AggNorm;
 use crate::rl::checkpoint::{self, TrainState};
 use crate::rl::config::RunConfig;
 use crate::rl::loss::{grpo_loss, ClipCounts, LossInputs};
-use crate::rl::metrics::{MetricsWriter, SampleLog, StepMetrics};
+use crate::rl::metrics::{read_metrics, MetricsWriter, SampleLog, StepMetrics};
 use crate::rl::ops::scalar;
 use crate::rl::optimizer::{AdamW, GradAccumulator};
 use crate::rl::plot::plot_run;
 use crate::rl::policy::{Policy, Prompt, Rewarder, Rollout, SamplingParams, ScoreItem, Verdict};
+use crate::rl::report::{
+    best_eval, eval_line, eval_points, step_line, step_message, EvalPoint, EvalScore, RunReport,
+};
 use crate::rl::reward::{RewardShaper, ShapedReward};
 use crate::rl::run_data::prompt_for;
 use crate::rl::task::Task;
@@ -186,6 +190,8 @@ pub struct RunSummary {
     pub last_checkpoint: Option<PathBuf>,
     /// Metrics of the steps run by this call.
     pub metrics: Vec<StepMetrics>,
+    /// The end-of-run summary (also in `RUN/summary.json`).
+    pub report: RunReport,
 }
 
 /// A sample that enters the update.
@@ -223,7 +229,11 @@ pub struct Trainer<P: Policy, R: Rewarder> {
     step: u64,
     cursor: u64,
     last_checkpoint: Option<PathBuf>,
-    /// Draw a progress bar (hidden anyway when stderr is not a terminal).
+    /// The latest held-out accuracy and the best evaluation so far.
+    last_eval: Option<f64>,
+    best_eval: Option<EvalPoint>,
+    /// Show progress on stderr: a bar on a terminal, else a line per step (see
+    /// [`crate::progress`]).
     pub show_progress: bool,
 }
 
@@ -265,6 +275,8 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
             step: 0,
             cursor: 0,
             last_checkpoint: None,
+            last_eval: None,
+            best_eval: None,
             show_progress: true,
         })
     }
@@ -378,7 +390,11 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         };
         let dir = checkpoint::save(&self.out_dir, &weights, &opt_state, &state)?;
         self.last_checkpoint = Some(dir.clone());
-        checkpoint::prune(&self.out_dir, self.cfg.train.keep_checkpoints)?;
+        checkpoint::prune_keeping(
+            &self.out_dir,
+            self.cfg.train.keep_checkpoints,
+            self.best_eval.map(|b| b.step),
+        )?;
         Ok(dir)
     }
 
@@ -401,47 +417,37 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
             self.cfg.to_toml()?.as_bytes(),
         )?;
         let mut writer = MetricsWriter::open(&self.out_dir, Some(self.step))?;
-        let bar = if self.show_progress {
-            indicatif::ProgressBar::new(max)
-        } else {
-            indicatif::ProgressBar::hidden()
-        };
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} [{elapsed_precise} < {eta_precise}] {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar.set_position(self.step);
+        let started = Instant::now();
+        let resumed_after = self.last_checkpoint.is_some().then_some(self.step);
+        // the best evaluation so far (a resumed run's included): its checkpoint is never pruned
+        let earlier = read_metrics(writer.path()).unwrap_or_else(|e| {
+            tracing::warn!(
+                "earlier evaluations unknown (the best checkpoint may be pruned): {e:#}"
+            );
+            Vec::new()
+        });
+        self.best_eval = best_eval(&eval_points(&earlier));
+        let mut progress = Progress::new(self.show_progress, max, self.step, "steps");
         let mut history = Vec::new();
         if self.step == 0 && self.cfg.train.eval_before_train && !self.eval.is_empty() {
-            let acc = self.evaluate().context("evaluation before training")?;
-            bar.set_message(format!("eval {acc:.3}"));
+            let e = self.evaluate().context("evaluation before training")?;
+            progress.event(&eval_line(0, &e));
             let m = StepMetrics {
                 step: 0,
-                eval_accuracy: Some(acc),
+                eval_accuracy: Some(e.accuracy),
                 ..Default::default()
             };
             writer.write_step(&m)?;
             history.push(m);
+            // the ETA is a rate of training steps
+            progress.restart_clock();
         }
         while self.step < max {
             let step = self.step + 1;
-            match self.one_step(step, &mut writer) {
-                Ok(m) => {
-                    bar.set_message(format!(
-                        "reward {:.3} acc {:.3}{}",
-                        m.reward_mean,
-                        m.accuracy,
-                        m.eval_accuracy
-                            .map(|a| format!(" eval {a:.3}"))
-                            .unwrap_or_default()
-                    ));
-                    bar.set_position(step);
-                    history.push(m);
-                }
+            match self.one_step(step, &mut writer, &mut progress) {
+                Ok(m) => history.push(m),
                 Err(e) => {
-                    bar.abandon();
+                    progress.abandon();
                     let last = match &self.last_checkpoint {
                         Some(d) => d.display().to_string(),
                         None => "none".to_string(),
@@ -452,26 +458,55 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                 }
             }
         }
-        bar.finish();
+        progress.finish(true);
         if let Err(e) = plot_run(&self.out_dir) {
             tracing::warn!("plot failed: {e:#}");
+        }
+        // the whole history (a resumed run's earlier steps too); this call's if unreadable
+        let rows = read_metrics(writer.path()).unwrap_or_else(|e| {
+            tracing::warn!("summary from this session's steps only: {e:#}");
+            history.clone()
+        });
+        let report = RunReport::new(
+            &self.out_dir,
+            &rows,
+            max,
+            resumed_after,
+            started.elapsed().as_secs_f64(),
+            self.last_checkpoint.clone(),
+        );
+        // the run is done and saved: a summary that cannot be written is only a warning
+        if let Err(e) = report.write() {
+            tracing::warn!("cannot write summary.json: {e:#}");
         }
         Ok(RunSummary {
             steps: self.step,
             last_checkpoint: self.last_checkpoint.clone(),
             metrics: history,
+            report,
         })
     }
 
-    /// Step `step`: train, evaluate, log, plot, checkpoint.
-    fn one_step(&mut self, step: u64, writer: &mut MetricsWriter) -> Result<StepMetrics> {
+    /// Step `step`: train, report, evaluate, log, plot, checkpoint.
+    fn one_step(
+        &mut self,
+        step: u64,
+        writer: &mut MetricsWriter,
+        progress: &mut Progress,
+    ) -> Result<StepMetrics> {
         let (mut m, logs) = self.train_step(step)?;
         self.step = step;
+        let max = self.cfg.train.max_steps;
+        progress.tick(step, &step_message(&m, self.last_eval), || {
+            step_line(&m, max)
+        });
         if self.cfg.train.eval_every > 0
             && step.is_multiple_of(self.cfg.train.eval_every)
             && !self.eval.is_empty()
         {
-            m.eval_accuracy = Some(self.evaluate().context("evaluation")?);
+            let e = self.evaluate().context("evaluation")?;
+            progress.event(&eval_line(step, &e));
+            m.eval_accuracy = Some(e.accuracy);
         }
         writer.write_samples(&logs)?;
         writer.write_step(&m)?;
@@ -490,9 +525,10 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
 
     /// Held-out accuracy: one sample per task at `sampling.eval_temperature`, prompted like
     /// training, through the same loop as `prover eval math` ([`run_eval_items`]) and graded
-    /// by the rewarder (a verifier error counts as wrong). Per-problem results go to
-    /// `eval/step-NNNNNN/results.jsonl` in the run directory.
-    pub fn evaluate(&mut self) -> Result<f64> {
+    /// by the rewarder (a verifier error counts as wrong). Per-problem results, with what the
+    /// rewarder graded in each response, go to `eval/step-NNNNNN/results.jsonl` in the run
+    /// directory.
+    pub fn evaluate(&mut self) -> Result<EvalScore> {
         let n = match self.cfg.data.max_eval {
             0 => self.eval.len(),
             k => k.min(self.eval.len()),
@@ -548,7 +584,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                     }
                     Graded {
                         correct: matches!(o.verdict, Verdict::Accepted),
-                        extracted: None,
+                        extracted: o.graded,
                     }
                 })
                 .collect())
@@ -561,7 +597,19 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
             progress: false,
         };
         let (summary, _) = run_eval_items(&items, &mut source, &mut grade, &settings)?;
-        Ok(summary.accuracy)
+        let score = EvalScore {
+            accuracy: summary.accuracy,
+            correct: summary.correct_samples,
+            total: summary.total_samples,
+        };
+        self.last_eval = Some(score.accuracy);
+        let here = EvalPoint {
+            step: self.step,
+            accuracy: score.accuracy,
+        };
+        let seen: Vec<EvalPoint> = self.best_eval.into_iter().chain([here]).collect();
+        self.best_eval = best_eval(&seen);
+        Ok(score)
     }
 
     /// Samples, judges and keeps groups for one step.
