@@ -89,14 +89,20 @@ fn adversarial_pairs_no_false_positives() {
             fns.push(line);
         }
     }
-    println!("prover on tests/fixtures/answer_adversarial.jsonl ({} pairs)", rows.len());
+    println!(
+        "prover on tests/fixtures/answer_adversarial.jsonl ({} pairs)",
+        rows.len()
+    );
     println!("| class | pairs | false positives | false negatives |");
     println!("|---|---|---|---|");
     for (k, (n, fp, fne)) in &by {
         println!("| {k} | {n} | {fp} | {fne} |");
     }
     println!("| all | {} | {} | {} |", rows.len(), fps.len(), fns.len());
-    println!("policy pairs decided against the competition label: {}", policy.len());
+    println!(
+        "policy pairs decided against the competition label: {}",
+        policy.len()
+    );
     for l in &policy {
         println!("POLICY {l}");
     }
@@ -127,9 +133,16 @@ fn adversarial_extraction_class_no_false_positives() {
         let checker = if r.lenient { &lenient } else { &strict };
         let v = checker.check(&r.reference, &r.response);
         if v.correct && !r.label {
-            fps.push(format!("{}: {:?} vs {:?} -> {:?}", r.id, r.reference, r.response, v));
+            fps.push(format!(
+                "{}: {:?} vs {:?} -> {:?}",
+                r.id, r.reference, r.response, v
+            ));
         }
     }
     assert!(n >= 60, "only {n} extraction pairs");
-    assert!(fps.is_empty(), "extraction false positives:\n{}", fps.join("\n"));
+    assert!(
+        fps.is_empty(),
+        "extraction false positives:\n{}",
+        fps.join("\n")
+    );
 }
