@@ -270,3 +270,16 @@ fn many_boxes_are_refused_without_comparing_each() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn prose_around_the_box_is_not_a_hedge() {
+    // "between" in ordinary prose; a negation about an earlier value
+    assert!(strict(
+        "90",
+        "Hence, the angle between the lines is $\\boxed{90^\\circ}.$"
+    ));
+    assert!(strict("1000", "It is not 10, it is \\boxed{1000}."));
+    assert!(lenient("1000.99", "not it's not 10 it's 1,000.99m²"));
+    assert!(!lenient("5", "The answer is between 4 and 5."));
+    assert!(!lenient("5", "The answer is about 5."));
+}

@@ -11,8 +11,11 @@
 //!   answer back, unless it is directly followed by another value (a digit, sign, `$`, `\`,
 //!   bracket) that is not the answer itself: `\boxed{5}, not 6` keeps 5, `not \boxed{5}` and
 //!   `\boxed{5} is not the answer` do not.
+//!   A negation before an earlier value is about that value: the window before the answer
+//!   starts after the last digit that precedes it (`not 10, it's 1000` keeps 1000).
 //! - A **hedge** word in the window ([`HEDGES`]: `or`, `either`, `maybe`, …) always does: a
-//!   response must commit to one answer.
+//!   response must commit to one answer. In a stated answer's own text ("the answer is …")
+//!   [`PHRASE_HEDGES`] count too (`between 3 and 5`, `about 5`).
 //! - A `?` right after the answer (past closing `$`, `\)`, `\]`, `}` and spaces) makes it a
 //!   question.
 //! - A **retraction** word ([`RETRACTIONS`]: `wait`, `wrong`, `mistake`, …) anywhere after the
@@ -42,8 +45,12 @@ pub const NEGATIONS: &[&str] = &[
 
 /// Words that leave the answer open.
 pub const HEDGES: &[&str] = &[
-    "or", "either", "maybe", "perhaps", "possibly", "might", "whether", "between", "unsure",
+    "or", "either", "maybe", "perhaps", "possibly", "might", "whether", "unsure",
 ];
+
+/// Hedges only when they open a stated answer ("the answer is between 3 and 5"); elsewhere
+/// they are ordinary prose ("the angle between the lines is …").
+pub const PHRASE_HEDGES: &[&str] = &["between", "around", "about", "roughly"];
 
 /// Words after the final answer that take it back.
 pub const RETRACTIONS: &[&str] = &[
@@ -267,7 +274,15 @@ pub fn stance_within(
     hi: usize,
     steps: &mut u64,
 ) -> Option<Stance> {
-    let cs = clause_start_from(s, a, lo, steps);
+    let mut cs = clause_start_from(s, a, lo, steps);
+    // a negation before another value is about that value ("not 10, it's 1000"): the window
+    // before the answer starts after the last digit that precedes it
+    if let Some(k) = s.as_bytes()[cs..a].iter().rposition(|c| c.is_ascii_digit()) {
+        *steps += (a - cs - k) as u64;
+        cs += k + 1;
+    } else {
+        *steps += (a - cs) as u64;
+    }
     let se = sentence_end_until(s, b, hi, steps);
     let mut found = None;
     for (lo, hi) in [(cs, a), (b, se.max(b))] {
@@ -332,7 +347,7 @@ pub fn first_stance_word(text: &str, steps: &mut u64) -> Option<(usize, bool, bo
     let mut n = 0;
     find_word(text, 0, text.len(), steps, |w| {
         let t = w.text();
-        if HEDGES.contains(&t) {
+        if HEDGES.contains(&t) || PHRASE_HEDGES.contains(&t) {
             out = Some((w.start, true, false));
         } else if is_negation(t) {
             out = Some((w.start, false, value_after(text, w.end, &mut n).is_some()));
