@@ -139,9 +139,8 @@ fn main() {
     }
     let g: String = slowest.3.chars().take(60).collect();
     println!(
-        "slowest single pair of {} ({}): {} ({} mode, reference {:?}): {:.2} ms",
+        "slowest single pair of {} (synthetic + adversarial + hostile): {} ({} mode, reference {:?}): {:.2} ms",
         all.len(),
-        "synthetic + adversarial + hostile",
         slowest.1,
         slowest.2,
         g,
