@@ -282,4 +282,10 @@ fn prose_around_the_box_is_not_a_hedge() {
     assert!(lenient("1000.99", "not it's not 10 it's 1,000.99m²"));
     assert!(!lenient("5", "The answer is between 4 and 5."));
     assert!(!lenient("5", "The answer is about 5."));
+    assert!(!lenient("5", "**5**?"));
+    assert!(!strict(
+        "5",
+        "\\text{either } \\boxed{5} \\text{ or } \\boxed{6}"
+    ));
+    assert!(!strict("5", "Not (\\boxed{5})."));
 }

@@ -317,7 +317,7 @@ pub fn stance_within(
     while k < bb.len() && n < 16 {
         *steps += 1;
         match bb[k] {
-            b' ' | b'$' | b'}' | b')' | b']' | b'\\' => k += 1,
+            b' ' | b'*' | b'$' | b'}' | b')' | b']' | b'\\' => k += 1,
             b'?' => return Some(Stance::Question),
             _ => break,
         }
