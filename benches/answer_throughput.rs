@@ -1,6 +1,8 @@
 //! Throughput of the answer checker on `../shared/fixtures/answers/synthetic_pairs.jsonl`:
 //! pairs/s single-threaded and with all cores (std::thread::scope), and how many verdicts
-//! agree with the labels. Run: `cargo bench --bench answer_throughput`.
+//! agree with the labels; then the slowest single pair among those, the adversarial fixture
+//! (`tests/fixtures/answer_adversarial.jsonl`) and a few hostile responses (each timed alone).
+//! Run: `cargo bench --bench answer_throughput`.
 //! Peer: `python3 benches/math_verify_peer.py` (Math-Verify on the same file).
 use std::path::PathBuf;
 use std::time::Instant;
@@ -88,4 +90,88 @@ fn main() {
         n as f64 / best_multi
     );
     println!("| Math-Verify 0.9.0 (reference note) | 1 | 10000 | ~190 | 9200/10000 |");
+
+    // the slowest single pair: each timed alone (best of 2), strict and lenient
+    let mut all: Vec<(String, String, String)> = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            (
+                format!("synthetic line {}", i + 1),
+                p.gold.clone(),
+                p.pred.clone(),
+            )
+        })
+        .collect();
+    let adv = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/answer_adversarial.jsonl"
+    );
+    if let Ok(t) = std::fs::read_to_string(adv) {
+        for v in t
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        {
+            all.push((
+                format!("adversarial {}", v["id"].as_str().unwrap_or("?")),
+                v["reference"].as_str().unwrap_or_default().to_string(),
+                v["response"].as_str().unwrap_or_default().to_string(),
+            ));
+        }
+    }
+    for (name, gold, pred) in hostile() {
+        all.push((name.to_string(), gold, pred));
+    }
+    let strict = AnswerChecker::default();
+    let mut slowest = (0.0f64, String::new(), String::new(), String::new());
+    for (name, gold, pred) in &all {
+        for (mode, c) in [("lenient", &checker), ("strict", &strict)] {
+            let mut best = f64::MAX;
+            for _ in 0..2 {
+                let t = Instant::now();
+                std::hint::black_box(c.check(gold, pred));
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            if best > slowest.0 {
+                slowest = (best, name.clone(), mode.to_string(), gold.clone());
+            }
+        }
+    }
+    let g: String = slowest.3.chars().take(60).collect();
+    println!(
+        "slowest single pair of {} (synthetic + adversarial + hostile): {} ({} mode, reference {:?}): {:.2} ms",
+        all.len(),
+        slowest.1,
+        slowest.2,
+        g,
+        slowest.0 * 1e3
+    );
+}
+
+/// Hostile responses: (name, reference, response).
+fn hostile() -> Vec<(&'static str, String, String)> {
+    vec![
+        (
+            "80k adjacent boxes",
+            "1".into(),
+            "\\boxed{1}".repeat(80_000),
+        ),
+        (
+            "80k different boxes",
+            "1".into(),
+            (0..80_000).map(|i| format!("\\boxed{{{i}}} ")).collect(),
+        ),
+        (
+            "20k nested boxes",
+            "1".into(),
+            format!("{}1{}", "\\boxed{".repeat(20_000), "}".repeat(20_000)),
+        ),
+        (
+            "2 MB before an early box",
+            "7".into(),
+            format!("\\boxed{{7}}{}", " x".repeat(1 << 20)),
+        ),
+        ("1 MB of dollars", "7".into(), "$".repeat(1 << 20)),
+        ("1 MB of backticks", "7".into(), "`".repeat(1 << 20)),
+    ]
 }

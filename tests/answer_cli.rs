@@ -82,3 +82,41 @@ fn pair_exit_codes_and_output() {
     assert_eq!(v["correct"], false);
     assert_eq!(v["extracted"], "3");
 }
+
+#[test]
+fn malformed_line_messages_name_the_problem() {
+    use prover::cli::verify_answers::parse_line;
+    let e = parse_line(r#"{"reference": 3, "response": "\\boxed{3}"}"#).unwrap_err();
+    assert!(
+        e.contains("field `reference` must be a string, found a number"),
+        "{e}"
+    );
+    let e = parse_line(r#"{"reference": "3", "response": null}"#).unwrap_err();
+    assert!(
+        e.contains("field `response` must be a string, found null"),
+        "{e}"
+    );
+    let e = parse_line(r#"{"response": "x"}"#).unwrap_err();
+    assert!(e.contains("missing field `reference`"), "{e}");
+    let e = parse_line(r#"["reference", "response"]"#).unwrap_err();
+    assert!(e.contains("not an object"), "{e}");
+    // a lone surrogate, high or low, followed by text or at the end of the string
+    for (line, esc) in [
+        (r#"{"reference": "1", "response": "\ud800 x"}"#, "\\ud800"),
+        (r#"{"reference": "1", "response": "ab\uDBFF"}"#, "\\uDBFF"),
+        (r#"{"reference": "\udc00", "response": "x"}"#, "\\udc00"),
+        (
+            r#"{"reference": "1", "response": "\ud800\u0041"}"#,
+            "\\ud800",
+        ),
+    ] {
+        let e = parse_line(line).unwrap_err();
+        assert!(
+            e.contains("lone UTF-16 surrogate") && e.contains(esc),
+            "{line}: {e}"
+        );
+        assert!(!e.contains("hex escape"), "{e}");
+    }
+    // a proper pair and an escaped backslash before `u` are fine
+    assert!(parse_line(r#"{"reference": "1", "response": "\ud83d\ude00 \\ud800"}"#).is_ok());
+}

@@ -53,24 +53,21 @@ pub fn run_jsonl(path: &Path, checker: &AnswerChecker, out: &mut impl Write) -> 
         if line.trim().is_empty() {
             continue;
         }
-        let parsed: Result<Value, _> = serde_json::from_str(line);
-        let fields = parsed.as_ref().ok().and_then(|v| {
-            let r = v.get("reference")?.as_str()?;
-            let s = v.get("response")?.as_str()?;
-            Some((v, r, s))
-        });
-        let Some((v, reference, response)) = fields else {
-            malformed += 1;
-            let why = match &parsed {
-                Err(e) => format!("invalid JSON ({e})"),
-                Ok(_) => "missing string field \"reference\" or \"response\"".to_string(),
-            };
-            eprintln!(
-                "{}:{lineno}: {why}; expected a JSON object {{\"id\"?, \"reference\": string, \"response\": string}}",
-                path.display()
-            );
-            continue;
+        let v = match parse_line(line) {
+            Ok(v) => v,
+            Err(why) => {
+                malformed += 1;
+                eprintln!(
+                    "{}:{lineno}: {why}; expected a JSON object {{\"id\"?, \"reference\": string, \"response\": string}}",
+                    path.display()
+                );
+                continue;
+            }
         };
+        let (reference, response) = (
+            v["reference"].as_str().unwrap_or_default(),
+            v["response"].as_str().unwrap_or_default(),
+        );
         let verdict = checker.check(reference, response);
         total += 1;
         correct += verdict.correct as u64;
@@ -121,6 +118,96 @@ fn count_lines(path: &Path) -> Result<u64> {
         r.consume(k);
     }
     Ok(n + (last != b'\n') as u64)
+}
+
+/// One input line as a JSON object with string `reference` and `response`, or what is wrong
+/// with it (no file or line: the caller adds them): invalid JSON, a lone surrogate escape, a
+/// missing field, a field that is not a string.
+pub fn parse_line(line: &str) -> Result<Value, String> {
+    let v: Value = match serde_json::from_str(line) {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(match lone_surrogate(line) {
+                Some((col, esc)) => format!(
+                    "column {col}: `{esc}` is a lone UTF-16 surrogate, which is no character \
+                     (a character above U+FFFF needs a surrogate pair such as \\ud83d\\ude00, \
+                     or raw UTF-8); fix or remove it"
+                ),
+                None => format!("invalid JSON ({e})"),
+            })
+        }
+    };
+    string_field(&v, "reference")?;
+    string_field(&v, "response")?;
+    Ok(v)
+}
+
+/// The string field `name` of a JSON line, or what is wrong with it.
+fn string_field<'a>(v: &'a Value, name: &str) -> Result<&'a str, String> {
+    let found = match v.get(name) {
+        Some(Value::String(s)) => return Ok(s),
+        None if !v.is_object() => {
+            return Err(format!("the line is a JSON {}, not an object", kind(v)))
+        }
+        None => return Err(format!("missing field `{name}`")),
+        Some(x) => kind(x),
+    };
+    Err(format!("field `{name}` must be a string, found {found}"))
+}
+
+/// "a number", "an array", … for messages.
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The first `\uXXXX` escape of a JSON line that is a surrogate not part of a pair: (1-based
+/// column in characters, the escape as written).
+fn lone_surrogate(line: &str) -> Option<(usize, String)> {
+    let b = line.as_bytes();
+    let hex = |k: usize| -> Option<u32> {
+        let h = line.get(k..k + 4)?;
+        u32::from_str_radix(h, 16).ok()
+    };
+    let mut i = 0;
+    let mut in_str = false;
+    while i < b.len() {
+        match b[i] {
+            b'"' => in_str = !in_str,
+            b'\\' if in_str => {
+                if b.get(i + 1) == Some(&b'u') {
+                    if let Some(u) = hex(i + 2) {
+                        let col = line[..i].chars().count() + 1;
+                        let esc = line[i..i + 6].to_string();
+                        if (0xD800..0xDC00).contains(&u) {
+                            let low = (b.get(i + 6) == Some(&b'\\') && b.get(i + 7) == Some(&b'u'))
+                                .then(|| hex(i + 8))
+                                .flatten();
+                            if low.is_some_and(|l| (0xDC00..0xE000).contains(&l)) {
+                                i += 12;
+                                continue;
+                            }
+                            return Some((col, esc));
+                        }
+                        if (0xDC00..0xE000).contains(&u) {
+                            return Some((col, esc));
+                        }
+                    }
+                }
+                i += 2;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Check one pair with the default (strict, boxed-only) checker, printing a human line or a

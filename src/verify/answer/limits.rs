@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 /// Resource limits. All are per checked pair.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
-    /// Longest model response scanned for an answer, bytes (longer ones keep only the tail).
+    /// Longest model response read, bytes; a longer one is not credited. Extraction scans the
+    /// whole response in linear time, so this only bounds memory.
     pub max_response_bytes: usize,
     /// Longest extracted answer / reference that is parsed, bytes.
     pub max_answer_bytes: usize,
@@ -29,7 +30,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_response_bytes: 1 << 20,
+            max_response_bytes: 64 << 20,
             max_answer_bytes: 8 * 1024,
             max_tokens: 4096,
             max_depth: 64,

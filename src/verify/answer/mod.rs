@@ -34,19 +34,27 @@
 //!    `2\frac{1}{2}` = 5/2 (anything else side by side is a product).
 //! 7. Percent signs, degree marks, `\$`, units and `\text{}` words after a number are dropped:
 //!    `28\%` = `28` (not 0.28), `90^\circ` = `90`, `5\text{ cm}` = `5`.
+//! 8. Word answers (`yes`/`no`, `true`/`false`, `even`/`odd`) are compared as words, ignoring
+//!    case and `\text{}` markup, and never parsed ([`words`]).
+//!
+//! Extraction ([`extract`]) decides what the response states: a negated, hedged, questioned or
+//! retracted answer is not credited, and when a response states several different final
+//! answers (boxes not joined as one list), **every** one must be equivalent to the reference.
 pub mod ast;
 pub mod compare;
 pub mod extract;
 pub mod latex;
 pub mod limits;
+pub mod negation;
 pub mod normalize;
 pub mod qwen;
 pub mod surd;
 pub mod value;
+pub mod words;
 
 use serde::{Deserialize, Serialize};
 
-pub use extract::{extract_answer, ExtractMode, ExtractOptions};
+pub use extract::{extract_answer, ExtractMode, ExtractOptions, Extraction};
 pub use limits::Limits;
 
 use compare::{equal, Ctx};
@@ -132,25 +140,55 @@ impl AnswerChecker {
     /// Check a model `response` against a `reference` answer (bare or boxed).
     pub fn check(&self, reference: &str, response: &str) -> Verdict {
         let lim = &self.config.limits;
-        let extracted = extract::extract_with(response, &self.config.extract_options(), lim);
-        let Some(pred) = extracted else {
-            let why = match self.config.mode {
-                ExtractMode::Strict if self.config.extract.is_none() => {
-                    "no \\boxed{} answer in the response (strict mode)"
+        let answers = match extract::extract_detailed(response, &self.config.extract_options(), lim)
+        {
+            Extraction::Answers(v) => v,
+            Extraction::Refused { answer, why } => {
+                return Verdict {
+                    correct: false,
+                    extracted: answer,
+                    reason: format!("not credited: {why}"),
                 }
-                _ => "no answer found in the response",
-            };
-            return Verdict {
-                correct: false,
-                extracted: None,
-                reason: why.into(),
-            };
+            }
+            Extraction::Nothing => {
+                let why = match self.config.mode {
+                    ExtractMode::Strict if self.config.extract.is_none() => {
+                        "no \\boxed{} answer in the response (strict mode)"
+                    }
+                    _ => "no answer found in the response",
+                };
+                return Verdict {
+                    correct: false,
+                    extracted: None,
+                    reason: why.into(),
+                };
+            }
         };
         let gold = self.reference_answer(reference);
-        let (correct, reason) = self.compare_answers(&gold, &pred);
+        let n = answers.len();
+        let mut reason = String::new();
+        for (k, pred) in answers.iter().enumerate() {
+            let (correct, why) = self.compare_answers(&gold, pred);
+            if !correct {
+                let why = if n > 1 {
+                    format!("answer {} of {n} stated ({pred:?}): {why}", k + 1)
+                } else {
+                    why
+                };
+                return Verdict {
+                    correct: false,
+                    extracted: Some(pred.clone()),
+                    reason: why,
+                };
+            }
+            reason = why;
+        }
+        if n > 1 {
+            reason = format!("{reason} (all {n} answers stated)");
+        }
         Verdict {
-            correct,
-            extracted: Some(pred),
+            correct: true,
+            extracted: answers.last().cloned(),
             reason,
         }
     }
@@ -180,6 +218,14 @@ impl AnswerChecker {
                 false,
                 format!("answer longer than {} bytes", lim.max_answer_bytes),
             );
+        }
+        let (wg, wp) = (words::word_answer(gold), words::word_answer(pred));
+        if wg.is_some() || wp.is_some() {
+            return if wg == wp {
+                (true, "same word answer".into())
+            } else {
+                (false, "word answers differ".into())
+            };
         }
         let kg = text_key(gold);
         if !kg.is_empty() && kg == text_key(pred) {

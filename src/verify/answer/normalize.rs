@@ -15,13 +15,14 @@ pub fn prepare(s: &str) -> String {
     if s.contains("\\\\") {
         let mut out = String::with_capacity(s.len());
         let b: Vec<char> = s.chars().collect();
+        let has_begin = s.contains("\\begin");
         let mut i = 0;
         while i < b.len() {
             if b[i] == '\\' && i + 2 < b.len() && b[i + 1] == '\\' && b[i + 2].is_ascii_alphabetic()
             {
                 // keep `\\` row separators before a letter inside matrices only when the
                 // matrix environment is present
-                if !s.contains("\\begin") {
+                if !has_begin {
                     out.push('\\');
                     i += 2;
                     continue;
