@@ -1,17 +1,21 @@
 //! Lean 4 verifier: decides, soundly, whether a Lean proof proves the stated theorem.
 //!
 //! Layers (each in its own file; only the pool, soundness and verdict types are public):
+//! - [`batch`]: JSONL in, JSONL out, for the RL path (`prover verify FILE.jsonl --lean`).
 //! - `transport`: framing over a child's stdio (REPL blank-line framing, LSP Content-Length).
 //! - `protocol`: typed REPL requests/replies and the LSP messages we use.
 //! - `worker`: owns one REPL process (process group, `RLIMIT_AS`, header env, kill).
+//! - [`sandbox`]: what each Lean process may do (network, filesystem, rlimits), probed once.
 //! - `lsp_worker`: drives `lean --server` for one whole file.
 //! - [`pool`]: scheduling, backpressure, retry, cache, metrics.
 //! - [`soundness`]: assembly, static guard, post-checks, `--against` comparison.
 //! - [`verdict`]: what every job gets back.
+pub mod batch;
 mod lexer;
 mod lsp_worker;
 pub mod pool;
 mod protocol;
+pub mod sandbox;
 pub mod soundness;
 mod transport;
 pub mod verdict;
@@ -20,6 +24,7 @@ mod worker;
 pub use lsp_worker::verify_file_lsp;
 pub use pool::{Job, LeanCommand, Pool, PoolConfig, PoolMetrics};
 pub use pool::{ProbeReply, ReplProbe};
+pub use sandbox::{SandboxConfig, SandboxReport, SandboxSupport};
 pub use soundness::{
     assemble, decide_from_repl_replies, guard_proof_body, plan_file, statement_without_sorry,
     Assembled, AxiomPolicy,
