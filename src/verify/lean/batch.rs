@@ -67,10 +67,11 @@ pub fn parse_line(text: &str, file: &Path, line: usize) -> BatchEntry {
             }
         }
     };
-    let id = value.get("id").cloned().unwrap_or(Value::Null);
+    let mut id = value.get("id").cloned().unwrap_or(Value::Null);
     let job = match serde_json::from_value::<Line>(value) {
         Err(e) => Err(at(format!("{e}; {SHAPE}"))),
         Ok(l) => {
+            id = l.id;
             let header = l.header.unwrap_or_default();
             match (l.proof, l.code) {
                 (Some(proof), None) => Ok(Job::Proof {

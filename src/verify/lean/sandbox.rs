@@ -151,7 +151,7 @@ fn landlock_abi() -> u32 {
             libc::SYS_landlock_create_ruleset,
             std::ptr::null::<libc::c_void>(),
             0usize,
-            LANDLOCK_CREATE_RULESET_VERSION,
+            LANDLOCK_CREATE_RULESET_VERSION as libc::c_ulong,
         )
     };
     if v < 0 {
@@ -344,18 +344,14 @@ pub(crate) fn prepare(
     }
     if cfg.landlock && s.landlock_abi > 0 {
         plan.landlock_fd = landlock_ruleset(&dir, &cfg.writable_paths, s.landlock_abi)
-            .map_err(|e| std::io::Error::other(format!("Landlock ruleset: {e}")))?;
+            .map_err(|e| std::io::Error::other(format!("Landlock ruleset: {e:#}")))?;
     }
     Ok((guard, plan))
 }
 
 /// Read and execute everywhere; write only beneath `tmp`, `/dev/null` and `writable`; no TCP;
 /// no signals or abstract sockets outside the sandbox (each as far as `abi` allows).
-fn landlock_ruleset(
-    tmp: &Path,
-    writable: &[PathBuf],
-    abi: u32,
-) -> Result<Option<OwnedFd>, landlock::RulesetError> {
+fn landlock_ruleset(tmp: &Path, writable: &[PathBuf], abi: u32) -> anyhow::Result<Option<OwnedFd>> {
     use landlock::{
         Access, AccessFs, AccessNet, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr,
         Scope, ABI,
@@ -375,8 +371,9 @@ fn landlock_ruleset(
     if abi >= 6 {
         rs = rs.scope(Scope::from_all(abi_v))?;
     }
-    let path_rule = |p: &Path, access| -> Result<_, landlock::RulesetError> {
-        Ok(PathBeneath::new(PathFd::new(p)?, access))
+    let path_rule = |p: &Path, access| -> anyhow::Result<_> {
+        let fd = PathFd::new(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        Ok(PathBeneath::new(fd, access))
     };
     let mut created = rs
         .create()?
@@ -431,10 +428,18 @@ impl ChildPlan {
             return Err(err());
         }
         if let Some(fd) = &self.landlock_fd {
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            // variadic calls: pass full-width zeros (the kernel checks the unused arguments)
+            let (one, zero): (libc::c_ulong, libc::c_ulong) = (1, 0);
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, one, zero, zero, zero) != 0 {
                 return Err(err());
             }
-            if libc::syscall(libc::SYS_landlock_restrict_self, fd.as_raw_fd(), 0) != 0 {
+            let no_flags: libc::c_uint = 0;
+            if libc::syscall(
+                libc::SYS_landlock_restrict_self,
+                fd.as_raw_fd() as libc::c_long,
+                no_flags as libc::c_long,
+            ) != 0
+            {
                 return Err(err());
             }
         }
