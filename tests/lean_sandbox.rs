@@ -230,3 +230,51 @@ async fn the_metrics_say_what_the_sandbox_enforces() {
     );
     assert!(off.verify(job("simp")).await.is_accepted());
 }
+
+/// The stand-in answers the sentinel in both modes the way the REPL answers `#check` (one info
+/// message `N : Nat` at 1:0–1:6 and a new env; the shape of `def_eval` / `dup_msg` in the
+/// recorded transcripts), so the pool's seal can be tested on replayed transcripts too.
+#[tokio::test]
+async fn both_stand_in_modes_answer_the_sentinel() {
+    use prover::verify::lean::ReplProbe;
+    let replay_dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/repl");
+    let mut modes = vec![vec!["--sim".to_string()]];
+    if replay_dir.is_dir() {
+        modes.push(vec!["--replay".into(), replay_dir.display().to_string()]);
+    } else {
+        eprintln!(
+            "skipping the replay mode: {} is missing",
+            replay_dir.display()
+        );
+    }
+    for args in modes {
+        let cmd = LeanCommand {
+            program: env!("CARGO_BIN_EXE_repl-standin").to_string(),
+            args: args.clone(),
+            cwd: None,
+            env: Vec::new(),
+        };
+        let mut probe = ReplProbe::start(&cmd, Duration::from_secs(20)).unwrap();
+        let r = probe
+            .request(r##"{"cmd": "#check (340282366920938463463374607431768211455 : Nat)"}"##)
+            .await
+            .unwrap();
+        assert_eq!(r.kind, "command", "{args:?}: {}", r.raw);
+        let v: serde_json::Value = serde_json::from_str(&r.raw).unwrap();
+        assert_eq!(
+            v["messages"],
+            serde_json::json!([{"severity": "info", "pos": {"line": 1, "column": 0},
+                "endPos": {"line": 1, "column": 6},
+                "data": "340282366920938463463374607431768211455 : Nat"}]),
+            "{args:?}"
+        );
+        assert!(v["env"].is_u64(), "{args:?}: {}", r.raw);
+        // anything else after `#check` is not a sentinel and gets no invented answer
+        let other = probe
+            .request(r##"{"cmd": "#check (x : Nat)"}"##)
+            .await
+            .unwrap();
+        assert!(!other.raw.contains("x : Nat"), "{args:?}: {}", other.raw);
+    }
+}

@@ -183,7 +183,10 @@ fn check_reply(v: &Value, env: u64) -> Option<Value> {
     if term.is_empty() || !term.chars().all(|c| c.is_ascii_digit()) || ty != "Nat" {
         return None;
     }
-    Some(json!({"messages": [msg("info", 1, 0, &format!("{term} : {ty}"))], "env": env}))
+    // the message spans the `#check` keyword (1:0–1:6), as in the recorded transcripts
+    let m = json!({"severity": "info", "pos": {"line": 1, "column": 0},
+                   "endPos": {"line": 1, "column": 6}, "data": format!("{term} : {ty}")});
+    Some(json!({"messages": [m], "env": env}))
 }
 
 struct SimEnv {
