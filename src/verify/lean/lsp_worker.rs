@@ -1,11 +1,12 @@
 //! The LSP driver: check one whole file with `lake env lean --server` over stdio.
 //!
-//! initialize → initialized → didOpen(file + one `#print axioms NAME` line per theorem, version
-//! 1) → `textDocument/waitForDiagnostics` (answered once the file is elaborated) → didChange
-//! (version 2: the same text plus a `#check (NONCE : Nat)` sentinel line) → waitForDiagnostics,
-//! collecting `textDocument/publishDiagnostics` meanwhile (sealing: see [`lsp_session`]). Diagnostics on
-//! the appended `#print axioms` lines are the axiom reports (matched by position, so a
-//! `trace` message in the user's file cannot fake one); all others are the file's messages.
+//! initialize → initialized → didOpen (version one: the file plus one `#print axioms NAME`
+//! line per theorem) → `textDocument/waitForDiagnostics` (answered once the file is
+//! elaborated) → didChange (version two: the same text plus a `#check (NONCE : Nat)` sentinel
+//! line) → waitForDiagnostics, collecting `textDocument/publishDiagnostics` meanwhile (sealing:
+//! see [`lsp_session`]). Diagnostics on the appended `#print axioms` lines are the axiom
+//! reports (matched by position, so a `trace` message in the user's file cannot fake one); all
+//! others are the file's messages.
 use std::time::{Duration, Instant};
 
 use lsp_types::{
