@@ -85,6 +85,7 @@ async fn a_hang_times_out_kills_the_group_retries_once_then_reports_an_error() {
         vec![("STANDIN_PID_FILE".into(), pid_file.display().to_string())],
     );
     cfg.timeout = Duration::from_millis(800);
+    cfg.sandbox.writable_paths.push(dir.path().to_path_buf());
     let pool = Pool::new(cfg);
     let v = pool.verify(job("exact SIM_HANG")).await;
     assert!(
@@ -125,6 +126,7 @@ async fn a_crash_is_retried_once_on_a_fresh_worker() {
         &["--sim", "--state-dir", dir.path().to_str().unwrap()],
         Vec::new(),
     );
+    cfg.sandbox.writable_paths.push(dir.path().to_path_buf());
     let pool = Pool::new(cfg);
     let v = pool.verify(job("exact SIM_CRASH_ONCE:k1")).await;
     assert!(v.is_accepted(), "{v:?}");
@@ -211,6 +213,7 @@ async fn a_mixed_batch_gets_exactly_one_matching_verdict_per_job() {
         &["--sim", "--state-dir", dir.path().to_str().unwrap()],
         Vec::new(),
     );
+    cfg.sandbox.writable_paths.push(dir.path().to_path_buf());
     cfg.queue_capacity = 4;
     cfg.timeout = Duration::from_secs(2);
     cfg.max_jobs_per_worker = 5;

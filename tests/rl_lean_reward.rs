@@ -10,6 +10,14 @@ use prover::rl::task::Task;
 use prover::verify::lean::{LeanCommand, Pool, PoolConfig};
 
 fn rewarder() -> LeanRewarder {
+    rewarder_with(Duration::from_secs(10), Vec::new(), None)
+}
+
+fn rewarder_with(
+    timeout: Duration,
+    env: Vec<(String, String)>,
+    writable: Option<std::path::PathBuf>,
+) -> LeanRewarder {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .worker_threads(2)
@@ -21,10 +29,11 @@ fn rewarder() -> LeanRewarder {
             program: env!("CARGO_BIN_EXE_repl-standin").to_string(),
             args: vec!["--sim".into()],
             cwd: None,
-            env: Vec::new(),
+            env,
         });
         c.workers = 2;
-        c.timeout = Duration::from_secs(10);
+        c.timeout = timeout;
+        c.sandbox.writable_paths.extend(writable);
         Pool::new(c)
     };
     LeanRewarder::new(rt, pool, ProofPromptStyle::Complete)
@@ -86,7 +95,8 @@ fn lean_verdicts_become_rewards() {
         "{:?}",
         out[1][0]
     );
-    // a crashing checker is an error (the trainer re-checks once, then drops), never a reward
+    // a crashing checker is an error (final: the pool retried it; the trainer drops it), never
+    // a reward
     assert!(
         matches!(&out[1][1].verdict, Verdict::Error(_)),
         "{:?}",
@@ -97,4 +107,30 @@ fn lean_verdicts_become_rewards() {
     bare.meta = serde_json::Value::Null;
     let e = format!("{:#}", r.judge(&bare, &["simp".into()]).unwrap_err());
     assert!(e.contains("t_c") && e.contains("formal"), "{e}");
+}
+
+/// A hanging proof costs one timeout plus one retry end to end: the pool tries it twice, and
+/// the trainer, told that the rewarder retries on its own, does not ask again.
+#[test]
+fn a_hang_is_attempted_twice_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("hangs.log");
+    let mut r = rewarder_with(
+        Duration::from_millis(600),
+        vec![("STANDIN_HANG_LOG".into(), log.display().to_string())],
+        Some(dir.path().to_path_buf()),
+    );
+    assert!(r.retries_errors_itself());
+    let a = task("t_hang");
+    let out = r
+        .judge_batch(&[(&a, vec!["\n  exact SIM_HANG\n```".to_string()])])
+        .unwrap();
+    assert!(
+        matches!(&out[0][0].verdict, Verdict::Error(m) if m.contains("did not answer")),
+        "{:?}",
+        out[0][0]
+    );
+    let attempts = std::fs::read_to_string(&log).unwrap().lines().count();
+    assert_eq!(attempts, 2, "one attempt plus one retry");
+    assert_eq!(r.pool().metrics().timeouts, 2);
 }

@@ -477,6 +477,62 @@ fn verifier_errors_are_retried_once() {
     assert!(s.metrics.iter().all(|m| m.samples == 32));
 }
 
+/// A verifier that retries on its own (like the Lean pool): its errors (here: every completion
+/// of odd length) are final, so the trainer must not judge them again (that would double the
+/// attempts of a hanging proof).
+struct RetriesItself;
+
+impl Rewarder for RetriesItself {
+    fn judge(&mut self, _task: &Task, completions: &[String]) -> Result<Vec<RewardOutcome>> {
+        Ok(completions
+            .iter()
+            .map(|c| RewardOutcome {
+                verdict: if c.len() % 2 == 1 {
+                    Verdict::Error("timed out, then timed out again".into())
+                } else if c.split_whitespace().any(|t| t == "7") {
+                    Verdict::Accepted
+                } else {
+                    Verdict::Rejected("no 7".into())
+                },
+                well_formed: true,
+                graded: None,
+            })
+            .collect())
+    }
+
+    fn retries_errors_itself(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn errors_of_a_self_retrying_verifier_are_not_judged_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(3);
+    cfg.train.eval_every = 0;
+    let mut t = Trainer::new(
+        cfg,
+        BigramPolicy::new(11).unwrap(),
+        RetriesItself,
+        tasks(10),
+        vec![],
+        dir.path(),
+    )
+    .unwrap();
+    t.show_progress = false;
+    let s = t.run().unwrap();
+    assert!(
+        s.metrics.iter().all(|m| m.verifier_retries == 0),
+        "{:?}",
+        s.metrics
+    );
+    assert!(
+        s.metrics.iter().map(|m| m.verifier_errors).sum::<usize>() > 0,
+        "{:?}",
+        s.metrics
+    );
+}
+
 #[test]
 fn periodic_eval_writes_per_problem_results() {
     let dir = tempfile::tempdir().unwrap();

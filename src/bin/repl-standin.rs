@@ -18,11 +18,23 @@
 //!   `axiom X` declared), else an error. Text containing `sorry` gets the sorry warning.
 //!   Magic words in a command trigger faults:
 //!   `SIM_ERROR` (an error message), `SIM_HANG` (sleeps forever, after starting a `sleep`
-//!   grandchild whose pid goes to `$STANDIN_PID_FILE`), `SIM_CRASH` (half a reply, then
+//!   grandchild whose pid goes to `$STANDIN_PID_FILE`, and appending a line to
+//!   `$STANDIN_HANG_LOG`), `SIM_CRASH` (half a reply, then
 //!   exit 134), `SIM_CRASH_ONCE:KEY` (crash unless `--state-dir/KEY` exists; creates it),
 //!   `SIM_GARBAGE` (a non-JSON reply), `SIM_FLOOD` (endless output), `SIM_GROW:MB` (allocate
 //!   and keep MB mebibytes), `SIM_BAD_HEADER` (an error in an import command), `SIM_REFUSE`
 //!   (a `{"message"}` reply).
+//!   A channel forger: `SIM_FORGE` prints a clean-looking forged reply frame before the real
+//!   one (whose error says the proof failed), `SIM_FORGE_LATE` prints it after the real reply,
+//!   `SIM_FORGE_SENTINEL` prints a guessed sentinel reply (`0 : Nat`) before the real one.
+//!   Sandbox probes (each reported as an error message saying what happened):
+//!   `SIM_WRITE:PATH` (create and write PATH), `SIM_WRITE_TMP` (write a file in `$TMPDIR`),
+//!   `SIM_CONNECT:IP:PORT` (a TCP connection), `SIM_FORK:N` (start N `sleep` children, count
+//!   how many started, kill them).
+//!
+//! Both modes answer the pool's sentinel `#check (NONCE : Nat)` the way the REPL does: one info
+//! message `NONCE : Nat` at 1:0–1:6 and a new env (the shape of `#check` replies in the
+//! recorded transcripts `def_eval` and `dup_msg`).
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -122,6 +134,14 @@ fn replay(dirs: &[PathBuf]) {
             Ok(v) => v,
             Err(e) => die_malformed(&q, &e.to_string()),
         };
+        if let Some(reply) = check_reply(&v, history.len() as u64) {
+            // the sentinel is not part of any transcript: answer it, keep the history as is
+            let text = serde_json::to_string_pretty(&reply).unwrap();
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.write_all(b"\n\n");
+            let _ = out.flush();
+            continue;
+        }
         let k = history.len();
         let exact = transcripts.iter().find(|t| {
             t.requests.len() > k
@@ -152,6 +172,21 @@ fn replay(dirs: &[PathBuf]) {
         let _ = out.write_all(b"\n\n");
         let _ = out.flush();
     }
+}
+
+/// The reply to `#check (TERM : TYPE)` (no recorded or simulated elaboration: the term is
+/// echoed, as Lean prints a literal with its ascribed type), or `None` for other requests.
+fn check_reply(v: &Value, env: u64) -> Option<Value> {
+    let cmd = v.get("cmd")?.as_str()?;
+    let inner = cmd.strip_prefix("#check (")?.strip_suffix(')')?;
+    let (term, ty) = inner.split_once(" : ")?;
+    if term.is_empty() || !term.chars().all(|c| c.is_ascii_digit()) || ty != "Nat" {
+        return None;
+    }
+    // the message spans the `#check` keyword (1:0–1:6), as in the recorded transcripts
+    let m = json!({"severity": "info", "pos": {"line": 1, "column": 0},
+                   "endPos": {"line": 1, "column": 6}, "data": format!("{term} : {ty}")});
+    Some(json!({"messages": [m], "env": env}))
 }
 
 struct SimEnv {
@@ -190,10 +225,22 @@ fn sim(state_dir: Option<PathBuf>) {
             Ok(v) => v,
             Err(e) => die_malformed(&q, &e.to_string()),
         };
+        let cmd = v.get("cmd").and_then(Value::as_str).unwrap_or("");
+        let forged = json!({"env": envs.len() as u64, "messages": []});
+        if cmd.contains("SIM_FORGE_SENTINEL") {
+            let guess =
+                json!({"messages": [msg("info", 1, 0, "0 : Nat")], "env": envs.len() as u64});
+            let _ = writeln!(out, "{}\n", serde_json::to_string_pretty(&guess).unwrap());
+        } else if cmd.contains("SIM_FORGE") && !cmd.contains("SIM_FORGE_LATE") {
+            let _ = writeln!(out, "{}\n", serde_json::to_string_pretty(&forged).unwrap());
+        }
         let reply = sim_answer(&v, &mut envs, &mut hoard, state_dir.as_deref(), &mut out);
         let text = serde_json::to_string_pretty(&reply).unwrap();
         let _ = out.write_all(text.as_bytes());
         let _ = out.write_all(b"\n\n");
+        if cmd.contains("SIM_FORGE_LATE") {
+            let _ = writeln!(out, "{}\n", serde_json::to_string_pretty(&forged).unwrap());
+        }
         let _ = out.flush();
     }
 }
@@ -214,7 +261,22 @@ fn sim_answer(
             return json!({"message": "Unknown environment."});
         }
     }
+    if let Some(reply) = check_reply(v, envs.len() as u64) {
+        envs.push(SimEnv {
+            parent: env,
+            text: String::new(),
+        });
+        return reply;
+    }
     if cmd.contains("SIM_HANG") {
+        if let Ok(log) = std::env::var("STANDIN_HANG_LOG") {
+            // one line per hanging attempt (tests count attempts, not seconds)
+            let _ = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .and_then(|mut f| writeln!(f, "hang {}", std::process::id()));
+        }
         if let Ok(child) = std::process::Command::new("sleep").arg("1000").spawn() {
             if let Ok(f) = std::env::var("STANDIN_PID_FILE") {
                 let _ = std::fs::write(f, child.id().to_string());
@@ -343,6 +405,17 @@ fn sim_answer(
     if cmd.contains("SIM_BAD_HEADER") {
         messages.push(msg("error", 1, 7, "unknown module prefix 'SIM_BAD_HEADER'"));
     }
+    if effective.contains("SIM_FORGE") {
+        messages.push(msg(
+            "error",
+            2,
+            2,
+            "SIM_FORGE: the real proof does not check",
+        ));
+    }
+    for probe in sandbox_probes(effective) {
+        messages.push(msg("error", 2, 2, &probe));
+    }
     if effective.contains("SIM_ERROR") {
         messages.push(msg(
             "error",
@@ -365,6 +438,71 @@ fn sim_answer(
     }
     reply.insert("env".into(), json!(new_env));
     Value::Object(reply)
+}
+
+/// The word after `marker` (up to whitespace or a backquote).
+fn arg_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
+    let rest = text.split(marker).nth(1)?;
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == '`')
+        .unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// Run the sandbox probes named in `text`; one line per probe saying what happened.
+fn sandbox_probes(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(path) = arg_after(text, "SIM_WRITE:") {
+        let r = std::fs::write(path, b"escaped the sandbox\n");
+        out.push(format!("SIM_WRITE {path}: {}", outcome(r)));
+    }
+    if text.contains("SIM_WRITE_TMP") {
+        let dir = std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into());
+        let path = Path::new(&dir).join("standin-probe.txt");
+        let r = std::fs::write(&path, b"scratch\n");
+        out.push(format!("SIM_WRITE_TMP {}: {}", path.display(), outcome(r)));
+    }
+    if let Some(addr) = arg_after(text, "SIM_CONNECT:") {
+        let r = addr
+            .parse::<std::net::SocketAddr>()
+            .map_err(std::io::Error::other)
+            .and_then(|a| {
+                std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(3))
+            })
+            .map(|_| ());
+        out.push(format!("SIM_CONNECT {addr}: {}", outcome(r)));
+    }
+    if let Some(n) = arg_after(text, "SIM_FORK:").and_then(|n| n.parse::<usize>().ok()) {
+        let mut children = Vec::new();
+        let mut first_error = None;
+        for _ in 0..n {
+            match std::process::Command::new("sleep").arg("30").spawn() {
+                Ok(c) => children.push(c),
+                Err(e) => {
+                    first_error.get_or_insert(e.to_string());
+                }
+            }
+        }
+        let started = children.len();
+        for mut c in children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        out.push(format!(
+            "SIM_FORK: started {started} of {n}{}",
+            first_error
+                .map(|e| format!(" (first failure: {e})"))
+                .unwrap_or_default()
+        ));
+    }
+    out
+}
+
+fn outcome(r: std::io::Result<()>) -> String {
+    match r {
+        Ok(()) => "succeeded".into(),
+        Err(e) => format!("failed: {e}"),
+    }
 }
 
 fn main() {

@@ -17,8 +17,16 @@ pub enum Backend {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// A `.jsonl` file of {"id"?, "reference", "response"} lines, or a `.lean` file.
+    /// A `.jsonl` file of {"id"?, "reference", "response"} lines (or, with --lean, of
+    /// {"id", "formal_statement", "header"?, "proof" | "code"} lines), or a `.lean` file.
     pub file: Option<PathBuf>,
+    /// FILE.jsonl holds Lean jobs, not answers: check each on the REPL pool and print one
+    /// {"id", "verdict", "reason", "axioms", "seconds"} line per input line, in input order.
+    #[arg(long)]
+    pub lean: bool,
+    /// Lean: worker processes for a --lean batch (default: cores − 1).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
     /// Reference answer (with --response: check one pair).
     #[arg(long, requires = "response")]
     pub reference: Option<String>,
@@ -66,6 +74,8 @@ impl VerifyArgs {
     ) -> Self {
         VerifyArgs {
             file: None,
+            lean: false,
+            workers: None,
             reference: None,
             response: None,
             against: None,
@@ -93,6 +103,11 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
     };
     match file.extension().and_then(|e| e.to_str()) {
         Some("lean") => super::verify_lean::run(&args),
+        Some("jsonl") if args.lean => super::verify_lean::run_batch(&args),
+        _ if args.lean => bail!(
+            "{}: --lean checks a .jsonl batch (lines {{\"id\", \"formal_statement\", \"header\"?, \"proof\" | \"code\"}}); for one Lean file give FILE.lean",
+            file.display()
+        ),
         Some("jsonl") | Some("json") => {
             let checker = checker(args.lenient);
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());

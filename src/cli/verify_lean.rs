@@ -1,6 +1,10 @@
 //! `prover verify FILE.lean [--against REF.lean] [--backend repl|lsp] [--repl-cmd CMD]
 //! [--timeout S] [--allow-native-decide] [--json]`: check a whole Lean file.
 //! Exit codes: 0 every theorem accepted, 1 rejected, 2 could not check.
+//!
+//! `prover verify FILE.jsonl --lean [same pool options] [--workers N]`: a batch for the RL path
+//! (format and exit codes in [`crate::verify::lean::batch`]); records go to stdout in input
+//! order, malformed lines are also reported on stderr with their file and line.
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -10,7 +14,8 @@ use serde_json::json;
 use crate::cli::verify::{Backend, VerifyArgs};
 use crate::verify::lean::memory::WorkerChoice;
 use crate::verify::lean::{
-    plan_file, verify_file_lsp, AxiomPolicy, Job, LeanCommand, Pool, PoolConfig, Status, Verdict,
+    batch, plan_file, verify_file_lsp, AxiomPolicy, Job, LeanCommand, Pool, PoolConfig, Status,
+    Verdict,
 };
 
 /// How to install Lean for prover (printed when `lake` or the REPL is missing).
@@ -174,6 +179,49 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
         Status::Rejected { .. } => 1,
         Status::Error { .. } => 2,
     })
+}
+
+/// Check `args.file` (a `.jsonl` batch of Lean jobs). Returns the exit code.
+pub fn run_batch(args: &VerifyArgs) -> Result<u8> {
+    use std::io::Write;
+    let file = args
+        .file
+        .as_ref()
+        .context("give a .jsonl file to check: prover verify FILE.jsonl --lean")?;
+    if args.backend == Backend::Lsp {
+        anyhow::bail!(
+            "--lean batches run on the REPL pool; --backend lsp checks one FILE.lean at a time"
+        );
+    }
+    let text = read(file)?;
+    let entries = batch::parse_batch(&text, file);
+    let stdout = std::io::stdout();
+    let emit = |rec: serde_json::Value| {
+        let mut out = stdout.lock();
+        let _ = writeln!(out, "{rec}");
+        let _ = out.flush();
+    };
+    let malformed = |why: &str| eprintln!("{why}");
+    let summary = match lean_command(args) {
+        Err(why) => {
+            eprintln!("{why}");
+            batch::fail_all(entries, &why, emit, malformed)
+        }
+        Ok(cmd) => {
+            let workers = args.workers.unwrap_or_else(default_workers);
+            let (rt, pool) = start_pool(cmd, workers, args.timeout, args.allow_native_decide)?;
+            rt.block_on(batch::run_batch(&pool, entries, emit, malformed))
+        }
+    };
+    eprintln!(
+        "{}: {} accepted, {} rejected, {} errors, {} malformed lines",
+        file.display(),
+        summary.accepted,
+        summary.rejected,
+        summary.errors,
+        summary.malformed
+    );
+    Ok(summary.exit_code())
 }
 
 /// The `--json` object for a verdict.

@@ -2,7 +2,9 @@
 //! eval minif2f`), the file is assembled from the task's trusted header and statement, and the
 //! verifier pool checks it with all its soundness checks. Reward 1 only for
 //! [`Status::Accepted`]; a completion with no proof is malformed (reward 0, format penalty);
-//! a verifier error is [`Verdict::Error`] (the trainer re-checks it once, then drops it).
+//! a verifier error is [`Verdict::Error`], final: the pool already retried the job once on a
+//! fresh worker, so the trainer does not re-check it (a hang costs one timeout plus one retry
+//! end to end) and drops the sample.
 //! A whole step's proofs go to the pool at once, so its workers check them in parallel, and
 //! [`Rewarder::submit`] returns before they finish, so the trainer generates the next prompts
 //! while Lean checks.
@@ -43,6 +45,11 @@ impl Rewarder for LeanRewarder {
 
     fn judge_batch(&mut self, groups: &[(&Task, Vec<String>)]) -> Result<Vec<Vec<RewardOutcome>>> {
         self.submit(groups)?.wait()
+    }
+
+    /// The pool retries a crashed or timed-out job once itself.
+    fn retries_errors_itself(&self) -> bool {
+        true
     }
 
     /// Extracts the bodies now, hands the proofs to the pool's workers and returns at once.

@@ -147,6 +147,14 @@ pub trait Rewarder {
     fn submit(&mut self, groups: &[(&Task, Vec<String>)]) -> Result<Judging> {
         Ok(Judging::Done(self.judge_batch(groups)?))
     }
+
+    /// True when this rewarder's [`Verdict::Error`] already comes after its own retry (the
+    /// Lean pool re-runs a failed or timed-out job once on a fresh worker). The trainer then
+    /// takes the error as final instead of re-checking, so a hanging proof costs one timeout
+    /// plus one retry end to end, not four timeouts. Default: false (the trainer re-checks).
+    fn retries_errors_itself(&self) -> bool {
+        false
+    }
 }
 
 /// Outcomes of [`Rewarder::submit`]: ready, or being computed in the background.

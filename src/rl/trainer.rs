@@ -109,7 +109,9 @@ fn enforce_prompt_limit<P: Policy>(
 
 /// Given a step's first verdicts `out`, every completion whose verdict is a verifier error (a
 /// crashed or timed-out checker, not a rejection) is checked once more, and the second
-/// verdict stands. `retries` counts the re-checks.
+/// verdict stands. `retries` counts the re-checks. A rewarder that retries on its own
+/// ([`Rewarder::retries_errors_itself`], the Lean pool) is not asked again: its errors are
+/// final, so the number of attempts per completion stays at two.
 fn retry_errors<R: Rewarder>(
     rewarder: &mut R,
     batch: &[(&Task, Vec<String>)],
@@ -122,6 +124,9 @@ fn retry_errors<R: Rewarder>(
             out.len(),
             batch.len()
         );
+    }
+    if rewarder.retries_errors_itself() {
+        return Ok(out);
     }
     // (group index, completion indices) of the errors, and the same completions to re-judge
     let mut slots: Vec<(usize, Vec<usize>)> = Vec::new();

@@ -1,11 +1,14 @@
 //! The LSP driver: check one whole file with `lake env lean --server` over stdio.
 //!
-//! initialize → initialized → didOpen(file + one `#print axioms NAME` line per theorem) →
-//! `textDocument/waitForDiagnostics` (answered once the file is elaborated), collecting
-//! `textDocument/publishDiagnostics` and Lean's `$/lean/fileProgress` meanwhile. Diagnostics on
-//! the appended `#print axioms` lines are the axiom reports (matched by position, so a
-//! `trace` message in the user's file cannot fake one; and only information-severity ones, so
-//! an error reported on such a line still rejects); all others are the file's messages.
+//! initialize → initialized → didOpen (version one: the file plus one `#print axioms NAME`
+//! line per theorem) → `textDocument/waitForDiagnostics` (answered once the file is
+//! elaborated) → didChange (version two: the same text plus a `#check (NONCE : Nat)` sentinel
+//! line) → waitForDiagnostics, collecting `textDocument/publishDiagnostics` meanwhile (sealing:
+//! see [`lsp_session`]). Diagnostics on the appended `#print axioms` lines are the axiom
+//! reports (matched by position, so a `trace` message in the user's file cannot fake one); all
+//! others are the file's messages. Only information-severity messages there count as axiom
+//! reports, so an error reported on such a line (e.g. the parse error of an unfinished last
+//! declaration) still rejects.
 //!
 //! The file URI is absolute and percent-escaped ([`file_uri`]); stderr is drained; the process
 //! group's private memory is watched against `rss_limit_bytes` (see `memory`).
@@ -22,11 +25,12 @@ use tokio::io::{AsyncBufRead, AsyncWrite, BufReader};
 use super::memory;
 use super::pool::LeanCommand;
 use super::protocol::{preview, LeanFileProgressParams, RpcMessage, FILE_PROGRESS};
+use super::sandbox::SandboxConfig;
 use super::soundness::{post_check, Assembled, AxiomPolicy, LeanOutput};
 use super::stderr_tail::StderrTail;
 use super::transport::LspChannel;
 use super::verdict::{LeanMessage, Severity, Verdict};
-use super::worker::{kill_group, spawn_in_group};
+use super::worker::{kill_group, spawn_in_group, WorkerLimits};
 
 /// The text sent to Lean: the file plus one `#print axioms` line per theorem, and the 0-based
 /// line of each of those.
@@ -86,7 +90,63 @@ fn to_message(d: &lsp_types::Diagnostic) -> LeanMessage {
     }
 }
 
+/// A request with a string id (ids carry the session's nonce, so a forged response cannot
+/// name a request it never saw).
+fn request_with_id(id: &str, method: &str, params: Value) -> RpcMessage {
+    let mut m = RpcMessage::request(0, method, params);
+    m.id = Some(Value::String(id.to_string()));
+    m
+}
+
+/// What the driver waits for next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// The `initialize` response.
+    Init,
+    /// `waitForDiagnostics` on version 1 (the file as given).
+    File,
+    /// `waitForDiagnostics` on version 2 (the file plus the sentinel line).
+    Sealed,
+}
+
+/// Whether the diagnostics of version 2 carry exactly the sentinel's report on its line (and
+/// nothing else at or after that line).
+fn check_lsp_sentinel(
+    diagnostics: &[lsp_types::Diagnostic],
+    sentinel_line: u32,
+    nonce: u128,
+) -> Result<(), String> {
+    let nonce_text = nonce.to_string();
+    let at_or_after: Vec<&lsp_types::Diagnostic> = diagnostics
+        .iter()
+        .filter(|d| d.range.start.line >= sentinel_line)
+        .collect();
+    match at_or_after.as_slice() {
+        [d] if d.range.start.line == sentinel_line
+            && d.severity == Some(DiagnosticSeverity::INFORMATION)
+            && d.message.contains(&nonce_text) =>
+        {
+            Ok(())
+        }
+        _ => Err(format!(
+            "channel anomaly: the sentinel line {} did not get exactly its report `{nonce_text} : Nat` (got {} diagnostics there); \
+             the file may leave a comment or block open at its end",
+            sentinel_line + 1,
+            at_or_after.len()
+        )),
+    }
+}
+
 /// Run the LSP conversation on an open channel; returns Lean's output for the post-checks.
+///
+/// Sealing (a forged message printed by code inside Lean must not become the verdict):
+/// request ids carry a fresh random nonce, and a response to an id we did not send (or a second
+/// one) ends the session with an error; `publishDiagnostics` must name a document version we
+/// have sent (Lean always sets it: `mkPublishDiagnosticsNotification` in Lean's
+/// `Server/Utils.lean`, read, not run here). Once version 1 (the file) is elaborated, version 2
+/// appends `#check (NONCE : Nat)` (a nonce that code in the file never saw); the verdict is
+/// taken from the last diagnostics of version 2, which must report exactly `NONCE : Nat` on
+/// that line.
 pub(crate) async fn lsp_session<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin>(
     chan: &mut LspChannel<R, W>,
     uri: &str,
@@ -94,23 +154,33 @@ pub(crate) async fn lsp_session<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin>(
     queries: &[(String, u32)],
 ) -> Result<LeanOutput, String> {
     let send = |m: RpcMessage| serde_json::to_string(&m).expect("serializable");
+    let nonce: u128 = rand::random();
+    let id_init = format!("prover-init-{nonce:x}");
+    let id_wait_file = format!("prover-wait-1-{nonce:x}");
+    let id_wait_sealed = format!("prover-wait-2-{nonce:x}");
+    let mut sealed_text = text.to_string();
+    if !sealed_text.ends_with('\n') {
+        sealed_text.push('\n');
+    }
+    let sentinel_line = sealed_text.matches('\n').count() as u32;
+    sealed_text.push_str(&format!("{}\n", super::worker::sentinel_command(nonce)));
     #[allow(deprecated)]
     let init = InitializeParams {
         process_id: Some(std::process::id()),
         capabilities: ClientCapabilities::default(),
         ..Default::default()
     };
-    chan.send(&send(RpcMessage::request(
-        1,
+    chan.send(&send(request_with_id(
+        &id_init,
         "initialize",
         serde_json::to_value(init).unwrap(),
     )))
     .await
     .map_err(|e| e.to_string())?;
     let uri_t: Uri = uri.parse().map_err(|e| format!("bad uri {uri}: {e:?}"))?;
-    let mut opened = false;
+    let mut phase = Phase::Init;
+    let mut sent_version = 0;
     let mut diagnostics: Vec<lsp_types::Diagnostic> = Vec::new();
-    let mut done_progress = false;
     loop {
         let raw = chan.recv().await.map_err(|e| e.to_string())?;
         let m: RpcMessage =
@@ -120,34 +190,64 @@ pub(crate) async fn lsp_session<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin>(
                 if let Some(err) = &m.error {
                     return Err(format!("Lean server error: {err}"));
                 }
-                if id == &json!(1) && !opened {
-                    chan.send(&send(RpcMessage::notification("initialized", json!({}))))
+                let expected = match phase {
+                    Phase::Init => &id_init,
+                    Phase::File => &id_wait_file,
+                    Phase::Sealed => &id_wait_sealed,
+                };
+                if id.as_str() != Some(expected.as_str()) {
+                    return Err(format!(
+                        "channel anomaly: a response to a request not waited for (id {id}) while waiting for {phase:?}"
+                    ));
+                }
+                match phase {
+                    Phase::Init => {
+                        chan.send(&send(RpcMessage::notification("initialized", json!({}))))
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        let open = DidOpenTextDocumentParams {
+                            text_document: TextDocumentItem {
+                                uri: uri_t.clone(),
+                                language_id: "lean4".into(),
+                                version: 1,
+                                text: text.to_string(),
+                            },
+                        };
+                        chan.send(&send(RpcMessage::notification(
+                            "textDocument/didOpen",
+                            serde_json::to_value(open).unwrap(),
+                        )))
                         .await
                         .map_err(|e| e.to_string())?;
-                    let open = DidOpenTextDocumentParams {
-                        text_document: TextDocumentItem {
-                            uri: uri_t.clone(),
-                            language_id: "lean4".into(),
-                            version: 1,
-                            text: text.to_string(),
-                        },
-                    };
-                    chan.send(&send(RpcMessage::notification(
-                        "textDocument/didOpen",
-                        serde_json::to_value(open).unwrap(),
-                    )))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                    chan.send(&send(RpcMessage::request(
-                        2,
-                        "textDocument/waitForDiagnostics",
-                        json!({"uri": uri, "version": 1}),
-                    )))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                    opened = true;
-                } else if id == &json!(2) {
-                    break;
+                        sent_version = 1;
+                        chan.send(&send(request_with_id(
+                            &id_wait_file,
+                            "textDocument/waitForDiagnostics",
+                            json!({"uri": uri, "version": 1}),
+                        )))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                        phase = Phase::File;
+                    }
+                    Phase::File => {
+                        chan.send(&send(RpcMessage::notification(
+                            "textDocument/didChange",
+                            json!({"textDocument": {"uri": uri, "version": 2},
+                                   "contentChanges": [{"text": sealed_text}]}),
+                        )))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                        sent_version = 2;
+                        chan.send(&send(request_with_id(
+                            &id_wait_sealed,
+                            "textDocument/waitForDiagnostics",
+                            json!({"uri": uri, "version": 2}),
+                        )))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                        phase = Phase::Sealed;
+                    }
+                    Phase::Sealed => break,
                 }
             }
             (Some(id), Some(_method)) => {
@@ -161,7 +261,18 @@ pub(crate) async fn lsp_session<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin>(
                     serde_json::from_value(m.params.unwrap_or(Value::Null))
                         .map_err(|e| format!("bad publishDiagnostics: {e}"))?;
                 if p.uri == uri_t {
-                    diagnostics = p.diagnostics;
+                    match p.version {
+                        Some(v) if (1..=sent_version).contains(&v) => {
+                            if v == 2 {
+                                diagnostics = p.diagnostics;
+                            }
+                        }
+                        other => {
+                            return Err(format!(
+                                "channel anomaly: diagnostics for document version {other:?}, but version {sent_version} is the latest sent"
+                            ))
+                        }
+                    }
                 }
             }
             (None, Some(method)) if method == FILE_PROGRESS => {
@@ -169,16 +280,23 @@ pub(crate) async fn lsp_session<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin>(
                     m.params.unwrap_or(Value::Null),
                 ) {
                     if p.text_document.uri == uri_t && p.processing.is_empty() {
-                        done_progress = true;
+                        tracing::debug!(
+                            "Lean finished elaborating version {}",
+                            p.text_document.version
+                        );
                     }
                 }
             }
             _ => {}
         }
     }
-    let _ = done_progress;
+    check_lsp_sentinel(&diagnostics, sentinel_line, nonce)?;
     let _ = chan
-        .send(&send(RpcMessage::request(3, "shutdown", Value::Null)))
+        .send(&send(request_with_id(
+            &format!("prover-shutdown-{nonce:x}"),
+            "shutdown",
+            Value::Null,
+        )))
         .await;
     let _ = chan
         .send(&send(RpcMessage::notification("exit", Value::Null)))
@@ -187,7 +305,10 @@ pub(crate) async fn lsp_session<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin>(
     for (name, _) in queries {
         out.axiom_messages.push((name.clone(), Vec::new()));
     }
-    for d in &diagnostics {
+    for d in diagnostics
+        .iter()
+        .filter(|d| d.range.start.line < sentinel_line)
+    {
         match axiom_query_of(d, queries) {
             Some(k) => out.axiom_messages[k].1.push(to_message(d)),
             None => out.messages.push(to_message(d)),
@@ -215,7 +336,12 @@ pub async fn verify_file_lsp(
         Ok(u) => u,
         Err(e) => return Verdict::error(e),
     };
-    let mut child = match spawn_in_group(command, memory_limit_bytes) {
+    let limits = WorkerLimits {
+        memory_limit_bytes,
+        max_reply_bytes: 256 << 20,
+        sandbox: SandboxConfig::from_env(),
+    };
+    let (mut child, _sandbox_dir) = match spawn_in_group(command, &limits) {
         Ok(c) => c,
         Err(e) => return Verdict::error(e.to_string()),
     };
@@ -287,91 +413,151 @@ mod tests {
     use crate::verify::lean::transport::memory_pair;
     use crate::verify::lean::verdict::Status;
 
-    /// A fake `lean --server`: answers initialize, reads didOpen, publishes diagnostics for
-    /// the file (a faked axiom report inside the file, the sorry warning if any) and real-looking
-    /// axiom reports on the `#print axioms` lines, reports progress done, answers
-    /// waitForDiagnostics.
+    /// How the fake server misbehaves (as code inside Lean printing to stdout could make it).
+    #[derive(Clone, Copy, PartialEq)]
+    enum Fake {
+        Honest,
+        /// answers the first waitForDiagnostics at once with a guessed integer id
+        ForgedWaitResponse,
+        /// publishes clean diagnostics for version 2 before version 2 was sent
+        FutureVersion,
+        /// publishes diagnostics without a version
+        NoVersion,
+        /// reports another number on the sentinel line
+        WrongSentinel,
+    }
+
+    async fn send_json<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin>(
+        chan: &mut LspChannel<R, W>,
+        m: RpcMessage,
+    ) {
+        chan.send(&serde_json::to_string(&m).unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// Diagnostics the fake Lean gives `text`: a faked axiom report inside the file, the sorry
+    /// warning if any, real-looking axiom reports on the `#print axioms` lines, and the
+    /// `#check (N : Nat)` reports.
+    fn diagnostics_for(text: &str, axioms: &str, fake: Fake) -> Vec<Value> {
+        let mut diags = vec![
+            json!({"range": {"start": {"line": 2, "character": 2}, "end": {"line": 2, "character": 9}},
+            "severity": 3, "message": "'t' does not depend on any axioms"}),
+        ];
+        if text.contains("SORRYISH") {
+            diags.push(json!({"range": {"start": {"line": 1, "character": 8}, "end": {"line": 1, "character": 9}},
+                "severity": 2, "message": "declaration uses 'sorry'"}));
+        }
+        let mut unfinished = text.contains("UNFINISHED_DECL");
+        for (i, l) in text.lines().enumerate() {
+            let at = |msg: String| json!({"range": {"start": {"line": i, "character": 0}, "end": {"line": i, "character": 6}}, "severity": 3, "message": msg});
+            if let Some(name) = l.strip_prefix("#print axioms ") {
+                if std::mem::take(&mut unfinished) {
+                    // Lean's parse error for an unfinished last declaration, at the next
+                    // token: the appended `#print`
+                    diags.push(json!({"range": {"start": {"line": i, "character": 0}, "end": {"line": i, "character": 6}},
+                        "severity": 1, "message": "unexpected token '#print'; expected term"}));
+                }
+                diags.push(at(format!("'{name}' depends on axioms: [{axioms}]")));
+            }
+            if let Some(n) = l
+                .strip_prefix("#check (")
+                .and_then(|r| r.strip_suffix(" : Nat)"))
+            {
+                let n = if fake == Fake::WrongSentinel {
+                    "12345"
+                } else {
+                    n
+                };
+                diags.push(at(format!("{n} : Nat")));
+            }
+        }
+        diags
+    }
+
+    /// A fake `lean --server`: answers initialize, publishes diagnostics for each version it
+    /// is given (didOpen, didChange with the full text), reports progress, answers
+    /// waitForDiagnostics; misbehaves as `fake` says.
     async fn fake_server<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin>(
         mut chan: LspChannel<R, W>,
         axioms: &'static str,
+        fake: Fake,
     ) {
         loop {
             let Ok(raw) = chan.recv().await else { return };
             let m: RpcMessage = serde_json::from_str(&raw).unwrap();
             match m.method.as_deref() {
                 Some("initialize") => {
-                    chan.send(
-                        &serde_json::to_string(&RpcMessage::response(
-                            m.id.unwrap(),
-                            json!({"capabilities": {}}),
-                        ))
-                        .unwrap(),
+                    send_json(
+                        &mut chan,
+                        RpcMessage::response(m.id.unwrap(), json!({"capabilities": {}})),
                     )
-                    .await
-                    .unwrap();
+                    .await;
                     // a server-to-client request the client must answer
-                    chan.send(
-                        &serde_json::to_string(&RpcMessage::request(
+                    send_json(
+                        &mut chan,
+                        RpcMessage::request(
                             99,
                             "client/registerCapability",
                             json!({"registrations": []}),
-                        ))
-                        .unwrap(),
+                        ),
                     )
-                    .await
-                    .unwrap();
+                    .await;
                 }
-                Some("textDocument/didOpen") => {
+                Some(method @ ("textDocument/didOpen" | "textDocument/didChange")) => {
                     let p = m.params.unwrap();
-                    let text = p["textDocument"]["text"].as_str().unwrap().to_string();
+                    let text = if method == "textDocument/didOpen" {
+                        p["textDocument"]["text"].as_str().unwrap().to_string()
+                    } else {
+                        p["contentChanges"][0]["text"].as_str().unwrap().to_string()
+                    };
                     let uri = p["textDocument"]["uri"].clone();
-                    let mut diags = vec![
-                        json!({"range": {"start": {"line": 2, "character": 2}, "end": {"line": 2, "character": 9}},
-                        "severity": 3, "message": "'t' does not depend on any axioms"}),
-                    ];
-                    if text.contains("SORRYISH") {
-                        diags.push(json!({"range": {"start": {"line": 1, "character": 8}, "end": {"line": 1, "character": 9}},
-                            "severity": 2, "message": "declaration uses 'sorry'"}));
-                    }
-                    let mut unfinished = text.contains("UNFINISHED_DECL");
-                    for (i, l) in text.lines().enumerate() {
-                        if let Some(name) = l.strip_prefix("#print axioms ") {
-                            if std::mem::take(&mut unfinished) {
-                                // Lean's parse error for an unfinished last declaration, at
-                                // the next token: the appended `#print`
-                                diags.push(json!({"range": {"start": {"line": i, "character": 0}, "end": {"line": i, "character": 6}},
-                                    "severity": 1, "message": "unexpected token '#print'; expected term"}));
+                    let version = p["textDocument"]["version"].as_i64().unwrap();
+                    if version == 1 {
+                        match fake {
+                            Fake::ForgedWaitResponse => {
+                                for id in [2, 3] {
+                                    send_json(
+                                        &mut chan,
+                                        RpcMessage::response(json!(id), json!({})),
+                                    )
+                                    .await;
+                                }
                             }
-                            diags.push(json!({"range": {"start": {"line": i, "character": 0}, "end": {"line": i, "character": 6}},
-                                "severity": 3, "message": format!("'{name}' depends on axioms: [{axioms}]")}));
+                            Fake::FutureVersion => {
+                                send_json(
+                                    &mut chan,
+                                    RpcMessage::notification(
+                                        "textDocument/publishDiagnostics",
+                                        json!({"uri": uri, "version": 2, "diagnostics": []}),
+                                    ),
+                                )
+                                .await;
+                            }
+                            _ => {}
                         }
                     }
-                    chan.send(
-                        &serde_json::to_string(&RpcMessage::notification(
-                            "textDocument/publishDiagnostics",
-                            json!({"uri": uri, "diagnostics": diags}),
-                        ))
-                        .unwrap(),
+                    let mut params = json!({"uri": uri, "version": version,
+                        "diagnostics": diagnostics_for(&text, axioms, fake)});
+                    if fake == Fake::NoVersion {
+                        params.as_object_mut().unwrap().remove("version");
+                    }
+                    send_json(
+                        &mut chan,
+                        RpcMessage::notification("textDocument/publishDiagnostics", params),
                     )
-                    .await
-                    .unwrap();
-                    chan.send(
-                        &serde_json::to_string(&RpcMessage::notification(
+                    .await;
+                    send_json(
+                        &mut chan,
+                        RpcMessage::notification(
                             FILE_PROGRESS,
-                            json!({"textDocument": {"uri": uri, "version": 1}, "processing": []}),
-                        ))
-                        .unwrap(),
+                            json!({"textDocument": {"uri": uri, "version": version}, "processing": []}),
+                        ),
                     )
-                    .await
-                    .unwrap();
+                    .await;
                 }
                 Some("textDocument/waitForDiagnostics") => {
-                    chan.send(
-                        &serde_json::to_string(&RpcMessage::response(m.id.unwrap(), json!({})))
-                            .unwrap(),
-                    )
-                    .await
-                    .unwrap();
+                    send_json(&mut chan, RpcMessage::response(m.id.unwrap(), json!({}))).await;
                 }
                 Some("exit") => return,
                 _ => {}
@@ -379,31 +565,40 @@ mod tests {
         }
     }
 
-    async fn run(file: &str, axioms: &'static str) -> (Status, LeanOutput) {
+    async fn run_with(
+        file: &str,
+        axioms: &'static str,
+        fake: Fake,
+    ) -> Result<(Status, LeanOutput), String> {
         let ((cr, cw), (sr, sw)) = memory_pair();
-        let server = tokio::spawn(fake_server(LspChannel::new(sr, sw, 1 << 20), axioms));
+        let server = tokio::spawn(fake_server(LspChannel::new(sr, sw, 1 << 20), axioms, fake));
         let mut chan = LspChannel::new(cr, cw, 1 << 20);
         let a = plan_file(file, None).unwrap();
         let (text, queries) = with_axiom_queries(&a);
-        let out = lsp_session(&mut chan, "file:///tmp/ProverCheck.lean", &text, &queries)
-            .await
-            .unwrap();
+        let out = lsp_session(&mut chan, "file:///tmp/ProverCheck.lean", &text, &queries).await;
         server.abort();
+        let out = out?;
         let (status, _) = post_check(&out, &a.theorems, AxiomPolicy::default());
-        (status, out)
+        Ok((status, out))
     }
+
+    async fn run(file: &str, axioms: &'static str) -> (Status, LeanOutput) {
+        run_with(file, axioms, Fake::Honest).await.unwrap()
+    }
+
+    const FILE: &str = "import Mathlib\ntheorem t : 1 = 1 := by\n  trace \"'t' does not depend on any axioms\"\n  rfl\n";
 
     #[tokio::test]
     async fn lsp_driver_reads_axiom_reports_by_position() {
-        let file = "import Mathlib\ntheorem t : 1 = 1 := by\n  trace \"'t' does not depend on any axioms\"\n  rfl\n";
-        let (status, out) = run(file, "propext, Classical.choice, Quot.sound").await;
+        let (status, out) = run(FILE, "propext, Classical.choice, Quot.sound").await;
         assert_eq!(status, Status::Accepted, "{out:?}");
-        // the faked report stays a file message
+        // the faked report stays a file message; the sentinel's report is not a file message
         assert!(out
             .messages
             .iter()
             .any(|m| m.text.contains("does not depend")));
-        let (status, _) = run(file, "propext, sorryAx").await;
+        assert!(!out.messages.iter().any(|m| m.text.ends_with(": Nat")));
+        let (status, _) = run(FILE, "propext, sorryAx").await;
         assert!(matches!(status, Status::Rejected { .. }));
         let (status, _) = run("theorem t : 1 = 2 := by\n  exact SORRYISH\n", "propext").await;
         match status {
@@ -453,5 +648,48 @@ mod tests {
             err.contains("missing") && err.contains("--lean-project"),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn forged_or_unsealed_lsp_traffic_is_an_error_never_a_verdict() {
+        for fake in [
+            Fake::ForgedWaitResponse,
+            Fake::FutureVersion,
+            Fake::NoVersion,
+            Fake::WrongSentinel,
+        ] {
+            let r = run_with(FILE, "propext", fake).await;
+            match r {
+                Err(e) => assert!(e.contains("channel anomaly"), "{e}"),
+                Ok((s, _)) => panic!("a tampered session gave a verdict: {s:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_sentinel_line_must_carry_exactly_its_report() {
+        let d = |line: u32, sev, msg: &str| lsp_types::Diagnostic {
+            range: lsp_types::Range::new(
+                lsp_types::Position::new(line, 0),
+                lsp_types::Position::new(line, 6),
+            ),
+            severity: Some(sev),
+            message: msg.into(),
+            ..Default::default()
+        };
+        let info = DiagnosticSeverity::INFORMATION;
+        assert!(check_lsp_sentinel(&[d(1, info, "x"), d(5, info, "77 : ℕ")], 5, 77).is_ok());
+        for bad in [
+            vec![],
+            vec![d(5, info, "78 : Nat")],
+            vec![d(5, DiagnosticSeverity::ERROR, "77 : Nat")],
+            vec![d(5, info, "77 : Nat"), d(5, info, "77 : Nat")],
+            vec![
+                d(5, info, "77 : Nat"),
+                d(6, DiagnosticSeverity::ERROR, "unterminated"),
+            ],
+        ] {
+            assert!(check_lsp_sentinel(&bad, 5, 77).is_err(), "{bad:?}");
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! Lean 4 verifier: decides, soundly, whether a Lean proof proves the stated theorem.
 //!
 //! Layers (each in its own file; only the pool, soundness and verdict types are public):
+//! - [`batch`]: JSONL in, JSONL out, for the RL path (`prover verify FILE.jsonl --lean`).
 //! - `transport`: framing over a child's stdio (REPL blank-line framing, LSP Content-Length).
 //! - `protocol`: typed REPL requests/replies and the LSP messages we use.
 //! - `worker`: owns one REPL process (process group, `RLIMIT_AS`, header env, kill).
+//! - [`sandbox`]: what each Lean process may do (network, filesystem, rlimits), probed once.
 //! - `lsp_worker`: drives `lean --server` for one whole file.
 //! - [`memory`]: process-group memory, which limit applies where, default worker count.
 //! - `stderr_tail`: drains a child's stderr into a bounded tail (a full pipe would block Lean).
@@ -12,6 +14,7 @@
 //!   stage per file, re-exported through [`soundness`].
 //! - [`verdict`]: what every job gets back.
 mod assemble;
+pub mod batch;
 mod file_plan;
 mod guard;
 mod lexer;
@@ -21,6 +24,7 @@ mod native_axioms;
 pub mod pool;
 mod post_check;
 mod protocol;
+pub mod sandbox;
 pub mod soundness;
 mod stderr_tail;
 mod transport;
@@ -30,6 +34,7 @@ mod worker;
 pub use lsp_worker::verify_file_lsp;
 pub use pool::{Job, LeanCommand, Pool, PoolConfig, PoolMetrics};
 pub use pool::{ProbeReply, ReplProbe};
+pub use sandbox::{SandboxConfig, SandboxReport, SandboxSupport};
 pub use soundness::{
     assemble, assemble_with, decide_from_repl_replies, guard_proof_body, guard_proof_body_with,
     guard_steps, plan_file, statement_without_sorry, Assembled, AxiomPolicy, GuardConfig,

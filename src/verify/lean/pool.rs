@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{oneshot, Notify, Semaphore};
 
 use super::memory::{self, WorkerChoice};
+use super::sandbox::{self, SandboxConfig, SandboxReport};
 use super::soundness::{assemble, plan_file, post_check, Assembled, AxiomPolicy};
 use super::verdict::{LeanMessage, Status, Verdict};
 pub use super::worker::{shell_split, LeanCommand};
@@ -51,6 +52,8 @@ pub struct PoolConfig {
     pub toolchain: String,
     /// Which axioms an accepted proof may use.
     pub axioms: AxiomPolicy,
+    /// What each worker process may do (network, filesystem, rlimits).
+    pub sandbox: SandboxConfig,
 }
 
 impl PoolConfig {
@@ -69,6 +72,7 @@ impl PoolConfig {
             max_reply_bytes: 64 << 20,
             toolchain: "leanprover/lean4:v4.24.0".into(),
             axioms: AxiomPolicy::default(),
+            sandbox: SandboxConfig::from_env(),
         }
     }
 }
@@ -133,6 +137,11 @@ pub struct PoolMetrics {
     /// Mean time per job the pool spends outside Lean (scheduling, framing, parsing,
     /// post-checks), ms: service time minus time waiting for Lean's replies.
     pub mean_overhead_ms: f64,
+    /// Jobs whose REPL channel carried a frame nobody asked for (a forged reply): each is an
+    /// error, its worker was killed and replaced, nothing of it was cached.
+    pub channel_anomalies: u64,
+    /// What the worker sandbox enforces on this machine, and what it cannot.
+    pub sandbox: SandboxReport,
 }
 
 #[derive(Default)]
@@ -210,6 +219,7 @@ impl Pool {
             counters: Mutex::new(Counters {
                 m: PoolMetrics {
                     workers,
+                    sandbox: sandbox::report(&cfg.sandbox),
                     ..Default::default()
                 },
                 ..Default::default()
@@ -484,6 +494,7 @@ async fn run_job(inner: &Inner, slot: &mut Option<ReplWorker>, job: &Prepared) -
     let limits = WorkerLimits {
         memory_limit_bytes: cfg.memory_limit_bytes,
         max_reply_bytes: cfg.max_reply_bytes,
+        sandbox: cfg.sandbox.clone(),
     };
     let mut failures: Vec<String> = Vec::new();
     let mut lean_seconds = 0.0;
@@ -512,14 +523,20 @@ async fn run_job(inner: &Inner, slot: &mut Option<ReplWorker>, job: &Prepared) -
         let w = slot.as_mut().expect("worker present");
         let pgid = w.pgid();
         let work = async {
+            // every path ends with the sentinel: no verdict from an unsealed channel
             let env = match w.ensure_header(&a.header, deadline).await? {
                 Ok(env) => env,
-                Err(errors) => return Ok(Outcome::HeaderErrors(errors)),
+                Err(errors) => {
+                    w.seal(None, deadline).await?;
+                    return Ok(Outcome::HeaderErrors(errors));
+                }
             };
-            Ok(match w.check(env, &a.body, &a.theorems, deadline).await? {
+            let outcome = match w.check(env, &a.body, &a.theorems, deadline).await? {
                 Ok(out) => Outcome::Output(out),
                 Err(msg) => Outcome::Refused(msg),
-            })
+            };
+            w.seal(env, deadline).await?;
+            Ok::<Outcome, WorkerError>(outcome)
         };
         let outcome: Result<Outcome, WorkerError> = match cfg.rss_limit_bytes {
             None => work.await,
@@ -532,6 +549,26 @@ async fn run_job(inner: &Inner, slot: &mut Option<ReplWorker>, job: &Prepared) -
         };
         lean_seconds += w.last_lean_seconds;
         match outcome {
+            Err(WorkerError::ChannelAnomaly(why)) => {
+                // a forged frame: never a verdict, never retried (the same text would forge
+                // again), the worker is gone
+                {
+                    let mut c = inner.counters.lock().unwrap();
+                    c.m.restarts += 1;
+                    c.m.channel_anomalies += 1;
+                }
+                if let Some(mut w) = slot.take() {
+                    w.kill();
+                }
+                tracing::warn!("Lean worker replaced after a channel anomaly: {why}");
+                return (
+                    Verdict::error(format!(
+                        "the Lean channel carried a frame nobody asked for (forged output?): \
+                         {why}; the worker was replaced"
+                    )),
+                    lean_seconds,
+                );
+            }
             Err(e) => {
                 {
                     let mut c = inner.counters.lock().unwrap();
@@ -639,6 +676,7 @@ impl ReplProbe {
         let limits = WorkerLimits {
             memory_limit_bytes: None,
             max_reply_bytes: 64 << 20,
+            sandbox: SandboxConfig::default(),
         };
         let worker = ReplWorker::spawn(command, &limits).map_err(|e| e.to_string())?;
         Ok(ReplProbe { worker, timeout })

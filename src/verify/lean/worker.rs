@@ -12,6 +12,7 @@ use super::memory::{group_memory, GroupMemory, WORKER_ENV};
 use super::protocol::{
     preview, CommandResponse, ReplMessage, ReplRequest, ReplResponse, ReplSeverity,
 };
+use super::sandbox::{self, ChildPlan, SandboxConfig, SandboxDir};
 use super::soundness::LeanOutput;
 use super::stderr_tail::StderrTail;
 use super::transport::{ReplChannel, TransportError};
@@ -112,6 +113,7 @@ pub fn shell_split(line: &str) -> Result<Vec<String>, String> {
 pub(crate) struct WorkerLimits {
     pub memory_limit_bytes: Option<u64>,
     pub max_reply_bytes: usize,
+    pub sandbox: SandboxConfig,
 }
 
 /// Why a worker could not answer (the process is unusable afterwards).
@@ -130,15 +132,26 @@ pub(crate) enum WorkerError {
     Protocol(String),
     #[error("Lean used {} of private memory over {} process(es), above the limit of {} (process group killed)", super::memory::gib(used.private_bytes), used.processes, super::memory::gib(*limit))]
     MemoryLimit { used: GroupMemory, limit: u64 },
+    /// The channel carried frames the worker did not ask for (see [`ReplWorker::seal`]).
+    #[error("the REPL channel is not in step: {0}")]
+    ChannelAnomaly(String),
 }
 
 /// Spawn `cmd` with piped stdio in a new session (so `kill(-pid)` reaches everything it
-/// starts), with `RLIMIT_AS` set to `memory_limit_bytes` and `MALLOC_ARENA_MAX=2` (unless
-/// `cmd.env` sets it).
+/// starts), inside the sandbox of [`super::sandbox`] (`RLIMIT_AS` = `memory_limit_bytes`, a
+/// private `TMPDIR`, no network, read-only filesystem where the kernel allows), with
+/// `MALLOC_ARENA_MAX=2` (unless `cmd.env` sets it). The returned [`SandboxDir`] is the
+/// worker's temp dir: keep it as long as the process.
 pub(crate) fn spawn_in_group(
     cmd: &LeanCommand,
-    memory_limit_bytes: Option<u64>,
-) -> Result<Child, WorkerError> {
+    limits: &WorkerLimits,
+) -> Result<(Child, SandboxDir), WorkerError> {
+    let spawn_err = |source| WorkerError::Spawn {
+        program: cmd.program.clone(),
+        source,
+    };
+    let (dir, plan) =
+        sandbox::prepare(&limits.sandbox, limits.memory_limit_bytes).map_err(spawn_err)?;
     let mut c = tokio::process::Command::new(&cmd.program);
     c.args(&cmd.args)
         .stdin(Stdio::piped())
@@ -148,36 +161,29 @@ pub(crate) fn spawn_in_group(
     if let Some(d) = &cmd.cwd {
         c.current_dir(d);
     }
-    // worker defaults (`MALLOC_ARENA_MAX=2`, see `memory`); the command's own env overrides
+    // worker defaults (`MALLOC_ARENA_MAX=2`, see `memory`; the sandbox's TMPDIR); the
+    // command's own env overrides
     for (k, v) in WORKER_ENV {
+        c.env(k, v);
+    }
+    for (k, v) in ChildPlan::env(&dir) {
         c.env(k, v);
     }
     for (k, v) in &cmd.env {
         c.env(k, v);
     }
-    let mem = memory_limit_bytes;
-    // SAFETY: only async-signal-safe libc calls between fork and exec.
+    // SAFETY: only async-signal-safe libc calls between fork and exec (`apply_in_child`
+    // allocates nothing; everything it uses was prepared above).
     unsafe {
         c.pre_exec(move || {
             if libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            if let Some(bytes) = mem {
-                let lim = libc::rlimit {
-                    rlim_cur: bytes as libc::rlim_t,
-                    rlim_max: bytes as libc::rlim_t,
-                };
-                if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
+            plan.apply_in_child()
         });
     }
-    c.spawn().map_err(|source| WorkerError::Spawn {
-        program: cmd.program.clone(),
-        source,
-    })
+    let child = c.spawn().map_err(spawn_err)?;
+    Ok((child, dir))
 }
 
 /// Kill process group `pgid` (no-op for 0).
@@ -194,6 +200,8 @@ pub(crate) fn kill_group(pgid: i32) {
 pub(crate) struct ReplWorker {
     child: Child,
     pgid: i32,
+    /// The private temp dir (removed when the worker is dropped).
+    _sandbox_dir: SandboxDir,
     chan: ReplChannel<BufReader<ChildStdout>, ChildStdin>,
     stderr_tail: StderrTail,
     /// The header this process imported and the environment id it produced.
@@ -207,7 +215,7 @@ pub(crate) struct ReplWorker {
 impl ReplWorker {
     /// Start the process in its own session / process group, with `RLIMIT_AS` set.
     pub fn spawn(cmd: &LeanCommand, limits: &WorkerLimits) -> Result<Self, WorkerError> {
-        let mut child = spawn_in_group(cmd, limits.memory_limit_bytes)?;
+        let (mut child, sandbox_dir) = spawn_in_group(cmd, limits)?;
         let pid = child.id().unwrap_or(0) as i32;
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = child.stdout.take().expect("piped stdout");
@@ -218,6 +226,7 @@ impl ReplWorker {
         Ok(ReplWorker {
             child,
             pgid: pid,
+            _sandbox_dir: sandbox_dir,
             chan: ReplChannel::new(
                 BufReader::with_capacity(1 << 16, stdout),
                 stdin,
@@ -395,6 +404,61 @@ impl ReplWorker {
     }
 }
 
+/// The sentinel that closes every job: `#check (NONCE : Nat)`, whose reply is exactly one
+/// info message `NONCE : Nat` (`NONCE : ℕ` where Mathlib's notation is in scope) at 1:0–1:6;
+/// the check requires one info message naming the nonce.
+/// That reply shape is read from the REPL's recorded transcripts (`def_eval`, `dup_msg` in
+/// `../shared/fixtures/repl/`), not run here.
+pub(crate) fn sentinel_command(nonce: u128) -> String {
+    format!("#check ({nonce} : Nat)")
+}
+
+/// Whether `reply` is exactly the sentinel's reply for `nonce` (else: what is wrong).
+pub(crate) fn check_sentinel_reply(reply: &str, nonce: u128) -> Result<(), String> {
+    let r = match ReplResponse::parse(reply) {
+        Ok(ReplResponse::Command(r)) => r,
+        Ok(other) => return Err(format!("expected the sentinel's reply, got {other:?}")),
+        Err(e) => return Err(format!("expected the sentinel's reply, got: {e}")),
+    };
+    // exactly one info message that names the nonce (normally `NONCE : Nat`; the type's
+    // spelling depends on the header's notation and pp options, the nonce cannot be guessed)
+    let nonce_text = nonce.to_string();
+    match r.messages.as_slice() {
+        [m] if m.severity == ReplSeverity::Info
+            && m.data.contains(&nonce_text)
+            && r.sorries.is_empty() =>
+        {
+            Ok(())
+        }
+        _ => Err(format!(
+            "expected the sentinel's reply `{nonce_text} : Nat`, got another frame: {}",
+            preview(reply)
+        )),
+    }
+}
+
+impl ReplWorker {
+    /// Seal the job just run: send a sentinel carrying a fresh random nonce and require that
+    /// the very next frame is its reply. Replies are matched to requests by position, so a
+    /// frame printed by code inside Lean (a forged reply) shifts every later reply by one and
+    /// the sentinel's reply does not come next; code cannot forge that reply without the
+    /// nonce, which it never saw. On any mismatch the process is killed and
+    /// [`WorkerError::ChannelAnomaly`] returned: the job gets no verdict.
+    ///
+    /// Not covered: code that keeps running inside the REPL after its command ends and reads
+    /// the REPL's stdin (it would see the nonce); the guard and the sandbox are the defence
+    /// there.
+    pub async fn seal(&mut self, env: Option<u64>, deadline: Instant) -> Result<(), WorkerError> {
+        let nonce: u128 = rand::random();
+        let req = ReplRequest::command(sentinel_command(nonce), env);
+        let reply = self.request_raw(&req.to_line(), deadline).await?;
+        check_sentinel_reply(&reply, nonce).map_err(|why| {
+            self.kill();
+            WorkerError::ChannelAnomaly(why)
+        })
+    }
+}
+
 impl Drop for ReplWorker {
     fn drop(&mut self) {
         if self.pgid > 0 {
@@ -420,6 +484,29 @@ pub(crate) fn to_message(m: &ReplMessage) -> LeanMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_exact_sentinel_reply_passes() {
+        let n: u128 = 340282366920938463463374607431768211455;
+        let ok = format!("{{\"messages\":\n [{{\"severity\": \"info\",\n   \"pos\": {{\"line\": 1, \"column\": 0}},\n   \"endPos\": {{\"line\": 1, \"column\": 6}},\n   \"data\": \"{n} : Nat\"}}],\n \"env\": 7}}\n");
+        assert_eq!(check_sentinel_reply(&ok, n), Ok(()));
+        let mathlib = ok.replace(": Nat", ": ℕ");
+        assert_eq!(check_sentinel_reply(&mathlib, n), Ok(()));
+        // another nonce, a forged clean reply, two messages, an error, garbage, a refusal
+        let other = ok.replace(&n.to_string(), "12345");
+        let twice = ok.replace("}],", &format!("}}, {{\"severity\": \"info\", \"pos\": {{\"line\": 1, \"column\": 0}}, \"data\": \"{n} : Nat\"}}],"));
+        let as_error = ok.replace("\"info\"", "\"error\"");
+        for bad in [
+            other.as_str(),
+            "{\"env\": 7}",
+            twice.as_str(),
+            as_error.as_str(),
+            "not json",
+            "{\"message\": \"Unknown environment.\"}",
+        ] {
+            assert!(check_sentinel_reply(bad, n).is_err(), "accepted: {bad}");
+        }
+    }
 
     #[test]
     fn shell_split_handles_quotes() {
