@@ -31,6 +31,16 @@ async fn check(cmd: &LeanCommand, text: &str, rss_limit: Option<u64>) -> Verdict
     .await
 }
 
+/// The URI `lsp-standin --echo-uri` reported for the document it was sent.
+fn echoed_uri(v: &Verdict) -> String {
+    let prefix = "lsp-standin: document URI ";
+    v.messages
+        .iter()
+        .find_map(|m| m.text.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no echoed URI in {:?}", v.messages))
+        .to_string()
+}
+
 fn reason(v: &Verdict) -> &str {
     v.status.reason().unwrap_or("")
 }
@@ -57,11 +67,9 @@ async fn the_document_uri_is_absolute_and_escaped() {
     let base = tempfile::tempdir().unwrap();
     let project = base.path().join("my lean project #1");
     std::fs::create_dir(&project).unwrap();
-    let uri_file = base.path().join("uri.txt");
-    let uri_arg = uri_file.display().to_string();
-    let v = check(&standin(&["--uri-file", &uri_arg], &project), FILE, None).await;
+    let v = check(&standin(&["--echo-uri"], &project), FILE, None).await;
     assert_eq!(v.status, Status::Accepted, "{v:?}");
-    let uri = std::fs::read_to_string(&uri_file).unwrap();
+    let uri = echoed_uri(&v);
     assert!(uri.starts_with("file:///"), "{uri}");
     assert!(
         uri.ends_with("/my%20lean%20project%20%231/ProverCheck.lean"),
@@ -71,14 +79,9 @@ async fn the_document_uri_is_absolute_and_escaped() {
 
     // a relative directory (the default project is `lean`) resolves against the current
     // directory: here `.`, whose URI must be the canonical absolute path
-    let v = check(
-        &standin(&["--uri-file", &uri_arg], Path::new(".")),
-        FILE,
-        None,
-    )
-    .await;
+    let v = check(&standin(&["--echo-uri"], Path::new(".")), FILE, None).await;
     assert_eq!(v.status, Status::Accepted, "{v:?}");
-    let uri = std::fs::read_to_string(&uri_file).unwrap();
+    let uri = echoed_uri(&v);
     let here = url::Url::from_file_path(std::env::current_dir().unwrap().canonicalize().unwrap())
         .unwrap()
         .to_string();

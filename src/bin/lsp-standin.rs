@@ -3,7 +3,8 @@
 //! Speaks LSP over stdin/stdout (`Content-Length` framing): answers `initialize`; on
 //! `textDocument/didOpen` checks the URI the way Lean's file worker needs it (an absolute
 //! `file:///` URI, percent-decoded, naming a file in an existing directory) and publishes
-//! diagnostics plus `$/lean/fileProgress` with nothing left to process; answers
+//! diagnostics (tagged with the document version) plus `$/lean/fileProgress` with nothing left
+//! to process; `textDocument/didChange` (full text) publishes the new version's; answers
 //! `textDocument/waitForDiagnostics` and `shutdown`; exits on `exit` or end of input.
 //!
 //! Simulated Lean, line by line of the opened text:
@@ -13,14 +14,17 @@
 //! - a line containing `SIM_ERROR`: an error there;
 //! - `SIM_UNFINISHED` anywhere: the parse error Lean reports for an unfinished last declaration,
 //!   at the next token, which is the first appended `#print axioms` line (error severity);
-//! - `sorry`: the warning "declaration uses 'sorry'" on that line.
+//! - `sorry`: the warning "declaration uses 'sorry'" on that line;
+//! - `#check (N : Nat)` (the driver's sentinel): information "N : Nat".
 //!
 //! Options:
 //! - `--stderr-flood-mb N`: write N MiB to stderr before each reply, as a crashing or tracing
 //!   file worker does (this blocks once the pipe is full unless the client drains it);
 //! - `--grow-mb N`: on didOpen start a child (`lsp-standin --hog N`, like a file worker) that
 //!   holds N MiB, and never answer waitForDiagnostics (a long elaboration);
-//! - `--uri-file PATH`: write the URI of the opened document to PATH;
+//! - `--echo-uri`: also report the document's URI as an information message on line 0
+//!   ("lsp-standin: document URI …"), so a test reads what the driver sent (a file would need
+//!   a write outside the worker's sandbox);
 //! - `--hog N`: be that child: allocate and touch N MiB, then sleep.
 use std::io::{BufRead, Write};
 
@@ -29,7 +33,7 @@ use serde_json::{json, Value};
 struct Opts {
     flood_mb: usize,
     grow_mb: usize,
-    uri_file: Option<String>,
+    echo_uri: bool,
 }
 
 fn read_message(input: &mut impl BufRead) -> Option<Value> {
@@ -141,6 +145,15 @@ fn diagnostics(text: &str) -> Vec<Value> {
             }
             continue;
         }
+        // the driver's sentinel (`#check (NONCE : Nat)`, see lsp_worker's sealing): Lean reports
+        // the term and its type, as the REPL transcripts show for `#check`
+        if let Some(n) = l
+            .strip_prefix("#check (")
+            .and_then(|r| r.strip_suffix(" : Nat)"))
+        {
+            out.push(diag(i, 3, &format!("{n} : Nat")));
+            continue;
+        }
         if l.contains("SIM_ERROR") {
             out.push(diag(i, 1, "linarith failed to find a contradiction"));
         }
@@ -175,14 +188,19 @@ fn serve(opts: Opts) {
                 &opts,
                 json!({"jsonrpc": "2.0", "id": id, "result": {"capabilities": {}}}),
             ),
-            Some("textDocument/didOpen") => {
+            Some(method @ ("textDocument/didOpen" | "textDocument/didChange")) => {
+                let opened = method == "textDocument/didOpen";
                 let doc = &m["params"]["textDocument"];
                 let uri = doc["uri"].as_str().unwrap_or("").to_string();
-                let text = doc["text"].as_str().unwrap_or("");
-                if let Some(f) = &opts.uri_file {
-                    let _ = std::fs::write(f, &uri);
-                }
-                let diags = match uri_problem(&uri) {
+                let version = doc["version"].as_i64().unwrap_or(1);
+                let text = if opened {
+                    doc["text"].as_str().unwrap_or("")
+                } else {
+                    m["params"]["contentChanges"][0]["text"]
+                        .as_str()
+                        .unwrap_or("")
+                };
+                let mut diags = match uri_problem(&uri) {
                     Some(why) => vec![diag(
                         0,
                         1,
@@ -190,7 +208,10 @@ fn serve(opts: Opts) {
                     )],
                     None => diagnostics(text),
                 };
-                if opts.grow_mb > 0 {
+                if opts.echo_uri {
+                    diags.push(diag(0, 3, &format!("lsp-standin: document URI {uri}")));
+                }
+                if opened && opts.grow_mb > 0 {
                     if let Ok(exe) = std::env::current_exe() {
                         if let Ok(c) = std::process::Command::new(exe)
                             .args(["--hog", &opts.grow_mb.to_string()])
@@ -204,13 +225,13 @@ fn serve(opts: Opts) {
                     &mut out,
                     &opts,
                     json!({"jsonrpc": "2.0", "method": "textDocument/publishDiagnostics",
-                           "params": {"uri": uri, "diagnostics": diags}}),
+                           "params": {"uri": uri, "version": version, "diagnostics": diags}}),
                 );
                 send(
                     &mut out,
                     &opts,
                     json!({"jsonrpc": "2.0", "method": "$/lean/fileProgress",
-                           "params": {"textDocument": {"uri": uri, "version": 1}, "processing": []}}),
+                           "params": {"textDocument": {"uri": uri, "version": version}, "processing": []}}),
                 );
             }
             Some("textDocument/waitForDiagnostics") if opts.grow_mb == 0 => send(
@@ -238,7 +259,7 @@ fn main() {
     let mut opts = Opts {
         flood_mb: 0,
         grow_mb: 0,
-        uri_file: None,
+        echo_uri: false,
     };
     let num = |i: usize| -> usize {
         match args.get(i).and_then(|s| s.parse().ok()) {
@@ -260,13 +281,10 @@ fn main() {
                 i += 1;
                 opts.grow_mb = num(i);
             }
-            "--uri-file" => {
-                i += 1;
-                opts.uri_file = args.get(i).cloned();
-            }
+            "--echo-uri" => opts.echo_uri = true,
             "--hog" => hog(num(i + 1)),
             other => {
-                eprintln!("lsp-standin: unknown argument `{other}` (use --stderr-flood-mb N, --grow-mb N, --uri-file PATH, --hog N)");
+                eprintln!("lsp-standin: unknown argument `{other}` (use --stderr-flood-mb N, --grow-mb N, --echo-uri, --hog N)");
                 std::process::exit(2);
             }
         }
