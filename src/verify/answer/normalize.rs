@@ -141,37 +141,67 @@ fn collapse_thousands(s: &str) -> String {
     out
 }
 
-/// A whitespace- and markup-free key: two answers with the same key are literally the same
-/// answer (used as a last, always-sound equality test).
+/// A markup-free key used only when an answer does not parse: two answers with the same key
+/// are literally the same answer. The key is tree-preserving: braces, brackets and every
+/// operator are kept (`2^{n+1}` and `2^n+1` have different keys); only markup that never
+/// changes a parse tree is dropped (spacing commands, `\left`/`\right`, `\displaystyle`,
+/// `$`, `~`, `\dfrac`/`\tfrac` spelled `\frac`), and whitespace is dropped except where it
+/// ends a control word before a letter (`\pi r` ≠ `\pir`, `\leftarrow` stays itself).
 pub fn text_key(s: &str) -> String {
-    let mut s = prepare(s);
-    for (a, b) in [
-        ("\\dfrac", "\\frac"),
-        ("\\tfrac", "\\frac"),
-        ("\\left", ""),
-        ("\\right", ""),
-        ("\\displaystyle", ""),
-        ("\\text", ""),
-        ("\\mathrm", ""),
-        ("\\textbf", ""),
-        ("\\mbox", ""),
-        ("\\,", ""),
-        ("\\;", ""),
-        ("\\:", ""),
-        ("\\ ", ""),
-        ("\\quad", ""),
-        ("\\qquad", ""),
-        ("\\$", ""),
-        ("\\%", ""),
-        ("^\\circ", ""),
-        ("^{\\circ}", ""),
-    ] {
-        if s.contains(a) {
-            s = s.replace(a, b);
+    let c: Vec<char> = prepare(s).chars().collect();
+    let mut out = String::with_capacity(c.len());
+    let mut blank = false; // a dropped blank is pending
+    let mut i = 0;
+    while i < c.len() {
+        let ch = c[i];
+        if ch.is_whitespace() || ch == '~' || ch == '$' {
+            blank = true;
+            i += 1;
+            continue;
         }
+        if ch == '\\' && i + 1 < c.len() && !c[i + 1].is_ascii_alphabetic() {
+            if matches!(c[i + 1], ',' | ';' | ':' | ' ' | '!') {
+                blank = true;
+            } else {
+                out.push(ch);
+                out.push(c[i + 1]);
+            }
+            i += 2;
+            continue;
+        }
+        // a blank matters only where it ends a control word before a letter (`\pi r`)
+        if blank && ch.is_ascii_alphabetic() {
+            let ob = out.as_bytes();
+            let mut k = ob.len();
+            while k > 0 && ob[k - 1].is_ascii_alphabetic() {
+                k -= 1;
+            }
+            if k < ob.len() && k > 0 && ob[k - 1] == b'\\' {
+                out.push(' ');
+            }
+        }
+        blank = false;
+        if ch == '\\' {
+            let mut j = i + 1;
+            while j < c.len() && c[j].is_ascii_alphabetic() {
+                j += 1;
+            }
+            let name: String = c[i + 1..j].iter().collect();
+            match name.as_str() {
+                "displaystyle" | "left" | "right" | "quad" | "qquad" => blank = true,
+                "dfrac" | "tfrac" => out.push_str("\\frac"),
+                _ => {
+                    out.push('\\');
+                    out.push_str(&name);
+                }
+            }
+            i = j;
+            continue;
+        }
+        out.push(ch);
+        i += 1;
     }
-    s.retain(|c| !c.is_whitespace() && c != '$' && c != '{' && c != '}' && c != '~');
-    s.trim_end_matches('.').to_string()
+    out.trim_end_matches('.').to_string()
 }
 
 #[cfg(test)]
@@ -197,8 +227,20 @@ mod tests {
     }
 
     #[test]
-    fn key_ignores_markup() {
-        assert_eq!(text_key("\\text{Even}"), text_key("Even"));
+    fn key_ignores_markup_but_keeps_structure() {
+        assert_eq!(text_key("\\left( a \\right)"), text_key("(a)"));
+        assert_eq!(text_key("\\dfrac{1}{2}"), text_key("\\frac{1}{2}"));
         assert_ne!(text_key("12:00"), text_key("1:00"));
+        for (a, b) in [
+            ("2^{n+1}", "2^n+1"),
+            ("\\sqrt{x+1}", "\\sqrt{x}+1"),
+            ("\\frac{11}{2}", "\\frac{1}{12}"),
+            ("e^{2x}", "e^{2}x"),
+            ("\\sqrt{2}x", "\\sqrt{2x}"),
+            ("\\pi r", "\\pir"),
+            ("\\leftarrow", "arrow"),
+        ] {
+            assert_ne!(text_key(a), text_key(b), "{a} vs {b}");
+        }
     }
 }
