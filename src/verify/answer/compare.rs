@@ -58,6 +58,21 @@ pub fn equal(g: &Expr, p: &Expr, cx: &Ctx, depth: u32) -> bool {
     use Expr::*;
     match (g, p) {
         (List(a), List(b)) if is_named_list(a) => named_values(a, b, cx, d),
+        // `(p,q) = (3,2)` vs `q=2, p=3` (and the other way round)
+        (Rel { .. }, List(b)) if is_named_list(b) => match named_tuple(g) {
+            Some(a) => named_values(&a, b, cx, d),
+            None => false,
+        },
+        (List(a), Rel { .. }) if is_named_list(a) => match named_tuple(p) {
+            Some(b) => named_values(a, &b, cx, d),
+            None => false,
+        },
+        // a column vector is the tuple of its entries
+        (Matrix(m), Tuple(t)) | (Tuple(t), Matrix(m))
+            if m.len() == t.len() && m.iter().all(|r| r.len() == 1) =>
+        {
+            m.iter().zip(t).all(|(r, y)| equal(&r[0], y, cx, d))
+        }
         (List(a), _) if a.len() == 1 => equal(&a[0], p, cx, d),
         (_, List(b)) if b.len() == 1 => equal(g, &b[0], cx, d),
         (List(_) | Set(_) | PlusMinus(..), List(_) | Set(_) | PlusMinus(..)) => {
@@ -150,6 +165,27 @@ fn named(e: &Expr) -> Option<(&Expr, &Expr)> {
     match e {
         Expr::Rel { parts, ops } if ops == &[RelOp::Eq] && is_label(&parts[0]) => {
             Some((&parts[0], &parts[1]))
+        }
+        _ => None,
+    }
+}
+
+/// `(p, q) = (3, 2)` as the named values `p = 3, q = 2`.
+fn named_tuple(e: &Expr) -> Option<Vec<Expr>> {
+    let Expr::Rel { parts, ops } = e else {
+        return None;
+    };
+    match (parts.as_slice(), ops.as_slice()) {
+        ([Expr::Tuple(l), Expr::Tuple(v)], [RelOp::Eq]) if l.len() == v.len() && l.len() >= 2 => {
+            let out: Vec<Expr> = l
+                .iter()
+                .zip(v)
+                .map(|(a, b)| Expr::Rel {
+                    parts: vec![a.clone(), b.clone()],
+                    ops: vec![RelOp::Eq],
+                })
+                .collect();
+            is_named_list(&out).then_some(out)
         }
         _ => None,
     }
@@ -572,7 +608,9 @@ const SHAPES: [f64; POINTS as usize] = [
     0.73, -1.37, 2.91, -0.213, 0.0371, 13.7, -7.93, 1.613, 3.0, 5.0, -0.61, 41.3, 2.0, 7.0,
 ];
 
-/// Deterministic value of symbol `name` at point `k`.
+/// Deterministic value of symbol `name` at point `k`. Each variable walks the shapes from
+/// its own offset (from its name), so two variables take different signs and sizes at the
+/// same point (`|x+y|` ≠ `|x|+|y|`).
 fn point_value(name: &str, k: u64) -> f64 {
     let mut h: u64 = 0x9e3779b97f4a7c15 ^ k.wrapping_mul(0xbf58476d1ce4e5b9);
     for b in name.bytes() {
@@ -583,7 +621,11 @@ fn point_value(name: &str, k: u64) -> f64 {
     h = h.wrapping_mul(0x94d049bb133111eb);
     h ^= h >> 31;
     let u = (h >> 11) as f64 / (1u64 << 53) as f64; // [0, 1)
-    let s = SHAPES[(k % POINTS) as usize];
+    let mut off: u64 = 0;
+    for b in name.bytes() {
+        off = off.wrapping_mul(31).wrapping_add(b as u64);
+    }
+    let s = SHAPES[((k + 5 * off) % POINTS) as usize];
     if s.fract() == 0.0 {
         s + (h % 4) as f64 // integers 2..10
     } else {
@@ -752,6 +794,12 @@ fn decimal_rule(
             && symbols_of(exact_side, exact_side).is_some_and(|s| s.is_empty())
             && precise::rounds_to(exact_side, &v, d, cx.budget) == Some(true)
     };
+    // a decimal exactly equal to a value that only looks irrational (`\sin 30^\circ` = 0.5)
+    if symbols_of(g, p).is_some_and(|v| v.is_empty())
+        && precise::agree(g, p, &|_| f64::NAN, true, cx.budget) == Some(true)
+    {
+        return Some(true);
+    }
     Some(if dp.is_some() && eg.is_none() {
         irrational(g, dp, cx.cfg.rounding_min_places)
     } else if dg.is_some() && ep.is_none() {
@@ -785,9 +833,10 @@ fn scalar_eq(g: &Expr, p: &Expr, cx: &Ctx) -> bool {
             return r;
         }
     }
-    let Some(syms) = symbols_of(g, p) else {
-        return false;
-    };
+    // the union of both sides' variables: `\sin^2 x + \cos^2 x` = `1` at every point
+    let mut syms = Vec::new();
+    free_symbols(g, &mut syms);
+    free_symbols(p, &mut syms);
     let real = !has_i(g) && !has_i(p);
     let n = if syms.is_empty() { 1 } else { POINTS };
     let mut valid = Vec::new();

@@ -628,6 +628,14 @@ impl Parser<'_> {
         )))
     }
 
+    /// `_{k=` next (the bounds of a sum or product over an index)?
+    fn finite_range_follows(&self) -> bool {
+        self.peek() == Some(&Tok::Op('_'))
+            && self.peek_at(1) == Some(&Tok::LBrace)
+            && matches!(self.peek_at(2), Some(Tok::Letter(_)))
+            && self.peek_at(3) == Some(&Tok::Rel(RelOp::Eq))
+    }
+
     /// After `\angle`, `\overrightarrow` etc.: is a name of points next (`ABC`, `{AB}`)?
     fn name_follows(&self) -> bool {
         let is_name = |w: &str| {
@@ -938,6 +946,13 @@ impl Parser<'_> {
             Some(Tok::Op('\'')) => {
                 self.pos += 1;
                 Ok(Some(Expr::Sym("'".into())))
+            }
+            // TeX takes one digit: `10^12` is 10^1·2
+            Some(Tok::Num(n)) if n.len() > 1 && !n.contains(['.', 'e', 'E']) => {
+                let n = n.clone();
+                let (first, rest) = n.split_at(1);
+                self.toks[self.pos] = Tok::Num(rest.to_string());
+                Ok(Some(Expr::int(first.parse().unwrap_or(0))))
             }
             _ => Ok(Some(self.parse_power()?)),
         }
@@ -1351,6 +1366,25 @@ impl Parser<'_> {
             | "widehat" | "overrightarrow" | "tilde" | "mathring" | "angle" | "measuredangle" => {
                 self.parse_arg()?
             }
+            "sum" | "prod" if self.finite_range_follows() => {
+                // `\sum_{k=1}^{10} k`: integer bounds at most MAX_EXPAND apart are expanded
+                self.pos += 3; // _ { letter
+                let var = match self.toks.get(self.pos - 1) {
+                    Some(Tok::Letter(v)) => v.to_string(),
+                    _ => return self.err("bad index"),
+                };
+                self.pos += 1; // =
+                let lo = self.parse_additive()?;
+                if !self.eat(&Tok::RBrace) || !self.eat(&Tok::Op('^')) {
+                    return self.err("bad bounds");
+                }
+                let hi = self.parse_arg()?;
+                let body = self.parse_term()?;
+                match expand_range(c, &var, &lo, &hi, &body, self.limits, self.budget) {
+                    Some(e) => e,
+                    None => Expr::Func(format!("{c}_{{{var}={lo:?}}}^{{{hi:?}}}"), vec![body]),
+                }
+            }
             "sum" | "prod" | "int" | "lim" => {
                 // opaque operator: its bounds become part of its name
                 let mut name = c.to_string();
@@ -1385,6 +1419,9 @@ impl Parser<'_> {
                 let arg = self.parse_arg()?;
                 Expr::Func(c.to_string(), vec![arg])
             }
+            // an unknown macro with an argument cannot be interpreted: refuse, so that only
+            // the tree-preserving text key can equate it (`\foo{ab}{c}` ≠ `\foo{a}{bc}`)
+            _ if self.peek() == Some(&Tok::LBrace) => return self.err("unknown command"),
             other => Expr::Sym(format!("\\{other}")),
         })
     }
@@ -1504,6 +1541,66 @@ fn group_of(items: Vec<Expr>) -> PResult<Expr> {
         0 => Err(ParseError::Syntax("empty group".into())),
         1 => Ok(items.into_iter().next().unwrap_or(Expr::int(0))),
         _ => Ok(Expr::List(items)),
+    }
+}
+
+/// Most terms of a sum or product that is expanded.
+const MAX_EXPAND: i64 = 200;
+
+/// `\sum`/`\prod` over var = lo..=hi with exact integer bounds, as an explicit sum /
+/// product (None: bounds not integers, or more than MAX_EXPAND terms).
+fn expand_range(
+    op: &str,
+    var: &str,
+    lo: &Expr,
+    hi: &Expr,
+    body: &Expr,
+    lim: &Limits,
+    budget: &Budget,
+) -> Option<Expr> {
+    let lo = super::value::exact(lo, lim, budget)?;
+    let hi = super::value::exact(hi, lim, budget)?;
+    if !lo.is_integer() || !hi.is_integer() {
+        return None;
+    }
+    let (a, b) = (lo.to_integer(), hi.to_integer());
+    let n: i64 = num_traits::ToPrimitive::to_i64(&(&b - &a))?;
+    if !(0..MAX_EXPAND).contains(&n) {
+        return None;
+    }
+    let terms: Vec<Expr> = (0..=n)
+        .map(|j| {
+            let v = Expr::Num {
+                value: BigRational::from_integer(&a + BigInt::from(j)),
+                decimals: None,
+            };
+            substitute(body, var, &v)
+        })
+        .collect();
+    Some(if op == "sum" {
+        Expr::Add(terms)
+    } else {
+        Expr::Mul(terms)
+    })
+}
+
+/// `e` with every `Sym(var)` replaced by `v`.
+fn substitute(e: &Expr, var: &str, v: &Expr) -> Expr {
+    let s = |x: &Expr| substitute(x, var, v);
+    let b = |x: &Expr| Box::new(substitute(x, var, v));
+    match e {
+        Expr::Sym(n) if n == var => v.clone(),
+        Expr::Add(xs) => Expr::Add(xs.iter().map(s).collect()),
+        Expr::Mul(xs) => Expr::Mul(xs.iter().map(s).collect()),
+        Expr::Func(f, xs) => Expr::Func(f.clone(), xs.iter().map(s).collect()),
+        Expr::Tuple(xs) => Expr::Tuple(xs.iter().map(s).collect()),
+        Expr::List(xs) => Expr::List(xs.iter().map(s).collect()),
+        Expr::Set(xs) => Expr::Set(xs.iter().map(s).collect()),
+        Expr::Neg(a) => Expr::Neg(b(a)),
+        Expr::Div(x, y) => Expr::Div(b(x), b(y)),
+        Expr::Pow(x, y) => Expr::Pow(b(x), b(y)),
+        Expr::PlusMinus(x, y) => Expr::PlusMinus(b(x), b(y)),
+        other => other.clone(),
     }
 }
 

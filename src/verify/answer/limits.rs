@@ -39,7 +39,7 @@ impl Default for Limits {
             max_response_bytes: 1 << 20,
             max_answer_bytes: 8 * 1024,
             max_tokens: 4096,
-            max_depth: 64,
+            max_depth: 320,
             max_exponent: 100_000,
             max_power_bits: 1 << 20,
             max_factorial: 5_000,

@@ -41,6 +41,9 @@ pub fn prepare(s: &str) -> String {
         s = s.replace(", \\!", "");
     }
     s = s.replace("\\!", "");
+    if s.contains("\\,") {
+        s = thin_space_groups(&s);
+    }
     let t = s.trim_end_matches(['.', ' ']).trim_start();
     if t.len() != s.len() {
         s = t.to_string();
@@ -55,6 +58,30 @@ pub fn prepare(s: &str) -> String {
         s = d;
     }
     s
+}
+
+/// `1\,000\,000` → `1000000`: a thin space between a digit and a group of exactly three
+/// digits is a thousands separator.
+fn thin_space_groups(s: &str) -> String {
+    let c: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < c.len() {
+        let group = i > 0
+            && c[i] == '\\'
+            && c.get(i + 1) == Some(&',')
+            && c[i - 1].is_ascii_digit()
+            && c.len() >= i + 5
+            && c[i + 2..i + 5].iter().all(|d| d.is_ascii_digit())
+            && c.get(i + 5).is_none_or(|d| !d.is_ascii_digit());
+        if group {
+            i += 2;
+            continue;
+        }
+        out.push(c[i]);
+        i += 1;
+    }
+    out
 }
 
 fn is_space_grouped(s: &str) -> bool {
@@ -145,8 +172,8 @@ fn collapse_thousands(s: &str) -> String {
 /// are literally the same answer. The key is tree-preserving: braces, brackets and every
 /// operator are kept (`2^{n+1}` and `2^n+1` have different keys); only markup that never
 /// changes a parse tree is dropped (spacing commands, `\left`/`\right`, `\displaystyle`,
-/// `$`, `~`, `\dfrac`/`\tfrac` spelled `\frac`), and whitespace is dropped except where it
-/// ends a control word before a letter (`\pi r` ≠ `\pir`, `\leftarrow` stays itself).
+/// `$`, `~`, `\dfrac`/`\tfrac` spelled `\frac`), and whitespace is dropped except between
+/// two letters or digits (`1\quad 2` ≠ `12`, `\pi r` ≠ `\pir`; `\leftarrow` stays itself).
 pub fn text_key(s: &str) -> String {
     let c: Vec<char> = prepare(s).chars().collect();
     let mut out = String::with_capacity(c.len());
@@ -169,16 +196,10 @@ pub fn text_key(s: &str) -> String {
             i += 2;
             continue;
         }
-        // a blank matters only where it ends a control word before a letter (`\pi r`)
-        if blank && ch.is_ascii_alphabetic() {
-            let ob = out.as_bytes();
-            let mut k = ob.len();
-            while k > 0 && ob[k - 1].is_ascii_alphabetic() {
-                k -= 1;
-            }
-            if k < ob.len() && k > 0 && ob[k - 1] == b'\\' {
-                out.push(' ');
-            }
+        // a blank matters between two letters or digits (`1 2` ≠ `12`, `\pi r` ≠ `\pir`)
+        if blank && ch.is_alphanumeric() && out.chars().last().is_some_and(|c| c.is_alphanumeric())
+        {
+            out.push(' ');
         }
         blank = false;
         if ch == '\\' {
@@ -224,6 +245,8 @@ mod tests {
         assert_eq!(prepare("21,16,11"), "21,16,11");
         assert_eq!(prepare("1,2"), "1,2");
         assert_eq!(prepare("14 {, }916"), "14916");
+        assert_eq!(prepare("1\\,000\\,000"), "1000000");
+        assert_eq!(prepare("1\\,0000"), "1\\,0000");
     }
 
     #[test]
@@ -239,6 +262,8 @@ mod tests {
             ("\\sqrt{2}x", "\\sqrt{2x}"),
             ("\\pi r", "\\pir"),
             ("\\leftarrow", "arrow"),
+            ("1\\quad 2", "12"),
+            ("5~6", "56"),
         ] {
             assert_ne!(text_key(a), text_key(b), "{a} vs {b}");
         }
