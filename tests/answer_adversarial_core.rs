@@ -66,6 +66,9 @@ fn class2_points_cover_the_real_line() {
     differ("\\frac{|x|}{x}", "1");
     differ("x^3", "x^2|x|");
     same("x^3", "x|x|^2");
+    same("\\sqrt[3]{x}^2", "x^{2/3}");
+    same("\\sqrt[3]{x}", "x^{1/3}");
+    differ("\\sqrt[3]{x}", "|x|^{1/3}");
     // true identities and equal domains still agree
     same("\\sqrt{x^2}", "|x|");
     same("|x-3|", "|3-x|");

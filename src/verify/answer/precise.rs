@@ -23,7 +23,7 @@ use num_rational::BigRational;
 
 use super::ast::{Const, Expr};
 use super::limits::Budget;
-use super::value::hash_str;
+use super::value::{hash_str, odd_root_exponent};
 
 const RM: RoundingMode = RoundingMode::ToEven;
 const START_PREC: usize = 192;
@@ -344,8 +344,23 @@ impl Ev<'_> {
             }
             Expr::Pow(a, b) => {
                 let x = self.eval(a)?;
-                let y = self.eval(b)?;
-                self.pow(&x, &y)?
+                match odd_root_exponent(b, self.budget) {
+                    // a negative base to p/q with q odd is the real root (as in `numeric`)
+                    Some((pn, q)) if self.real && Self::is_real(&x) && x.re.is_negative() => {
+                        self.charge(true)?;
+                        let e = BigFloat::from_f64(pn as f64, p).div(
+                            &BigFloat::from_f64(q as f64, p),
+                            p,
+                            RM,
+                        );
+                        let m = ok(x.re.neg().pow(&e, p, RM, self.cc))?;
+                        self.real(if pn % 2 == 0 { m } else { m.neg() })
+                    }
+                    _ => {
+                        let y = self.eval(b)?;
+                        self.pow(&x, &y)?
+                    }
+                }
             }
             Expr::Func(f, args) => self.func(f, args)?,
             _ => return None,

@@ -446,7 +446,17 @@ pub fn numeric(e: &Expr, env: &dyn Fn(&str) -> f64, real: bool, budget: &Budget)
             acc
         }
         Expr::Div(a, b) => numeric(a, env, budget)?.div(numeric(b, env, budget)?)?,
-        Expr::Pow(a, b) => numeric(a, env, budget)?.pow(numeric(b, env, budget)?, real)?,
+        Expr::Pow(a, b) => {
+            let x = numeric(a, env, budget)?;
+            match odd_root_exponent(b, budget) {
+                // a negative base to p/q with q odd is the real root: (−8)^{2/3} = 4
+                Some((p, q)) if real && x.is_real() && x.re < 0.0 => {
+                    let m = (-x.re).powf(p as f64 / q as f64);
+                    C64::real(if p % 2 == 0 { m } else { -m })
+                }
+                _ => x.pow(numeric(b, env, budget)?, real)?,
+            }
+        }
         Expr::Func(f, args) => {
             let x = numeric(args.first()?, env, budget)?;
             match f.as_str() {
@@ -535,6 +545,17 @@ pub fn numeric(e: &Expr, env: &dyn Fn(&str) -> f64, real: bool, budget: &Budget)
         _ => return None,
     };
     r.finite()
+}
+
+/// The exponent `e` as p/q in lowest terms with q odd and > 1 (a real root), when it is an
+/// exact rational.
+pub(crate) fn odd_root_exponent(e: &Expr, budget: &Budget) -> Option<(i64, i64)> {
+    if !matches!(e, Expr::Num { .. } | Expr::Div(..) | Expr::Neg(_)) {
+        return None;
+    }
+    let v = exact(e, &Limits::default(), budget)?;
+    let (p, q) = (v.numer().to_i64()?, v.denom().to_i64()?);
+    (q > 1 && q % 2 == 1 && p.abs() <= 1 << 20 && q <= 1 << 20).then_some((p, q))
 }
 
 /// Free variables of `e` (sorted, deduplicated).
