@@ -105,6 +105,12 @@ fn class3_near_misses_are_told_apart() {
     same("\\ln 8", "3\\ln 2");
     same("\\pi", "4\\arctan 1");
     same("x", "x + 10^{-100} - 10^{-100}");
+    same("\\frac{3\\pi}{6}", "\\pi/2");
+    differ("2\\pi", "\\frac{11\\pi}{6}");
+    same("\\pi^2 + \\pi", "\\pi(\\pi+1)");
+    differ("\\pi^2", "9.8696045");
+    accepts("\\pi^2", "9.8696044");
+    same("e^2", "e\\cdot e");
 }
 
 #[test]

@@ -8,6 +8,7 @@ use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
 
 use super::ast::{Const, Expr, RelOp};
+use super::constpoly::{const_poly, const_poly_equal};
 use super::limits::{Budget, Limits};
 use super::precise;
 use super::surd::{surd, surd_equal};
@@ -830,6 +831,15 @@ fn scalar_eq(g: &Expr, p: &Expr, cx: &Ctx) -> bool {
     // quadratic surds: decided exactly, never by floating point
     if let (Some(a), Some(b)) = (surd(g, cx.lim, cx.budget, 0), surd(p, cx.lim, cx.budget, 0)) {
         if let Some(r) = surd_equal(&a, &b) {
+            return r;
+        }
+    }
+    // rational polynomials in π (or in e): decided exactly
+    if let (Some(a), Some(b)) = (
+        const_poly(g, cx.lim, cx.budget, 0),
+        const_poly(p, cx.lim, cx.budget, 0),
+    ) {
+        if let Some(r) = const_poly_equal(&a, &b) {
             return r;
         }
     }

@@ -11,7 +11,8 @@
 //!    operators kept, spacing markup dropped) agree, are equal without it. No text-level
 //!    shortcut may equate answers whose parse trees differ (`2^{n+1}` ≠ `2^n+1`).
 //! 2. Rational values are compared exactly (big rationals): `1/2^99` ≠ `1/2^98`,
-//!    `1/2004!` ≠ `1/2006!`; quadratic surds `c·√n` exactly ([`surd`]). Every big-number
+//!    `1/2004!` ≠ `1/2006!`; quadratic surds `c·√n` exactly ([`surd`]), rational
+//!    polynomials in π or in e exactly ([`constpoly`]: `\frac{3\pi}{6}` = `\pi/2`). Every big-number
 //!    operation is charged to the step budget by operand size, and powers, products,
 //!    factorials and binomials are refused (not computed) when their result could exceed
 //!    `max_power_bits` ([`limits`] has the cost model).
@@ -67,6 +68,7 @@
 //!      single letter is always a variable: `3m` ≠ `3`.
 pub mod ast;
 pub mod compare;
+pub mod constpoly;
 pub mod extract;
 pub mod latex;
 pub mod limits;
