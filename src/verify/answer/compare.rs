@@ -754,6 +754,7 @@ fn rounding_ok(exact_side: &BigRational, dec_side: &Expr, min: Option<u32>, cx: 
     d >= min
         && terminates(exact_side, cx.budget) == Some(false)
         && cx.budget.charge_mul(b, b)
+        && cx.budget.charge_gcd(b, b + 256)
         && rounds_to(exact_side, &dec, d)
 }
 

@@ -89,7 +89,8 @@ impl ConstPoly {
 
 fn charge(a: &ConstPoly, b: &ConstPoly, lim: &Limits, budget: &Budget) -> Option<()> {
     let (x, y) = (a.bits(), b.bits());
-    (x + y <= lim.max_power_bits && budget.charge_mul(x, y)).then_some(())
+    (x + y <= lim.max_power_bits && budget.charge_mul(x, y) && budget.charge_gcd(x, y))
+        .then_some(())
 }
 
 /// The form of `e` when it is built from rationals, π and e with + − × ÷ (by a single term)

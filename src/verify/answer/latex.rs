@@ -510,7 +510,7 @@ pub(crate) fn parse_number(s: &str) -> Option<(BigRational, Option<u32>)> {
         Some(p) => (&s[..p], s[p + 1..].parse::<i64>().ok()?),
         None => (s, 0),
     };
-    if exp.unsigned_abs() > 400 {
+    if exp.unsigned_abs() > 400 || s.len() > 4096 {
         return None;
     }
     let (ip, fp) = match mant.find('.') {
@@ -524,9 +524,14 @@ pub(crate) fn parse_number(s: &str) -> Option<(BigRational, Option<u32>)> {
         digits.parse().ok()?
     };
     let places = fp.map(|f| f.len() as i64).unwrap_or(0) - exp;
+    if places > 400 {
+        return None; // reducing by a huge power of ten is a quadratic gcd
+    }
     let ten = BigInt::from(10);
-    let v = if places >= 0 {
+    let v = if places > 0 {
         BigRational::new(n, num_traits::pow(ten, places as usize))
+    } else if places == 0 {
+        BigRational::from_integer(n)
     } else {
         BigRational::from_integer(n * num_traits::pow(ten, (-places) as usize))
     };

@@ -6,7 +6,9 @@
 //! (~10 ns). Big-integer work is charged by operand size in 64-bit limbs: an addition or a
 //! comparison of `l` limbs costs `l/16 + 1`; a multiplication / division / gcd of `a` and `b`
 //! limbs costs `a·b/16 + 1` for small operands and `max·min^0.6/4 + 1` once both exceed 32
-//! limbs (num-bigint multiplies with Karatsuba / Toom-3 there). So `max_steps` bounds the
+//! limbs (num-bigint multiplies with Karatsuba / Toom-3 there); a rational operation that
+//! reduces by a gcd costs `bits·limbs/64 + 1` of its larger operand (Stein's gcd is
+//! quadratic), so integers take gcd-free paths. So `max_steps` bounds the
 //! wall time of one pair whatever its text: the default 200,000 steps are a few milliseconds.
 use std::cell::Cell;
 
@@ -86,6 +88,12 @@ impl Budget {
             ((hi as f64) * (lo as f64).powf(0.6) / 4.0).min(u64::MAX as f64 / 2.0) as u64
         };
         self.spend(cost.saturating_add(1))
+    }
+    /// Charge a rational operation that reduces by a gcd: num-bigint's gcd (Stein's) takes
+    /// about one pass over the larger operand per bit of it, `bits·limbs/64 + 1`.
+    pub fn charge_gcd(&self, a: u64, b: u64) -> bool {
+        let m = a.max(b);
+        self.spend(m.saturating_mul(limbs(m)) / 64 + 1)
     }
     /// Steps left.
     pub fn left(&self) -> u64 {

@@ -258,7 +258,8 @@ pub fn surd(e: &Expr, lim: &Limits, budget: &Budget, depth: u32) -> Option<Surd>
 /// Charge one operation on `a` and `b` (all term pairs) and refuse oversized operands.
 fn charge(a: &Surd, b: &Surd, lim: &Limits, budget: &Budget) -> Option<()> {
     let (x, y) = (a.bits(), b.bits());
-    (x + y <= lim.max_power_bits && budget.charge_mul(x, y)).then_some(())
+    (x + y <= lim.max_power_bits && budget.charge_mul(x, y) && budget.charge_gcd(x, y))
+        .then_some(())
 }
 
 /// Exact equality of two surd forms: Some(true/false) when decided, None when unsure.

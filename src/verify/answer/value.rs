@@ -12,6 +12,29 @@ fn rbits(x: &BigRational) -> u64 {
     x.numer().bits() + x.denom().bits()
 }
 
+/// a + b, gcd-free for integers, else charged as a gcd.
+fn rat_add(a: BigRational, b: BigRational, budget: &Budget) -> Option<BigRational> {
+    if a.is_integer() && b.is_integer() {
+        budget
+            .charge_linear(rbits(&a).max(rbits(&b)))
+            .then_some(())?;
+        return Some(BigRational::from_integer(a.to_integer() + b.to_integer()));
+    }
+    (budget.charge_mul(rbits(&a), rbits(&b)) && budget.charge_gcd(rbits(&a), rbits(&b)))
+        .then(|| a + b)
+}
+
+/// a · b, gcd-free for integers, else charged as a gcd.
+fn rat_mul(a: BigRational, b: BigRational, budget: &Budget) -> Option<BigRational> {
+    if !budget.charge_mul(rbits(&a), rbits(&b)) {
+        return None;
+    }
+    if a.is_integer() && b.is_integer() {
+        return Some(BigRational::from_integer(a.to_integer() * b.to_integer()));
+    }
+    budget.charge_gcd(rbits(&a), rbits(&b)).then(|| a * b)
+}
+
 /// Charge and size-check one binary rational operation whose result is `r`.
 fn checked(r: BigRational, lim: &Limits, budget: &Budget) -> Option<BigRational> {
     (rbits(&r) <= lim.max_power_bits && budget.charge_linear(rbits(&r))).then_some(r)
@@ -31,10 +54,7 @@ pub fn exact(e: &Expr, lim: &Limits, budget: &Budget) -> Option<BigRational> {
             let mut acc = BigRational::zero();
             for x in v {
                 let y = exact(x, lim, budget)?;
-                if !budget.charge_mul(rbits(&acc), rbits(&y)) {
-                    return None;
-                }
-                acc = checked(acc + y, lim, budget)?;
+                acc = checked(rat_add(acc, y, budget)?, lim, budget)?;
             }
             Some(acc)
         }
@@ -42,12 +62,10 @@ pub fn exact(e: &Expr, lim: &Limits, budget: &Budget) -> Option<BigRational> {
             let mut acc = BigRational::one();
             for x in v {
                 let y = exact(x, lim, budget)?;
-                if rbits(&acc) + rbits(&y) > lim.max_power_bits + 2
-                    || !budget.charge_mul(rbits(&acc), rbits(&y))
-                {
+                if rbits(&acc) + rbits(&y) > lim.max_power_bits + 2 {
                     return None;
                 }
-                acc = checked(acc * y, lim, budget)?;
+                acc = checked(rat_mul(acc, y, budget)?, lim, budget)?;
             }
             Some(acc)
         }
@@ -57,12 +75,10 @@ pub fn exact(e: &Expr, lim: &Limits, budget: &Budget) -> Option<BigRational> {
                 return None;
             }
             let n = exact(a, lim, budget)?;
-            if rbits(&n) + rbits(&d) > lim.max_power_bits + 2
-                || !budget.charge_mul(rbits(&n), rbits(&d))
-            {
+            if rbits(&n) + rbits(&d) > lim.max_power_bits + 2 {
                 return None;
             }
-            checked(n / d, lim, budget)
+            checked(rat_mul(n, d.recip(), budget)?, lim, budget)
         }
         Expr::Pow(a, b) => {
             let base = exact(a, lim, budget)?;
@@ -190,7 +206,8 @@ fn binom_exact(
     let mut acc = BigRational::one();
     for j in 0..k {
         let t = n - BigRational::from_integer(BigInt::from(j));
-        if !budget.charge_mul(rbits(&acc), rbits(&t)) {
+        if !budget.charge_mul(rbits(&acc), rbits(&t)) || !budget.charge_gcd(rbits(&acc), rbits(&t))
+        {
             return None;
         }
         acc = checked(
@@ -238,7 +255,10 @@ fn pow_exact(
         {
             return None;
         }
-        let p = num_traits::pow(base.clone(), mag as usize);
+        // numerator and denominator separately: coprime stays coprime, no gcd
+        let num = num_traits::pow(base.numer().clone(), mag as usize);
+        let den = num_traits::pow(base.denom().clone(), mag as usize);
+        let p = BigRational::new_raw(num, den);
         return Some(if n.is_negative() { p.recip() } else { p });
     }
     // rational exponent p/q: exact only when base is a perfect q-th power
