@@ -88,4 +88,46 @@ fn main() {
         n as f64 / best_multi
     );
     println!("| Math-Verify 0.9.0 (reference note) | 1 | 10000 | ~190 | 9200/10000 |");
+    hostile();
+}
+
+/// The slowest of the hostile pairs (issue 11 and worse ones), best of 3 each.
+fn hostile() {
+    let forty = vec!["3^{100000}"; 40].join("\\cdot ");
+    let sines = vec!["\\sin(\\sin(\\sin(\\sin(x+1))))"; 30].join("+");
+    let pairs: Vec<(String, String)> = vec![
+        (
+            "\\binom{10^{50}}{5000}".into(),
+            "\\binom{10^{50}}{4999}".into(),
+        ),
+        (forty.clone(), format!("{forty}+1")),
+        (
+            "\\binom{10^{20}}{2000}".into(),
+            "\\binom{10^{20}}{2001}".into(),
+        ),
+        ("5000!".into(), "4999!\\cdot 5001".into()),
+        ("\\sqrt{10^{60000}+1}".into(), "10^{30000}".into()),
+        ("\\sin(10^{300})".into(), "\\sin(10^{300}+1)".into()),
+        (sines.clone(), format!("{sines}+10^{{-600}}")),
+        ("x+10^{-600}".into(), "x".into()),
+    ];
+    let c = AnswerChecker::default();
+    let mut worst = (0.0f64, String::new());
+    for (g, p) in &pairs {
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let t = Instant::now();
+            let _ = c.compare_answers(g, p);
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        if best > worst.0 {
+            worst = (best, g.chars().take(40).collect());
+        }
+    }
+    println!(
+        "slowest hostile pair ({} pairs): {:.2} ms ({}…)",
+        pairs.len(),
+        worst.0 * 1e3,
+        worst.1
+    );
 }
