@@ -150,7 +150,7 @@ fn main() {
 
 /// Hostile responses: (name, reference, response).
 fn hostile() -> Vec<(&'static str, String, String)> {
-    vec![
+    let mut v = vec![
         (
             "80k adjacent boxes",
             "1".into(),
@@ -173,5 +173,47 @@ fn hostile() -> Vec<(&'static str, String, String)> {
         ),
         ("1 MB of dollars", "7".into(), "$".repeat(1 << 20)),
         ("1 MB of backticks", "7".into(), "`".repeat(1 << 20)),
-    ]
+    ];
+    // hostile arithmetic (issue 11 and worse): each charged to the checker's step budget
+    let forty = vec!["3^{100000}"; 40].join("\\cdot ");
+    let sines = vec!["\\sin(\\sin(\\sin(\\sin(x+1))))"; 30].join("+");
+    let math: Vec<(&'static str, String, String)> = vec![
+        (
+            "binom(10^50, 5000)",
+            "\\binom{10^{50}}{5000}".into(),
+            "\\binom{10^{50}}{4999}".into(),
+        ),
+        (
+            "40 factors of 3^100000",
+            forty.clone(),
+            format!("{forty}+1"),
+        ),
+        (
+            "binom(10^20, 2000)",
+            "\\binom{10^{20}}{2000}".into(),
+            "\\binom{10^{20}}{2001}".into(),
+        ),
+        ("5000!", "5000!".into(), "4999!\\cdot 5001".into()),
+        (
+            "sqrt(10^60000+1)",
+            "\\sqrt{10^{60000}+1}".into(),
+            "10^{30000}".into(),
+        ),
+        (
+            "sin(10^300)",
+            "\\sin(10^{300})".into(),
+            "\\sin(10^{300}+1)".into(),
+        ),
+        (
+            "nested sines + 10^-600",
+            sines.clone(),
+            format!("{sines}+10^{{-600}}"),
+        ),
+        ("x + 10^-600", "x+10^{-600}".into(), "x".into()),
+    ];
+    v.extend(
+        math.into_iter()
+            .map(|(n, g, p)| (n, g, format!("\\boxed{{{p}}}"))),
+    );
+    v
 }

@@ -289,3 +289,40 @@ fn prose_around_the_box_is_not_a_hedge() {
     ));
     assert!(!strict("5", "Not (\\boxed{5})."));
 }
+
+#[test]
+fn answers_stated_apart_count_together_only_as_one_unordered_list() {
+    // the parts of a list answer, boxed apart with words between them
+    for (r, resp) in [
+        (
+            "(3, 3), (1, 1)",
+            "For part (a) \\boxed{(3,3)} and for part (b) \\boxed{(1,1)}.",
+        ),
+        (
+            "2, 5",
+            "The first root is \\boxed{2}. The second root is \\boxed{5}.",
+        ),
+        (
+            "\\{-1, 4\\}",
+            "One solution is \\boxed{4}; the other is \\boxed{-1}.",
+        ),
+    ] {
+        assert!(strict(r, resp), "{r} | {resp}");
+    }
+    // never an ordered tuple, never a superset, never a subset
+    for (r, resp) in [
+        ("(1, 2)", "We get \\boxed{2} first and then \\boxed{1}."),
+        ("(1, 2)", "We get \\boxed{1} first and then \\boxed{2}."),
+        ("1", "Case one gives \\boxed{1}; case two gives \\boxed{2}."),
+        (
+            "1, 2, 3",
+            "Case one gives \\boxed{1}; case two gives \\boxed{2}.",
+        ),
+        (
+            "2, 5",
+            "The first root is \\boxed{2}. The second root is \\boxed{6}.",
+        ),
+    ] {
+        assert!(!strict(r, resp), "{r} | {resp}");
+    }
+}

@@ -54,10 +54,13 @@ const EXPLAINED: &[(usize, &str)] = &[
     (330, "\"3+3=2\" vs \"z=1+1=2\": sympy evaluates both to the boolean False, equal"),
     (507, "sums of an indexed sequence F_{n-k-1}F_k: sympy parses and simplifies, ours does not parse"),
     (561, "\"312123231\" vs \"(312,123,231)\": latex2sympy reads the commas as digit grouping"),
+    (553, "\"even1\" vs \"even\": sympy reads both as products of the letters e·v·e·n (times 1); \
+           our parser reads a lowercase run of more than 3 letters as a word, and words differ"),
 ];
 
-/// Verdicts agreeing with Qwen's, measured when the fixture was made (566 pairs).
-const MEASURED_AGREEMENT: usize = 561;
+/// Verdicts agreeing with Qwen's, measured when the fixture was made (566 pairs): 561, then
+/// 560 once the strict parser read long letter runs as words (#553).
+const MEASURED_AGREEMENT: usize = 560;
 
 #[test]
 fn agreement_with_qwen_math_equal() {

@@ -3,11 +3,14 @@
 //! that are huge or not finite are refused, never accepted); tuples, intervals, sets, lists,
 //! `±`, equations, inequalities and matrices by their own rules. See `mod.rs` for the rules.
 use num_bigint::BigInt;
+use num_integer::Integer;
 use num_rational::BigRational;
-use num_traits::{Signed, ToPrimitive, Zero};
+use num_traits::{One, Signed, Zero};
 
 use super::ast::{Const, Expr, RelOp};
+use super::constpoly::{const_poly, const_poly_equal};
 use super::limits::{Budget, Limits};
+use super::precise;
 use super::surd::{surd, surd_equal};
 use super::value::{exact, free_symbols, numeric, C64};
 use super::CheckerConfig;
@@ -23,7 +26,9 @@ pub struct Ctx<'a> {
 }
 
 const MAX_ITEMS: usize = 256;
-const POINTS: u64 = 6;
+const POINTS: u64 = 14;
+/// Points confirmed at high precision ([`precise::agree`]) after the f64 screen.
+const CONFIRM: usize = 2;
 
 /// Is `pred` an acceptable answer for reference `gold`?
 pub fn equal(g: &Expr, p: &Expr, cx: &Ctx, depth: u32) -> bool {
@@ -40,8 +45,35 @@ pub fn equal(g: &Expr, p: &Expr, cx: &Ctx, depth: u32) -> bool {
             _ => false,
         };
     }
+    // a top-level percentage equals its fraction (x/100, as parsed) and, by policy, x itself
+    if let Some(x) = percent_of(g) {
+        if equal(x, p, cx, d) {
+            return true;
+        }
+    }
+    if let Some(x) = percent_of(p) {
+        if equal(g, x, cx, d) {
+            return true;
+        }
+    }
     use Expr::*;
     match (g, p) {
+        (List(a), List(b)) if is_named_list(a) => named_values(a, b, cx, d),
+        // `(p,q) = (3,2)` vs `q=2, p=3` (and the other way round)
+        (Rel { .. }, List(b)) if is_named_list(b) => match named_tuple(g) {
+            Some(a) => named_values(&a, b, cx, d),
+            None => false,
+        },
+        (List(a), Rel { .. }) if is_named_list(a) => match named_tuple(p) {
+            Some(b) => named_values(a, &b, cx, d),
+            None => false,
+        },
+        // a column vector is the tuple of its entries
+        (Matrix(m), Tuple(t)) | (Tuple(t), Matrix(m))
+            if m.len() == t.len() && m.iter().all(|r| r.len() == 1) =>
+        {
+            m.iter().zip(t).all(|(r, y)| equal(&r[0], y, cx, d))
+        }
         (List(a), _) if a.len() == 1 => equal(&a[0], p, cx, d),
         (_, List(b)) if b.len() == 1 => equal(g, &b[0], cx, d),
         (List(_) | Set(_) | PlusMinus(..), List(_) | Set(_) | PlusMinus(..)) => {
@@ -83,6 +115,11 @@ pub fn equal(g: &Expr, p: &Expr, cx: &Ctx, depth: u32) -> bool {
             Tuple(t),
         ) if t.len() == 2 => equal(&t[0], lo, cx, d) && equal(&t[1], hi, cx, d),
         (Union(a), Union(b)) => ordered(a, b, cx, d) || unordered(a, b, cx, d),
+        // `(-\infty, 2) \cup (3, \infty)` vs `x < 2 or x > 3`
+        (Union(a), List(b)) | (List(b), Union(a)) => match rels_to_sets(b) {
+            Some(sets) => unordered(a, &sets, cx, d),
+            None => false,
+        },
         (Matrix(a), Matrix(b)) => {
             a.len() == b.len()
                 && a.iter().zip(b).all(|(ra, rb)| {
@@ -106,12 +143,95 @@ pub fn equal(g: &Expr, p: &Expr, cx: &Ctx, depth: u32) -> bool {
         (Rel { .. }, _) => gold_rel_value(g).is_some_and(|v| equal(v, p, cx, d)),
         (_, Rel { .. }) => pred_rel_value(p).is_some_and(|v| equal(g, v, cx, d)),
         (Text(a), Text(b)) => a.eq_ignore_ascii_case(b),
+        // `\text{ABC}` vs `ABC`: the same name
+        (Text(a), Sym(b)) | (Sym(b), Text(a)) => a == b,
         (Text(_), _) | (_, Text(_)) => false,
         (List(_) | Set(_) | Tuple(_) | Interval { .. } | Union(_) | Matrix(_), _)
         | (_, List(_) | Set(_) | Tuple(_) | Interval { .. } | Union(_) | Matrix(_)) => false,
         (PlusMinus(..), _) | (_, PlusMinus(..)) => false,
         _ => scalar_eq(g, p, cx),
     }
+}
+
+/// `x\%` (parsed as x/100 under a `percent` marker): the written number x.
+fn percent_of(e: &Expr) -> Option<&Expr> {
+    match e {
+        Expr::Func(f, a) if f == "percent" && a.len() == 1 => Some(&a[0]),
+        _ => None,
+    }
+}
+
+/// `label = value` with a label (`x`, `a_1`, `f(2)`).
+fn named(e: &Expr) -> Option<(&Expr, &Expr)> {
+    match e {
+        Expr::Rel { parts, ops } if ops == &[RelOp::Eq] && is_label(&parts[0]) => {
+            Some((&parts[0], &parts[1]))
+        }
+        _ => None,
+    }
+}
+
+/// `(p, q) = (3, 2)` as the named values `p = 3, q = 2`.
+fn named_tuple(e: &Expr) -> Option<Vec<Expr>> {
+    let Expr::Rel { parts, ops } = e else {
+        return None;
+    };
+    match (parts.as_slice(), ops.as_slice()) {
+        ([Expr::Tuple(l), Expr::Tuple(v)], [RelOp::Eq]) if l.len() == v.len() && l.len() >= 2 => {
+            let out: Vec<Expr> = l
+                .iter()
+                .zip(v)
+                .map(|(a, b)| Expr::Rel {
+                    parts: vec![a.clone(), b.clone()],
+                    ops: vec![RelOp::Eq],
+                })
+                .collect();
+            is_named_list(&out).then_some(out)
+        }
+        _ => None,
+    }
+}
+
+/// A list of at least two named values `x = 1, y = 2`.
+fn is_named_list(v: &[Expr]) -> bool {
+    v.len() >= 2 && v.iter().all(|e| named(e).is_some())
+}
+
+/// Named values compare by name, never unordered: `x=1, y=2` accepts `y=2, x=1` and the bare
+/// values in the written order `1, 2`, but not `2, 1`.
+fn named_values(a: &[Expr], b: &[Expr], cx: &Ctx, d: u32) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if b.iter().all(|e| named(e).is_some()) {
+        let mut used = vec![false; b.len()];
+        'outer: for x in a {
+            let (lx, vx) = named(x).unwrap_or((x, x));
+            for (j, y) in b.iter().enumerate() {
+                let (ly, vy) = named(y).unwrap_or((y, y));
+                if !used[j] && lx == ly {
+                    if !equal(vx, vy, cx, d) {
+                        return false;
+                    }
+                    used[j] = true;
+                    continue 'outer;
+                }
+            }
+            return false;
+        }
+        return true;
+    }
+    if b.iter().any(|e| matches!(e, Expr::Rel { .. })) {
+        return false;
+    }
+    a.iter()
+        .zip(b)
+        .all(|(x, y)| named(x).is_some_and(|(_, v)| equal(v, y, cx, d)))
+}
+
+/// Each relation of a list as the set it describes (`x < 2 or x > 3`).
+fn rels_to_sets(v: &[Expr]) -> Option<Vec<Expr>> {
+    v.iter().map(rel_to_set).collect()
 }
 
 fn expand(e: &Expr) -> Vec<Expr> {
@@ -237,15 +357,84 @@ fn neg_inf() -> Expr {
     Expr::Neg(Box::new(Expr::Const(Const::Inf)))
 }
 
-/// `-2 \le x \le 7` → `[-2, 7]`, `x > 2` → `(2, ∞)`, `x \in S` → S.
+/// `e` as a·x + b with exact rationals a, b when it is linear in the variable `x`
+/// (decided structurally, never by sampling).
+fn linear_in(e: &Expr, x: &str) -> Option<(BigRational, BigRational)> {
+    let lim = Limits::default();
+    let budget = Budget::new(10_000);
+    lin(e, x, &lim, &budget, 0)
+}
+
+fn lin(
+    e: &Expr,
+    x: &str,
+    lim: &Limits,
+    budget: &Budget,
+    depth: u32,
+) -> Option<(BigRational, BigRational)> {
+    if depth > lim.max_depth || !budget.spend(1) {
+        return None;
+    }
+    let d = depth + 1;
+    let zero = BigRational::zero;
+    Some(match e {
+        Expr::Sym(s) if s == x => (BigRational::one(), zero()),
+        Expr::Neg(a) => {
+            let (p, q) = lin(a, x, lim, budget, d)?;
+            (-p, -q)
+        }
+        Expr::Add(v) => {
+            let (mut p, mut q) = (zero(), zero());
+            for t in v {
+                let (a, b) = lin(t, x, lim, budget, d)?;
+                p += a;
+                q += b;
+            }
+            (p, q)
+        }
+        Expr::Mul(v) => {
+            let (mut p, mut q) = (zero(), BigRational::one());
+            for t in v {
+                let (a, b) = lin(t, x, lim, budget, d)?;
+                if !a.is_zero() && !p.is_zero() {
+                    return None; // x·x
+                }
+                p = &p * &b + &a * &q;
+                q *= b;
+            }
+            (p, q)
+        }
+        Expr::Div(a, b) => {
+            let (p, q) = lin(a, x, lim, budget, d)?;
+            let c = exact(b, lim, budget)?;
+            if c.is_zero() {
+                return None;
+            }
+            (p / &c, q / c)
+        }
+        other => (zero(), exact(other, lim, budget)?),
+    })
+}
+
+fn num(v: BigRational) -> Expr {
+    Expr::Num {
+        value: v,
+        decimals: None,
+    }
+}
+
+fn vars(e: &Expr) -> Vec<String> {
+    let mut v = Vec::new();
+    free_symbols(e, &mut v);
+    v
+}
+
+/// `-2 \le x \le 7` → `[-2, 7]`, `x > 2` → `(2, ∞)`, `2x > 4` → `(2, ∞)`, `x \in S` → S.
+/// A relation becomes a set only when one side is exactly the variable, or when it is
+/// linear in one variable and is solved exactly; anything else (`x^2 > 0`) is refused.
 fn rel_to_set(e: &Expr) -> Option<Expr> {
     let Expr::Rel { parts, ops } = e else {
         return None;
-    };
-    let has_var = |x: &Expr| {
-        let mut v = Vec::new();
-        free_symbols(x, &mut v);
-        !v.is_empty()
     };
     let iv = |lo: &Expr, hi: &Expr, lc: bool, hc: bool| Expr::Interval {
         lo: Box::new(lo.clone()),
@@ -254,27 +443,72 @@ fn rel_to_set(e: &Expr) -> Option<Expr> {
         hi_closed: hc,
     };
     let inf = Expr::Const(Const::Inf);
+    let all = vars(e);
+    if all.len() != 1 {
+        return match (parts.as_slice(), ops.as_slice()) {
+            ([x, s], [RelOp::In]) if is_label(x) => Some(s.clone()),
+            _ => None,
+        };
+    }
+    let x = all[0].as_str();
+    let is_x = |t: &Expr| matches!(t, Expr::Sym(s) if s == x);
+    let cst = |t: &Expr| vars(t).is_empty();
+    // `x op c` with op one of < ≤ > ≥
+    let half = |o: RelOp, c: &Expr| match o {
+        RelOp::Lt | RelOp::Le => Some(iv(&neg_inf(), c, false, o == RelOp::Le)),
+        RelOp::Gt | RelOp::Ge => Some(iv(c, &inf, o == RelOp::Ge, false)),
+        _ => None,
+    };
+    let flip = |o: RelOp| match o {
+        RelOp::Lt => RelOp::Gt,
+        RelOp::Gt => RelOp::Lt,
+        RelOp::Le => RelOp::Ge,
+        RelOp::Ge => RelOp::Le,
+        o => o,
+    };
     match (parts.as_slice(), ops.as_slice()) {
-        ([x, s], [RelOp::In]) if is_label(x) => Some(s.clone()),
-        ([a, x, b], [o1, o2]) if has_var(x) && !has_var(a) && !has_var(b) => match (o1, o2) {
-            (RelOp::Lt | RelOp::Le, RelOp::Lt | RelOp::Le) => {
-                Some(iv(a, b, *o1 == RelOp::Le, *o2 == RelOp::Le))
+        ([l, s], [RelOp::In]) if is_label(l) => Some(s.clone()),
+        ([l, r], [o]) if is_x(l) && cst(r) => half(*o, r),
+        ([l, r], [o]) if is_x(r) && cst(l) => half(flip(*o), l),
+        ([l, r], [o]) => {
+            // a·x + b op 0, solved exactly
+            let (a, b) = linear_in(&sub(l, r), x)?;
+            if a.is_zero() {
+                return None;
             }
-            (RelOp::Gt | RelOp::Ge, RelOp::Gt | RelOp::Ge) => {
-                Some(iv(b, a, *o2 == RelOp::Ge, *o1 == RelOp::Ge))
+            let c = num(-b / &a);
+            half(if a.is_negative() { flip(*o) } else { *o }, &c)
+        }
+        ([a, m, b], [o1, o2]) if cst(a) && cst(b) => {
+            let (o1, o2) = (*o1, *o2);
+            let (lo, hi, lc, hc) = match (o1, o2) {
+                (RelOp::Lt | RelOp::Le, RelOp::Lt | RelOp::Le) => {
+                    (a, b, o1 == RelOp::Le, o2 == RelOp::Le)
+                }
+                (RelOp::Gt | RelOp::Ge, RelOp::Gt | RelOp::Ge) => {
+                    (b, a, o2 == RelOp::Ge, o1 == RelOp::Ge)
+                }
+                _ => return None,
+            };
+            if is_x(m) {
+                return Some(iv(lo, hi, lc, hc));
             }
-            _ => None,
-        },
-        ([x, c], [o]) if has_var(x) && !has_var(c) => match o {
-            RelOp::Lt | RelOp::Le => Some(iv(&neg_inf(), c, false, *o == RelOp::Le)),
-            RelOp::Gt | RelOp::Ge => Some(iv(c, &inf, *o == RelOp::Ge, false)),
-            _ => None,
-        },
-        ([c, x], [o]) if has_var(x) && !has_var(c) => match o {
-            RelOp::Gt | RelOp::Ge => Some(iv(&neg_inf(), c, false, *o == RelOp::Ge)),
-            RelOp::Lt | RelOp::Le => Some(iv(c, &inf, *o == RelOp::Le, false)),
-            _ => None,
-        },
+            // lo < p·x + q < hi with exact constant bounds
+            let (p, q) = linear_in(m, x)?;
+            if p.is_zero() {
+                return None;
+            }
+            let lim = Limits::default();
+            let budget = Budget::new(10_000);
+            let lo = exact(lo, &lim, &budget)?;
+            let hi = exact(hi, &lim, &budget)?;
+            let (u, v) = ((lo - &q) / &p, (hi - &q) / &p);
+            Some(if p.is_negative() {
+                iv(&num(v), &num(u), hc, lc)
+            } else {
+                iv(&num(u), &num(v), lc, hc)
+            })
+        }
         _ => None,
     }
 }
@@ -368,7 +602,16 @@ fn symbols_of(a: &Expr, b: &Expr) -> Option<Vec<String>> {
     (sa == sb).then_some(sa)
 }
 
-/// Deterministic pseudo-random value in [0.3, 2.9] for symbol `name` at point `k`.
+/// The sample shapes: negative values, zero's neighbourhood, values around 1, large values
+/// and integers (for `n!`, `\binom{n}{k}`, floor). Non-integer shapes are perturbed per
+/// variable (so `x` and `y` differ at every point) and never land on an integer.
+const SHAPES: [f64; POINTS as usize] = [
+    0.73, -1.37, 2.91, -0.213, 0.0371, 13.7, -7.93, 1.613, 3.0, 5.0, -0.61, 41.3, 2.0, 7.0,
+];
+
+/// Deterministic value of symbol `name` at point `k`. Each variable walks the shapes from
+/// its own offset (from its name), so two variables take different signs and sizes at the
+/// same point (`|x+y|` ≠ `|x|+|y|`).
 fn point_value(name: &str, k: u64) -> f64 {
     let mut h: u64 = 0x9e3779b97f4a7c15 ^ k.wrapping_mul(0xbf58476d1ce4e5b9);
     for b in name.bytes() {
@@ -378,11 +621,31 @@ fn point_value(name: &str, k: u64) -> f64 {
     }
     h = h.wrapping_mul(0x94d049bb133111eb);
     h ^= h >> 31;
-    0.3 + 2.6 * ((h >> 11) as f64 / (1u64 << 53) as f64)
+    let u = (h >> 11) as f64 / (1u64 << 53) as f64; // [0, 1)
+    let mut off: u64 = 0;
+    for b in name.bytes() {
+        off = off.wrapping_mul(31).wrapping_add(b as u64);
+    }
+    let s = SHAPES[((k + 5 * off) % POINTS) as usize];
+    if s.fract() == 0.0 {
+        s + (h % 4) as f64 // integers 2..10
+    } else {
+        s * (1.0 + 0.17 * u)
+    }
 }
 
-fn eval_at(e: &Expr, k: u64, cx: &Ctx) -> Option<C64> {
-    numeric(e, &|s| point_value(s, k), cx.budget)
+fn eval_at(e: &Expr, k: u64, real: bool, cx: &Ctx) -> Option<C64> {
+    numeric(e, &|s| point_value(s, k), real, cx.budget)
+}
+
+fn has_i(e: &Expr) -> bool {
+    match e {
+        Expr::Const(Const::I) => true,
+        Expr::Add(v) | Expr::Mul(v) | Expr::Func(_, v) => v.iter().any(has_i),
+        Expr::Neg(a) => has_i(a),
+        Expr::Div(a, b) | Expr::Pow(a, b) => has_i(a) || has_i(b),
+        _ => false,
+    }
 }
 
 /// `a` = c·`b` for one constant c (c > 0 when `positive`), at every sample point.
@@ -394,7 +657,7 @@ fn proportional(a: &Expr, b: &Expr, positive: bool, cx: &Ctx) -> bool {
     let mut ratio: Option<f64> = None;
     let mut valid = 0;
     for k in 0..n {
-        let (Some(x), Some(y)) = (eval_at(a, k, cx), eval_at(b, k, cx)) else {
+        let (Some(x), Some(y)) = (eval_at(a, k, false, cx), eval_at(b, k, false, cx)) else {
             continue;
         };
         let (zx, zy) = (x.abs() < 1e-12, y.abs() < 1e-12);
@@ -453,15 +716,24 @@ fn decimal_places(e: &Expr) -> Option<(u32, BigRational)> {
     }
 }
 
-fn terminates(v: &BigRational) -> bool {
+/// Is `v` a terminating decimal (denominator 2^a·5^b)? None when deciding would exceed
+/// the budget.
+fn terminates(v: &BigRational, budget: &Budget) -> Option<bool> {
     let mut d = v.denom().clone();
-    for p in [2u32, 5] {
-        let p = BigInt::from(p);
-        while (&d % &p).is_zero() {
-            d /= &p;
+    let twos = d.trailing_zeros().unwrap_or(0);
+    d >>= twos;
+    let five = BigInt::from(5);
+    while !d.is_one() {
+        if !budget.charge_mul(d.bits(), 3) {
+            return None;
         }
+        let (q, r) = d.div_rem(&five);
+        if !r.is_zero() {
+            return Some(false);
+        }
+        d = q;
     }
-    d == BigInt::from(1)
+    Some(true)
 }
 
 /// `dec` (written with `places` digits) is `v` correctly rounded: |v − dec| ≤ ½·10^−places.
@@ -474,36 +746,69 @@ fn rounds_to(v: &BigRational, dec: &BigRational, places: u32) -> bool {
     diff <= BigRational::from_integer(BigInt::from(1))
 }
 
-fn rounding_ok(exact_side: &BigRational, dec_side: &Expr, min: Option<u32>) -> bool {
+fn rounding_ok(exact_side: &BigRational, dec_side: &Expr, min: Option<u32>, cx: &Ctx) -> bool {
     let (Some(min), Some((d, dec))) = (min, decimal_places(dec_side)) else {
         return false;
     };
-    d >= min && !terminates(exact_side) && rounds_to(exact_side, &dec, d)
+    let b = exact_side.numer().bits() + exact_side.denom().bits();
+    d >= min
+        && terminates(exact_side, cx.budget) == Some(false)
+        && cx.budget.charge_mul(b, b)
+        && cx.budget.charge_gcd(b, b + 256)
+        && rounds_to(exact_side, &dec, d)
 }
 
-fn rounding_ok_f64(v: C64, dec_side: &Expr, min: Option<u32>) -> bool {
-    let (Some(min), Some((d, dec))) = (min, decimal_places(dec_side)) else {
-        return false;
-    };
-    if d < min || d > 15 || v.im != 0.0 {
-        return false;
-    }
-    let Some(decf) = dec.to_f64() else {
-        return false;
-    };
-    (v.re - decf).abs() <= 0.5 * 10f64.powi(-(d as i32)) * (1.0 + 1e-9) && (v.re - decf).abs() > 0.0
-        || v.re == decf
-}
-
-fn close(a: C64, b: C64, tol: f64) -> bool {
+/// f64 screen: could a and b be equal? Loose on purpose (1e-7 relative, or both tiny):
+/// the decision is [`precise::agree`]'s.
+fn maybe_close(a: C64, b: C64) -> bool {
     let m = a.abs().max(b.abs());
-    if m > 1e15 {
-        return false; // ill-conditioned: refuse rather than accept
+    let d = (a.re - b.re).hypot(a.im - b.im);
+    d <= 1e-7 * m || m < 1e-9
+}
+
+/// The documented rounding rule, decided before any closeness test when either side is a
+/// decimal literal: Some(verdict) when it applies.
+fn decimal_rule(
+    g: &Expr,
+    p: &Expr,
+    eg: &Option<BigRational>,
+    ep: &Option<BigRational>,
+    cx: &Ctx,
+) -> Option<bool> {
+    let (dg, dp) = (decimal_places(g), decimal_places(p));
+    if dg.is_none() && dp.is_none() {
+        return None;
     }
-    if a.abs() == 0.0 || b.abs() == 0.0 {
-        return m < 1e-12;
+    if let (Some(a), Some(b)) = (eg, ep) {
+        return Some(
+            a == b
+                || rounding_ok(a, p, cx.cfg.rounding_min_places, cx)
+                || rounding_ok(b, g, cx.cfg.reference_rounding_min_places, cx),
+        );
     }
-    (a.re - b.re).hypot(a.im - b.im) <= tol * m
+    // one side a decimal, the other irrational (or symbolic): the decimal must be that
+    // value correctly rounded to the digits shown, with enough digits
+    let irrational = |exact_side: &Expr, dec: Option<(u32, BigRational)>, min: Option<u32>| {
+        let (Some(min), Some((d, v))) = (min, dec) else {
+            return false;
+        };
+        d >= min
+            && symbols_of(exact_side, exact_side).is_some_and(|s| s.is_empty())
+            && precise::rounds_to(exact_side, &v, d, cx.budget) == Some(true)
+    };
+    // a decimal exactly equal to a value that only looks irrational (`\sin 30^\circ` = 0.5)
+    if symbols_of(g, p).is_some_and(|v| v.is_empty())
+        && precise::agree(g, p, &|_| f64::NAN, true, cx.budget) == Some(true)
+    {
+        return Some(true);
+    }
+    Some(if dp.is_some() && eg.is_none() {
+        irrational(g, dp, cx.cfg.rounding_min_places)
+    } else if dg.is_some() && ep.is_none() {
+        irrational(p, dg, cx.cfg.reference_rounding_min_places)
+    } else {
+        false
+    })
 }
 
 /// Two scalar expressions.
@@ -518,55 +823,63 @@ fn scalar_eq(g: &Expr, p: &Expr, cx: &Ctx) -> bool {
     }
     let eg = exact(g, cx.lim, cx.budget);
     let ep = exact(p, cx.lim, cx.budget);
+    if let Some(r) = decimal_rule(g, p, &eg, &ep, cx) {
+        return r;
+    }
     if let (Some(a), Some(b)) = (&eg, &ep) {
-        if a == b {
-            return true;
-        }
-        return rounding_ok(a, p, cx.cfg.rounding_min_places)
-            || rounding_ok(b, g, cx.cfg.reference_rounding_min_places);
+        return a == b;
     }
     // quadratic surds: decided exactly, never by floating point
     if let (Some(a), Some(b)) = (surd(g, cx.lim, cx.budget, 0), surd(p, cx.lim, cx.budget, 0)) {
-        match surd_equal(&a, &b) {
-            Some(true) => return true,
-            Some(false) | None => {
-                let (Some(x), Some(y)) = (eval_at(g, 0, cx), eval_at(p, 0, cx)) else {
-                    return false;
-                };
-                return (eg.is_none() && rounding_ok_f64(x, p, cx.cfg.rounding_min_places))
-                    || (ep.is_none()
-                        && rounding_ok_f64(y, g, cx.cfg.reference_rounding_min_places));
-            }
+        if let Some(r) = surd_equal(&a, &b) {
+            return r;
         }
     }
-    let Some(syms) = symbols_of(g, p) else {
-        return false;
-    };
-    if syms.is_empty() {
-        let (Some(a), Some(b)) = (eval_at(g, 0, cx), eval_at(p, 0, cx)) else {
-            return false;
-        };
-        if close(a, b, cx.cfg.relative_tolerance) {
-            return true;
+    // rational polynomials in π (or in e): decided exactly
+    if let (Some(a), Some(b)) = (
+        const_poly(g, cx.lim, cx.budget, 0),
+        const_poly(p, cx.lim, cx.budget, 0),
+    ) {
+        if let Some(r) = const_poly_equal(&a, &b) {
+            return r;
         }
-        // an irrational reference and a rounded decimal, or the other way round
-        return (eg.is_none() && rounding_ok_f64(a, p, cx.cfg.rounding_min_places))
-            || (ep.is_none() && rounding_ok_f64(b, g, cx.cfg.reference_rounding_min_places));
     }
-    let mut valid = 0;
-    for k in 0..POINTS {
-        match (eval_at(g, k, cx), eval_at(p, k, cx)) {
+    // the union of both sides' variables: `\sin^2 x + \cos^2 x` = `1` at every point
+    let mut syms = Vec::new();
+    free_symbols(g, &mut syms);
+    free_symbols(p, &mut syms);
+    let real = !has_i(g) && !has_i(p);
+    let n = if syms.is_empty() { 1 } else { POINTS };
+    let mut valid = Vec::new();
+    for k in 0..n {
+        match (eval_at(g, k, real, cx), eval_at(p, k, real, cx)) {
             (None, None) => continue,
             (Some(a), Some(b)) => {
-                if !close(a, b, cx.cfg.relative_tolerance) {
+                if !maybe_close(a, b) {
                     return false;
                 }
-                valid += 1;
+                valid.push(k);
             }
+            // defined on one side only: the domains differ
             _ => return false,
         }
     }
-    valid >= 3
+    if cx.budget.exhausted() || valid.len() < if syms.is_empty() { 1 } else { 4 } {
+        return false;
+    }
+    // the decision: agreement at high precision
+    let mut confirmed = 0;
+    for &k in &valid {
+        match precise::agree(g, p, &|s| point_value(s, k), real, cx.budget) {
+            Some(true) => confirmed += 1,
+            Some(false) => return false,
+            None => {}
+        }
+        if confirmed >= CONFIRM {
+            break;
+        }
+    }
+    confirmed >= CONFIRM.min(valid.len())
 }
 
 fn is_matrix(e: &Expr) -> bool {

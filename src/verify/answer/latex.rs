@@ -32,6 +32,10 @@ type PResult<T> = Result<T, ParseError>;
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
     Num(String),
+    /// an exact value written in a form the number grammar does not cover (`0.\overline{3}`)
+    Exact(BigRational),
+    /// `\rfloor`, `\rceil`: closes a floor / ceiling
+    Close(&'static str),
     Letter(char),
     Word(String),
     Cmd(String),
@@ -303,7 +307,13 @@ fn tokenize(s: &str, limits: &Limits) -> PResult<Vec<Tok>> {
                     }
                 }
             }
-            toks.push(Tok::Num(chars[st..i].iter().collect()));
+            let lit: String = chars[st..i].iter().collect();
+            if let Some((v, end)) = repeating_decimal(&chars, st, i) {
+                toks.push(Tok::Exact(v));
+                i = end;
+                continue;
+            }
+            toks.push(Tok::Num(lit));
             continue;
         }
         if c.is_ascii_alphabetic() {
@@ -375,6 +385,8 @@ fn tokenize(s: &str, limits: &Limits) -> PResult<Vec<Tok>> {
                 "approx" | "simeq" | "approxeq" => toks.push(Tok::Rel(RelOp::Approx)),
                 "in" => toks.push(Tok::Rel(RelOp::In)),
                 "cup" => toks.push(Tok::Cup),
+                "rfloor" => toks.push(Tok::Close("floor")),
+                "rceil" => toks.push(Tok::Close("ceil")),
                 "pm" => toks.push(Tok::Pm),
                 "mp" => toks.push(Tok::Mp),
                 "cdot" | "times" | "ast" => toks.push(Tok::Op('*')),
@@ -430,6 +442,11 @@ fn tokenize(s: &str, limits: &Limits) -> PResult<Vec<Tok>> {
             '≈' => Tok::Rel(RelOp::Approx),
             '∈' => Tok::Rel(RelOp::In),
             '∪' => Tok::Cup,
+            '⌊' => Tok::Cmd("lfloor".into()),
+            '⌈' => Tok::Cmd("lceil".into()),
+            '⌋' => Tok::Close("floor"),
+            '⌉' => Tok::Close("ceil"),
+            '∅' => Tok::Cmd("varnothing".into()),
             '±' => Tok::Pm,
             'π' => Tok::Cmd("pi".into()),
             '∞' => Tok::Cmd("infty".into()),
@@ -451,6 +468,41 @@ fn tokenize(s: &str, limits: &Limits) -> PResult<Vec<Tok>> {
     Ok(toks)
 }
 
+/// `I.F\overline{R}` (also `I.\overline{R}`) starting at `st`, whose digits `I.F` end at
+/// `i`: the exact value (IFR − IF) / (10^|F|·(10^|R| − 1)) and the index after the `}`.
+fn repeating_decimal(chars: &[char], st: usize, i: usize) -> Option<(BigRational, usize)> {
+    let lit: String = chars[st..i].iter().collect();
+    let mut j = i;
+    let has_point = lit.contains('.');
+    if !has_point {
+        if chars.get(j) != Some(&'.') {
+            return None;
+        }
+        j += 1;
+    }
+    let rest: String = chars[j..chars.len().min(j + 10)].iter().collect();
+    let skip = ["\\overline{", "\\dot{"]
+        .iter()
+        .find(|p| rest.starts_with(*p))?
+        .len();
+    j += skip;
+    let rs = j;
+    while j < chars.len() && chars[j].is_ascii_digit() {
+        j += 1;
+    }
+    if j == rs || j - rs > 50 || chars.get(j) != Some(&'}') || lit.len() > 200 {
+        return None;
+    }
+    let rep: String = chars[rs..j].iter().collect();
+    let (ip, fp) = lit.split_once('.').unwrap_or((lit.as_str(), ""));
+    let ifr: BigInt = format!("0{ip}{fp}{rep}").parse().ok()?;
+    let if_: BigInt = format!("0{ip}{fp}").parse().ok()?;
+    let ten = BigInt::from(10);
+    let den =
+        num_traits::pow(ten.clone(), fp.len()) * (num_traits::pow(ten, rep.len()) - BigInt::one());
+    Some((BigRational::new(ifr - if_, den), j + 1))
+}
+
 /// Parse a decimal / scientific literal exactly. Returns the value and the digits after the
 /// point (None for integers).
 pub(crate) fn parse_number(s: &str) -> Option<(BigRational, Option<u32>)> {
@@ -458,7 +510,7 @@ pub(crate) fn parse_number(s: &str) -> Option<(BigRational, Option<u32>)> {
         Some(p) => (&s[..p], s[p + 1..].parse::<i64>().ok()?),
         None => (s, 0),
     };
-    if exp.unsigned_abs() > 400 {
+    if exp.unsigned_abs() > 400 || s.len() > 4096 {
         return None;
     }
     let (ip, fp) = match mant.find('.') {
@@ -472,9 +524,14 @@ pub(crate) fn parse_number(s: &str) -> Option<(BigRational, Option<u32>)> {
         digits.parse().ok()?
     };
     let places = fp.map(|f| f.len() as i64).unwrap_or(0) - exp;
+    if places > 400 {
+        return None; // reducing by a huge power of ten is a quadratic gcd
+    }
     let ten = BigInt::from(10);
-    let v = if places >= 0 {
+    let v = if places > 0 {
         BigRational::new(n, num_traits::pow(ten, places as usize))
+    } else if places == 0 {
+        BigRational::from_integer(n)
     } else {
         BigRational::from_integer(n * num_traits::pow(ten, (-places) as usize))
     };
@@ -491,6 +548,8 @@ struct Parser<'a> {
     pos: usize,
     depth: u32,
     abs_depth: u32,
+    /// inside the argument of a trigonometric function: `60^\circ` means 60·π/180
+    in_trig: bool,
     limits: &'a Limits,
     budget: &'a Budget,
     /// Reject unknown lowercase prose words (used when the answer came from running text).
@@ -506,6 +565,7 @@ pub fn parse_expr(s: &str, limits: &Limits, budget: &Budget, strict_words: bool)
         pos: 0,
         depth: 0,
         abs_depth: 0,
+        in_trig: false,
         limits,
         budget,
         strict_words,
@@ -573,6 +633,41 @@ impl Parser<'_> {
         )))
     }
 
+    /// `_{k=` next (the bounds of a sum or product over an index)?
+    fn finite_range_follows(&self) -> bool {
+        self.peek() == Some(&Tok::Op('_'))
+            && self.peek_at(1) == Some(&Tok::LBrace)
+            && matches!(self.peek_at(2), Some(Tok::Letter(_)))
+            && self.peek_at(3) == Some(&Tok::Rel(RelOp::Eq))
+    }
+
+    /// After `\angle`, `\overrightarrow` etc.: is a name of points next (`ABC`, `{AB}`)?
+    fn name_follows(&self) -> bool {
+        let is_name = |w: &str| {
+            w.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        };
+        match self.peek() {
+            Some(Tok::Word(w)) => is_name(w),
+            Some(Tok::Letter(c)) => c.is_ascii_uppercase(),
+            Some(Tok::LBrace) => {
+                let mut k = 1;
+                let mut name = String::new();
+                while let Some(t) = self.peek_at(k) {
+                    match t {
+                        Tok::Letter(c) => name.push(*c),
+                        Tok::Word(w) => name.push_str(w),
+                        Tok::RBrace => break,
+                        _ => return false,
+                    }
+                    k += 1;
+                }
+                name.len() >= 2 && is_name(&name)
+            }
+            _ => false,
+        }
+    }
+
     fn is_separator(&self) -> bool {
         match self.peek() {
             Some(Tok::Op(',')) | Some(Tok::Op(';')) => true,
@@ -591,7 +686,9 @@ impl Parser<'_> {
                 | Some(Tok::End(_))
                 | Some(Tok::Amp)
                 | Some(Tok::RowSep)
-        ) || (self.abs_depth > 0 && self.peek() == Some(&Tok::Op('|')))
+                | Some(Tok::Close(_))
+        ) || matches!(self.peek(), Some(Tok::Cmd(c)) if c == "choose")
+            || (self.abs_depth > 0 && self.peek() == Some(&Tok::Op('|')))
     }
 
     /// Comma / semicolon / "and" separated items.
@@ -675,10 +772,10 @@ impl Parser<'_> {
 
     fn starts_factor(&self) -> bool {
         match self.peek() {
-            Some(Tok::Num(_)) | Some(Tok::Letter(_)) | Some(Tok::LParen) | Some(Tok::LBrace)
-            | Some(Tok::LBrack) => true,
+            Some(Tok::Num(_)) | Some(Tok::Exact(_)) | Some(Tok::Letter(_)) | Some(Tok::LParen)
+            | Some(Tok::LBrace) | Some(Tok::LBrack) => true,
             Some(Tok::Word(w)) => !is_connector(w) && !is_unit_word(w),
-            Some(Tok::Cmd(c)) => c != "circ",
+            Some(Tok::Cmd(c)) => c != "circ" && c != "choose",
             Some(Tok::Begin(_)) => true,
             Some(Tok::Op('|')) => self.abs_depth == 0,
             Some(Tok::Text(t)) => !is_connector(t) && !is_unit_word(t) && !t.trim().is_empty(),
@@ -691,10 +788,6 @@ impl Parser<'_> {
             match self.peek() {
                 Some(Tok::Percent) => self.pos += 1,
                 Some(Tok::Word(w)) if is_unit_word(w) => {
-                    self.pos += 1;
-                    self.skip_unit_power();
-                }
-                Some(Tok::Letter('m')) if matches!(self.peek_at(1), None | Some(Tok::Op('^'))) => {
                     self.pos += 1;
                     self.skip_unit_power();
                 }
@@ -754,7 +847,7 @@ impl Parser<'_> {
                     last_was_num = false;
                 }
                 _ if self.starts_factor() => {
-                    if last_was_num && matches!(self.peek(), Some(Tok::Num(_))) {
+                    if last_was_num && matches!(self.peek(), Some(Tok::Num(_) | Tok::Exact(_))) {
                         return self.err("two numbers in a row");
                     }
                     let mixed_candidate = fresh
@@ -822,6 +915,12 @@ impl Parser<'_> {
                     let p = Expr::Pow(Box::new(base), Box::new(e));
                     self.parse_postfix_ops(p)?
                 }
+                // a degree mark: dropped in a final answer (`90^\circ` = 90), converted to
+                // radians inside a trigonometric argument (`\cos 60^\circ` = 1/2)
+                None if self.in_trig => Expr::Mul(vec![
+                    base,
+                    Expr::Div(Box::new(Expr::Const(Const::Pi)), Box::new(Expr::int(180))),
+                ]),
                 None => base,
             }
         } else {
@@ -853,6 +952,13 @@ impl Parser<'_> {
                 self.pos += 1;
                 Ok(Some(Expr::Sym("'".into())))
             }
+            // TeX takes one digit: `10^12` is 10^1·2
+            Some(Tok::Num(n)) if n.len() > 1 && !n.contains(['.', 'e', 'E']) => {
+                let n = n.clone();
+                let (first, rest) = n.split_at(1);
+                self.toks[self.pos] = Tok::Num(rest.to_string());
+                Ok(Some(Expr::int(first.parse().unwrap_or(0))))
+            }
             _ => Ok(Some(self.parse_power()?)),
         }
     }
@@ -869,7 +975,12 @@ impl Parser<'_> {
                     self.pos += 1;
                     p = Expr::Func("fact".into(), vec![p]);
                 }
-                Some(Tok::Percent) => self.pos += 1,
+                Some(Tok::Percent) => {
+                    // `50\%`: the fraction 50/100 under a marker (see compare: a top-level
+                    // percentage also equals the written number)
+                    self.pos += 1;
+                    p = Expr::Func("percent".into(), vec![p]);
+                }
                 Some(Tok::Op('\'')) => {
                     self.pos += 1;
                     p = match p {
@@ -984,16 +1095,11 @@ impl Parser<'_> {
                 break;
             }
         }
-        let arg = if self.peek() == Some(&Tok::LParen) {
-            self.pos += 1;
-            let items = self.parse_list()?;
-            if !self.eat(&Tok::RParen) {
-                return self.err("expected )");
-            }
-            group_of(items)?
-        } else {
-            self.parse_power()?
-        };
+        let trig = TRIG.contains(&name);
+        let outer = std::mem::replace(&mut self.in_trig, trig);
+        let arg = self.function_argument();
+        self.in_trig = outer;
+        let arg = arg?;
         let f = match (name, base) {
             ("log", Some(b)) => Expr::Div(
                 Box::new(Expr::Func("ln".into(), vec![arg])),
@@ -1016,8 +1122,64 @@ impl Parser<'_> {
         })
     }
 
+    /// The argument of a function written without parentheses. Rule: a function applied to
+    /// an unparenthesised product of a number and letters takes the whole product
+    /// (`\sin 2x` = sin(2x), `\cos \pi x` = cos(πx), `\ln x^2y` = ln(x²y)); the product ends
+    /// at an operator, a parenthesis, a fraction, another function or a second number
+    /// (`\sin x \cos x` = sin(x)·cos(x)).
+    fn function_argument(&mut self) -> PResult<Expr> {
+        if self.peek() == Some(&Tok::LParen) {
+            self.pos += 1;
+            let items = self.parse_list()?;
+            if !self.eat(&Tok::RParen) {
+                return self.err("expected )");
+            }
+            return group_of(items);
+        }
+        let first = self.parse_power()?;
+        if !matches!(
+            first,
+            Expr::Num { .. } | Expr::Sym(_) | Expr::Const(_) | Expr::Pow(..)
+        ) {
+            return Ok(first);
+        }
+        let mut v = vec![first];
+        loop {
+            self.skip_units();
+            let more = match self.peek() {
+                Some(Tok::Letter(_)) => true,
+                Some(Tok::Word(w)) => {
+                    !is_connector(w) && !is_unit_word(w) && !FUNCS.contains(&w.as_str())
+                }
+                Some(Tok::Cmd(c)) => c == "pi" || GREEK.contains(&c.as_str()),
+                _ => false,
+            };
+            if !more || v.len() > self.limits.max_tokens {
+                break;
+            }
+            v.push(self.parse_power()?);
+        }
+        Ok(if v.len() == 1 {
+            v.pop().unwrap_or(Expr::int(0))
+        } else {
+            Expr::Mul(v)
+        })
+    }
+
     fn parse_delimited(&mut self, open: Tok) -> PResult<Expr> {
         let items = self.parse_list()?;
+        if open == Tok::LBrace && matches!(self.peek(), Some(Tok::Cmd(c)) if c == "choose") {
+            // `{n \choose k}`
+            self.pos += 1;
+            let k = self.parse_list()?;
+            if !self.eat(&Tok::RBrace) {
+                return self.err("expected } after \\choose");
+            }
+            return Ok(Expr::Func(
+                "binom".into(),
+                vec![group_of(items)?, group_of(k)?],
+            ));
+        }
         let close = self.bump();
         let n = items.len();
         match (open, close) {
@@ -1105,6 +1267,10 @@ impl Parser<'_> {
                 Some((value, decimals)) => Expr::Num { value, decimals },
                 None => return self.err("bad number"),
             },
+            Tok::Exact(value) => Expr::Num {
+                value,
+                decimals: None,
+            },
             Tok::Letter(c) => letter_expr(c),
             Tok::Word(w) => self.word_expr(&w)?,
             Tok::Text(t) => self.text_expr(&t)?,
@@ -1119,8 +1285,17 @@ impl Parser<'_> {
                 Expr::Func("abs".into(), vec![e])
             }
             Tok::Begin(env) => match env.as_str() {
-                "pmatrix" | "bmatrix" | "matrix" | "Bmatrix" | "vmatrix" | "smallmatrix"
-                | "array" => self.parse_matrix(&env)?,
+                "pmatrix" | "bmatrix" | "matrix" | "Bmatrix" | "smallmatrix" | "array" => {
+                    self.parse_matrix(&env)?
+                }
+                // a determinant, never a matrix
+                "vmatrix" => match self.parse_matrix(&env)? {
+                    Expr::Matrix(rows) => match determinant(&rows) {
+                        Some(d) => d,
+                        None => return self.err("determinant larger than 4x4"),
+                    },
+                    _ => return self.err("bad determinant"),
+                },
                 _ => return self.err("unsupported environment"),
             },
             Tok::Cmd(c) => self.command_expr(&c)?,
@@ -1158,9 +1333,62 @@ impl Parser<'_> {
             }
             "pi" => Expr::Const(Const::Pi),
             "infty" | "infin" | "infinity" => Expr::Const(Const::Inf),
-            "boxed" | "fbox" | "overline" | "underline" | "vec" | "hat" | "bar" | "mathbb"
-            | "mathcal" | "widehat" | "overrightarrow" | "tilde" | "mathring" => {
+            "varnothing" | "emptyset" | "empty" => Expr::Set(vec![]),
+            "lfloor" | "lceil" => {
+                let items = self.parse_list()?;
+                let want = if c == "lfloor" { "floor" } else { "ceil" };
+                if self.bump() != Some(Tok::Close(want)) {
+                    return self.err(&format!("expected \\r{want}"));
+                }
+                Expr::Func(want.into(), vec![group_of(items)?])
+            }
+            "mathbb" => match self.peek() {
+                Some(Tok::Letter('R')) => {
+                    self.pos += 1;
+                    real_line()
+                }
+                Some(Tok::LBrace)
+                    if self.peek_at(1) == Some(&Tok::Letter('R'))
+                        && self.peek_at(2) == Some(&Tok::RBrace) =>
+                {
+                    self.pos += 3;
+                    real_line()
+                }
+                _ => {
+                    let name = self.raw_subscript()?;
+                    Expr::Sym(format!("\\mathbb{{{name}}}"))
+                }
+            },
+            // named geometric objects: the letters are a name, not a product
+            "angle" | "measuredangle" | "triangle" | "overrightarrow" | "overleftarrow" | "vec"
+            | "overline" | "overarc" | "arc" | "widehat" | "wideparen"
+                if self.name_follows() =>
+            {
+                let name = self.raw_subscript()?;
+                Expr::Sym(geometric_name(c, &name))
+            }
+            "boxed" | "fbox" | "overline" | "underline" | "vec" | "hat" | "bar" | "mathcal"
+            | "widehat" | "overrightarrow" | "tilde" | "mathring" | "angle" | "measuredangle" => {
                 self.parse_arg()?
+            }
+            "sum" | "prod" if self.finite_range_follows() => {
+                // `\sum_{k=1}^{10} k`: integer bounds at most MAX_EXPAND apart are expanded
+                self.pos += 3; // _ { letter
+                let var = match self.toks.get(self.pos - 1) {
+                    Some(Tok::Letter(v)) => v.to_string(),
+                    _ => return self.err("bad index"),
+                };
+                self.pos += 1; // =
+                let lo = self.parse_additive()?;
+                if !self.eat(&Tok::RBrace) || !self.eat(&Tok::Op('^')) {
+                    return self.err("bad bounds");
+                }
+                let hi = self.parse_arg()?;
+                let body = self.parse_term()?;
+                match expand_range(c, &var, &lo, &hi, &body, self.limits, self.budget) {
+                    Some(e) => e,
+                    None => Expr::Func(format!("{c}_{{{var}={lo:?}}}^{{{hi:?}}}"), vec![body]),
+                }
             }
             "sum" | "prod" | "int" | "lim" => {
                 // opaque operator: its bounds become part of its name
@@ -1176,10 +1404,29 @@ impl Parser<'_> {
             "cdots" | "ldots" | "dots" | "vdots" => Expr::Sym("...".into()),
             "circ" => return self.err("stray \\circ"),
             f if FUNCS.contains(&f) => self.parse_function(f)?,
+            "max" | "min" | "gcd" | "lcm" if self.peek() == Some(&Tok::LParen) => {
+                self.pos += 1;
+                let items = self.parse_list()?;
+                if !self.eat(&Tok::RParen) {
+                    return self.err("expected )");
+                }
+                Expr::Func(c.to_string(), items)
+            }
+            "max" | "min" | "gcd" | "lcm" if self.peek() == Some(&Tok::LSet) => {
+                self.pos += 1;
+                let items = self.parse_list()?;
+                if !self.eat(&Tok::RSet) {
+                    return self.err("expected \\}");
+                }
+                Expr::Func(c.to_string(), items)
+            }
             "arcsec" | "arccsc" | "arccot" | "max" | "min" | "gcd" | "lcm" | "det" | "deg" => {
                 let arg = self.parse_arg()?;
                 Expr::Func(c.to_string(), vec![arg])
             }
+            // an unknown macro with an argument cannot be interpreted: refuse, so that only
+            // the tree-preserving text key can equate it (`\foo{ab}{c}` ≠ `\foo{a}{bc}`)
+            _ if self.peek() == Some(&Tok::LBrace) => return self.err("unknown command"),
             other => Expr::Sym(format!("\\{other}")),
         })
     }
@@ -1193,13 +1440,43 @@ impl Parser<'_> {
                 Expr::Func("sqrt".into(), vec![x])
             }
             f if FUNCS.contains(&f) => self.parse_function(f)?,
+            // `sinx`, `lnx`: a function name glued to one or two variables
+            f if !self.strict_words
+                && FUNCS
+                    .iter()
+                    .any(|n| f.starts_with(n) && f.len() - n.len() <= 2) =>
+            {
+                let n = FUNCS
+                    .iter()
+                    .filter(|n| f.starts_with(*n) && f.len() - n.len() <= 2)
+                    .max_by_key(|n| n.len())
+                    .copied()
+                    .unwrap_or("sin");
+                let rest: Vec<Tok> = f[n.len()..].chars().map(Tok::Letter).collect();
+                self.toks.splice(self.pos..self.pos, rest).for_each(drop);
+                self.parse_function(n)?
+            }
             _ => {
                 let lower = w.chars().any(|c| c.is_lowercase());
+                let upper = w.chars().any(|c| c.is_uppercase());
                 if !w.is_ascii() || (self.strict_words && (lower || w.len() > 4)) {
                     return self.err("prose word");
                 }
-                let v: Vec<Expr> = w.chars().map(letter_expr).collect();
-                Expr::Mul(v)
+                if upper && !lower {
+                    // `ABC`: a name of points (order matters), not a product
+                    return Ok(Expr::Sym(w.to_string()));
+                }
+                if upper || w.len() > 3 || ANSWER_WORDS.contains(&w) {
+                    // `Evelyn`, `even`, `yes`: a word
+                    return Ok(Expr::Text(w.to_string()));
+                }
+                // `xy`: single-letter variables side by side, each its own factor
+                // (`xy^2` = x·y²): the remaining letters go back to the token stream
+                let mut cs = w.chars();
+                let first = cs.next().unwrap_or('x');
+                let rest: Vec<Tok> = cs.map(Tok::Letter).collect();
+                self.toks.splice(self.pos..self.pos, rest).for_each(drop);
+                letter_expr(first)
             }
         })
     }
@@ -1272,9 +1549,175 @@ fn group_of(items: Vec<Expr>) -> PResult<Expr> {
     }
 }
 
+/// Most terms of a sum or product that is expanded.
+const MAX_EXPAND: i64 = 200;
+
+/// `\sum`/`\prod` over var = lo..=hi with exact integer bounds, as an explicit sum /
+/// product (None: bounds not integers, or more than MAX_EXPAND terms).
+fn expand_range(
+    op: &str,
+    var: &str,
+    lo: &Expr,
+    hi: &Expr,
+    body: &Expr,
+    lim: &Limits,
+    budget: &Budget,
+) -> Option<Expr> {
+    let lo = super::value::exact(lo, lim, budget)?;
+    let hi = super::value::exact(hi, lim, budget)?;
+    if !lo.is_integer() || !hi.is_integer() {
+        return None;
+    }
+    let (a, b) = (lo.to_integer(), hi.to_integer());
+    let n: i64 = num_traits::ToPrimitive::to_i64(&(&b - &a))?;
+    if !(0..MAX_EXPAND).contains(&n) {
+        return None;
+    }
+    let terms: Vec<Expr> = (0..=n)
+        .map(|j| {
+            let v = Expr::Num {
+                value: BigRational::from_integer(&a + BigInt::from(j)),
+                decimals: None,
+            };
+            substitute(body, var, &v)
+        })
+        .collect();
+    Some(if op == "sum" {
+        Expr::Add(terms)
+    } else {
+        Expr::Mul(terms)
+    })
+}
+
+/// `e` with every `Sym(var)` replaced by `v`.
+fn substitute(e: &Expr, var: &str, v: &Expr) -> Expr {
+    let s = |x: &Expr| substitute(x, var, v);
+    let b = |x: &Expr| Box::new(substitute(x, var, v));
+    match e {
+        Expr::Sym(n) if n == var => v.clone(),
+        Expr::Add(xs) => Expr::Add(xs.iter().map(s).collect()),
+        Expr::Mul(xs) => Expr::Mul(xs.iter().map(s).collect()),
+        Expr::Func(f, xs) => Expr::Func(f.clone(), xs.iter().map(s).collect()),
+        Expr::Tuple(xs) => Expr::Tuple(xs.iter().map(s).collect()),
+        Expr::List(xs) => Expr::List(xs.iter().map(s).collect()),
+        Expr::Set(xs) => Expr::Set(xs.iter().map(s).collect()),
+        Expr::Neg(a) => Expr::Neg(b(a)),
+        Expr::Div(x, y) => Expr::Div(b(x), b(y)),
+        Expr::Pow(x, y) => Expr::Pow(b(x), b(y)),
+        Expr::PlusMinus(x, y) => Expr::PlusMinus(b(x), b(y)),
+        other => other.clone(),
+    }
+}
+
+/// Words that are answers in their own right, not products of variables.
+const ANSWER_WORDS: &[&str] = &[
+    "yes", "no", "odd", "all", "any", "one", "two", "six", "ten", "not", "nor", "the",
+];
+/// Trigonometric functions (their argument may carry degree marks).
+const TRIG: &[&str] = &["sin", "cos", "tan", "sec", "csc", "cot"];
+/// Greek letters (variables).
+const GREEK: &[&str] = &[
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "varepsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "vartheta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "rho",
+    "sigma",
+    "tau",
+    "upsilon",
+    "phi",
+    "varphi",
+    "chi",
+    "psi",
+    "omega",
+    "Gamma",
+    "Delta",
+    "Theta",
+    "Lambda",
+    "Xi",
+    "Sigma",
+    "Phi",
+    "Psi",
+    "Omega",
+];
+
+fn real_line() -> Expr {
+    Expr::Interval {
+        lo: Box::new(Expr::Neg(Box::new(Expr::Const(Const::Inf)))),
+        hi: Box::new(Expr::Const(Const::Inf)),
+        lo_closed: false,
+        hi_closed: false,
+    }
+}
+
+/// The canonical name of a geometric object: an angle and a segment read the same both
+/// ways (`\angle ABC` = `\angle CBA`, `\overline{AB}` = `\overline{BA}`); a vector, an
+/// arc and a triangle keep their order.
+fn geometric_name(cmd: &str, name: &str) -> String {
+    let kind = match cmd {
+        "angle" | "measuredangle" => "angle",
+        "overline" => "segment",
+        "triangle" => "triangle",
+        "overarc" | "arc" | "widehat" | "wideparen" => "arc",
+        _ => "vector",
+    };
+    let rev: String = name.chars().rev().collect();
+    let name = if matches!(kind, "angle" | "segment") && rev.as_str() < name {
+        rev
+    } else {
+        name.to_string()
+    };
+    format!("{kind} {name}")
+}
+
+/// Determinant of a square matrix of at most 4 rows, by cofactor expansion along the first
+/// row.
+fn determinant(rows: &[Vec<Expr>]) -> Option<Expr> {
+    let n = rows.len();
+    if n == 0 || n > 4 || rows.iter().any(|r| r.len() != n) {
+        return None;
+    }
+    if n == 1 {
+        return Some(rows[0][0].clone());
+    }
+    let mut terms = Vec::with_capacity(n);
+    for j in 0..n {
+        let minor: Vec<Vec<Expr>> = rows[1..]
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .enumerate()
+                    .filter(|(k, _)| *k != j)
+                    .map(|(_, x)| x.clone())
+                    .collect()
+            })
+            .collect();
+        let t = Expr::Mul(vec![rows[0][j].clone(), determinant(&minor)?]);
+        terms.push(if j % 2 == 1 {
+            Expr::Neg(Box::new(t))
+        } else {
+            t
+        });
+    }
+    Some(Expr::Add(terms))
+}
+
 fn tok_str(t: &Tok) -> String {
     match t {
         Tok::Num(n) => n.clone(),
+        Tok::Exact(v) => v.to_string(),
         Tok::Letter(c) => c.to_string(),
         Tok::Word(w) => w.clone(),
         Tok::Cmd(c) => format!("\\{c}"),
@@ -1354,9 +1797,44 @@ mod tests {
     fn degrees_units_percent_dropped() {
         assert_eq!(p("90^\\circ"), Expr::int(90));
         assert_eq!(p("90^{\\circ}"), Expr::int(90));
-        assert_eq!(p("28\\%"), Expr::int(28));
+        assert_eq!(
+            p("28\\%"),
+            Expr::Func("percent".into(), vec![Expr::int(28)])
+        );
         assert_eq!(p("5 \\text{ cm}"), Expr::int(5));
         assert_eq!(p("28 percent"), Expr::int(28));
+    }
+
+    #[test]
+    fn conventions() {
+        let prod = |v: Vec<Expr>| Expr::Mul(v);
+        let x = || Expr::Sym("x".into());
+        let y = || Expr::Sym("y".into());
+        assert_eq!(
+            p("xy^2"),
+            prod(vec![x(), Expr::Pow(Box::new(y()), Box::new(Expr::int(2)))])
+        );
+        assert_eq!(
+            p("\\sin 2x"),
+            Expr::Func("sin".into(), vec![prod(vec![Expr::int(2), x()])])
+        );
+        assert_eq!(
+            p("\\lfloor x \\rfloor"),
+            Expr::Func("floor".into(), vec![x()])
+        );
+        assert_eq!(p("Evelyn"), Expr::Text("Evelyn".into()));
+        assert_eq!(p("ABC"), Expr::Sym("ABC".into()));
+        assert_eq!(p("\\angle CBA"), Expr::Sym("angle ABC".into()));
+        assert_eq!(p("\\overrightarrow{BA}"), Expr::Sym("vector BA".into()));
+        assert_eq!(
+            p("1.\\overline{3}"),
+            Expr::Num {
+                value: BigRational::new(4.into(), 3.into()),
+                decimals: None
+            }
+        );
+        assert_eq!(p("3m"), prod(vec![Expr::int(3), Expr::Sym("m".into())]));
+        assert_eq!(p("\\varnothing"), Expr::Set(vec![]));
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub fn prepare(s: &str) -> String {
         s = s.replace(", \\!", "");
     }
     s = s.replace("\\!", "");
+    if s.contains("\\,") {
+        s = thin_space_groups(&s);
+    }
     let t = s.trim_end_matches(['.', ' ']).trim_start();
     if t.len() != s.len() {
         s = t.to_string();
@@ -56,6 +59,30 @@ pub fn prepare(s: &str) -> String {
         s = d;
     }
     s
+}
+
+/// `1\,000\,000` → `1000000`: a thin space between a digit and a group of exactly three
+/// digits is a thousands separator.
+fn thin_space_groups(s: &str) -> String {
+    let c: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < c.len() {
+        let group = i > 0
+            && c[i] == '\\'
+            && c.get(i + 1) == Some(&',')
+            && c[i - 1].is_ascii_digit()
+            && c.len() >= i + 5
+            && c[i + 2..i + 5].iter().all(|d| d.is_ascii_digit())
+            && c.get(i + 5).is_none_or(|d| !d.is_ascii_digit());
+        if group {
+            i += 2;
+            continue;
+        }
+        out.push(c[i]);
+        i += 1;
+    }
+    out
 }
 
 fn is_space_grouped(s: &str) -> bool {
@@ -142,37 +169,61 @@ fn collapse_thousands(s: &str) -> String {
     out
 }
 
-/// A whitespace- and markup-free key: two answers with the same key are literally the same
-/// answer (used as a last, always-sound equality test).
+/// A markup-free key used only when an answer does not parse: two answers with the same key
+/// are literally the same answer. The key is tree-preserving: braces, brackets and every
+/// operator are kept (`2^{n+1}` and `2^n+1` have different keys); only markup that never
+/// changes a parse tree is dropped (spacing commands, `\left`/`\right`, `\displaystyle`,
+/// `$`, `~`, `\dfrac`/`\tfrac` spelled `\frac`), and whitespace is dropped except between
+/// two letters or digits (`1\quad 2` ≠ `12`, `\pi r` ≠ `\pir`; `\leftarrow` stays itself).
 pub fn text_key(s: &str) -> String {
-    let mut s = prepare(s);
-    for (a, b) in [
-        ("\\dfrac", "\\frac"),
-        ("\\tfrac", "\\frac"),
-        ("\\left", ""),
-        ("\\right", ""),
-        ("\\displaystyle", ""),
-        ("\\text", ""),
-        ("\\mathrm", ""),
-        ("\\textbf", ""),
-        ("\\mbox", ""),
-        ("\\,", ""),
-        ("\\;", ""),
-        ("\\:", ""),
-        ("\\ ", ""),
-        ("\\quad", ""),
-        ("\\qquad", ""),
-        ("\\$", ""),
-        ("\\%", ""),
-        ("^\\circ", ""),
-        ("^{\\circ}", ""),
-    ] {
-        if s.contains(a) {
-            s = s.replace(a, b);
+    let c: Vec<char> = prepare(s).chars().collect();
+    let mut out = String::with_capacity(c.len());
+    let mut blank = false; // a dropped blank is pending
+    let mut i = 0;
+    while i < c.len() {
+        let ch = c[i];
+        if ch.is_whitespace() || ch == '~' || ch == '$' {
+            blank = true;
+            i += 1;
+            continue;
         }
+        if ch == '\\' && i + 1 < c.len() && !c[i + 1].is_ascii_alphabetic() {
+            if matches!(c[i + 1], ',' | ';' | ':' | ' ' | '!') {
+                blank = true;
+            } else {
+                out.push(ch);
+                out.push(c[i + 1]);
+            }
+            i += 2;
+            continue;
+        }
+        // a blank matters between two letters or digits (`1 2` ≠ `12`, `\pi r` ≠ `\pir`)
+        if blank && ch.is_alphanumeric() && out.chars().last().is_some_and(|c| c.is_alphanumeric())
+        {
+            out.push(' ');
+        }
+        blank = false;
+        if ch == '\\' {
+            let mut j = i + 1;
+            while j < c.len() && c[j].is_ascii_alphabetic() {
+                j += 1;
+            }
+            let name: String = c[i + 1..j].iter().collect();
+            match name.as_str() {
+                "displaystyle" | "left" | "right" | "quad" | "qquad" => blank = true,
+                "dfrac" | "tfrac" => out.push_str("\\frac"),
+                _ => {
+                    out.push('\\');
+                    out.push_str(&name);
+                }
+            }
+            i = j;
+            continue;
+        }
+        out.push(ch);
+        i += 1;
     }
-    s.retain(|c| !c.is_whitespace() && c != '$' && c != '{' && c != '}' && c != '~');
-    s.trim_end_matches('.').to_string()
+    out.trim_end_matches('.').to_string()
 }
 
 #[cfg(test)]
@@ -195,11 +246,27 @@ mod tests {
         assert_eq!(prepare("21,16,11"), "21,16,11");
         assert_eq!(prepare("1,2"), "1,2");
         assert_eq!(prepare("14 {, }916"), "14916");
+        assert_eq!(prepare("1\\,000\\,000"), "1000000");
+        assert_eq!(prepare("1\\,0000"), "1\\,0000");
     }
 
     #[test]
-    fn key_ignores_markup() {
-        assert_eq!(text_key("\\text{Even}"), text_key("Even"));
+    fn key_ignores_markup_but_keeps_structure() {
+        assert_eq!(text_key("\\left( a \\right)"), text_key("(a)"));
+        assert_eq!(text_key("\\dfrac{1}{2}"), text_key("\\frac{1}{2}"));
         assert_ne!(text_key("12:00"), text_key("1:00"));
+        for (a, b) in [
+            ("2^{n+1}", "2^n+1"),
+            ("\\sqrt{x+1}", "\\sqrt{x}+1"),
+            ("\\frac{11}{2}", "\\frac{1}{12}"),
+            ("e^{2x}", "e^{2}x"),
+            ("\\sqrt{2}x", "\\sqrt{2x}"),
+            ("\\pi r", "\\pir"),
+            ("\\leftarrow", "arrow"),
+            ("1\\quad 2", "12"),
+            ("5~6", "56"),
+        ] {
+            assert_ne!(text_key(a), text_key(b), "{a} vs {b}");
+        }
     }
 }

@@ -1353,7 +1353,7 @@ fn real_constant(s: &str) -> Option<f64> {
     if !free.is_empty() {
         return None;
     }
-    let v = numeric(&e, &|_| f64::NAN, &budget)?;
+    let v = numeric(&e, &|_| f64::NAN, false, &budget)?;
     (v.im == 0.0 && v.re.is_finite()).then_some(v.re)
 }
 

@@ -74,6 +74,13 @@ impl Surd {
         }
         Some(out)
     }
+    /// Size of all coefficients and radicands, bits (what one operation on it costs).
+    fn bits(&self) -> u64 {
+        self.terms
+            .iter()
+            .map(|(n, c)| n.bits() + c.numer().bits() + c.denom().bits())
+            .sum()
+    }
     fn as_rational(&self) -> Option<BigRational> {
         match self.terms.len() {
             0 => Some(BigRational::zero()),
@@ -198,18 +205,28 @@ pub fn surd(e: &Expr, lim: &Limits, budget: &Budget, depth: u32) -> Option<Surd>
         Expr::Add(v) => {
             let mut acc = Surd::rational(BigRational::zero());
             for x in v {
-                acc = acc.add(&surd(x, lim, budget, d)?)?;
+                let y = surd(x, lim, budget, d)?;
+                charge(&acc, &y, lim, budget)?;
+                acc = acc.add(&y)?;
             }
             Some(acc)
         }
         Expr::Mul(v) => {
             let mut acc = Surd::rational(BigRational::one());
             for x in v {
-                acc = acc.mul(&surd(x, lim, budget, d)?)?;
+                let y = surd(x, lim, budget, d)?;
+                charge(&acc, &y, lim, budget)?;
+                acc = acc.mul(&y)?;
             }
             Some(acc)
         }
-        Expr::Div(a, b) => surd(a, lim, budget, d)?.mul(&surd(b, lim, budget, d)?.recip()?),
+        Expr::Div(a, b) => {
+            let x = surd(a, lim, budget, d)?;
+            let y = surd(b, lim, budget, d)?;
+            charge(&x, &y, lim, budget)?;
+            charge(&y, &y, lim, budget)?;
+            x.mul(&y.recip()?)
+        }
         Expr::Func(f, args) if f == "sqrt" && args.len() == 1 => {
             let x = surd(&args[0], lim, budget, d)?.as_rational()?;
             sqrt_rational(&x, budget)
@@ -229,12 +246,20 @@ pub fn surd(e: &Expr, lim: &Limits, budget: &Budget, depth: u32) -> Option<Surd>
             let b = if n < 0 { base.recip()? } else { base };
             let mut acc = Surd::rational(BigRational::one());
             for _ in 0..n.abs() {
+                charge(&acc, &b, lim, budget)?;
                 acc = acc.mul(&b)?;
             }
             Some(acc)
         }
         _ => None,
     }
+}
+
+/// Charge one operation on `a` and `b` (all term pairs) and refuse oversized operands.
+fn charge(a: &Surd, b: &Surd, lim: &Limits, budget: &Budget) -> Option<()> {
+    let (x, y) = (a.bits(), b.bits());
+    (x + y <= lim.max_power_bits && budget.charge_mul(x, y) && budget.charge_gcd(x, y))
+        .then_some(())
 }
 
 /// Exact equality of two surd forms: Some(true/false) when decided, None when unsure.

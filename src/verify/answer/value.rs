@@ -1,14 +1,48 @@
 //! Values of expressions: exact big-rational evaluation (with caps on exponents and
 //! factorials) and seeded complex floating-point evaluation for symbolic expressions.
 use num_bigint::BigInt;
+use num_integer::Integer;
 use num_rational::BigRational;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
 use super::ast::{Const, Expr};
 use super::limits::{Budget, Limits};
 
+fn rbits(x: &BigRational) -> u64 {
+    x.numer().bits() + x.denom().bits()
+}
+
+/// a + b, gcd-free for integers, else charged as a gcd.
+fn rat_add(a: BigRational, b: BigRational, budget: &Budget) -> Option<BigRational> {
+    if a.is_integer() && b.is_integer() {
+        budget
+            .charge_linear(rbits(&a).max(rbits(&b)))
+            .then_some(())?;
+        return Some(BigRational::from_integer(a.to_integer() + b.to_integer()));
+    }
+    (budget.charge_mul(rbits(&a), rbits(&b)) && budget.charge_gcd(rbits(&a), rbits(&b)))
+        .then(|| a + b)
+}
+
+/// a · b, gcd-free for integers, else charged as a gcd.
+fn rat_mul(a: BigRational, b: BigRational, budget: &Budget) -> Option<BigRational> {
+    if !budget.charge_mul(rbits(&a), rbits(&b)) {
+        return None;
+    }
+    if a.is_integer() && b.is_integer() {
+        return Some(BigRational::from_integer(a.to_integer() * b.to_integer()));
+    }
+    budget.charge_gcd(rbits(&a), rbits(&b)).then(|| a * b)
+}
+
+/// Charge and size-check one binary rational operation whose result is `r`.
+fn checked(r: BigRational, lim: &Limits, budget: &Budget) -> Option<BigRational> {
+    (rbits(&r) <= lim.max_power_bits && budget.charge_linear(rbits(&r))).then_some(r)
+}
+
 /// Exact rational value of `e`, or None when it is not rational, contains symbols, or would
-/// exceed the limits (huge powers / factorials are refused, never computed).
+/// exceed the limits (huge powers / factorials / binomials / products are refused, never
+/// computed). Every big-number operation is charged to `budget` by operand size.
 pub fn exact(e: &Expr, lim: &Limits, budget: &Budget) -> Option<BigRational> {
     if !budget.spend(1) {
         return None;
@@ -19,14 +53,19 @@ pub fn exact(e: &Expr, lim: &Limits, budget: &Budget) -> Option<BigRational> {
         Expr::Add(v) => {
             let mut acc = BigRational::zero();
             for x in v {
-                acc += exact(x, lim, budget)?;
+                let y = exact(x, lim, budget)?;
+                acc = checked(rat_add(acc, y, budget)?, lim, budget)?;
             }
             Some(acc)
         }
         Expr::Mul(v) => {
             let mut acc = BigRational::one();
             for x in v {
-                acc *= exact(x, lim, budget)?;
+                let y = exact(x, lim, budget)?;
+                if rbits(&acc) + rbits(&y) > lim.max_power_bits + 2 {
+                    return None;
+                }
+                acc = checked(rat_mul(acc, y, budget)?, lim, budget)?;
             }
             Some(acc)
         }
@@ -35,7 +74,11 @@ pub fn exact(e: &Expr, lim: &Limits, budget: &Budget) -> Option<BigRational> {
             if d.is_zero() {
                 return None;
             }
-            Some(exact(a, lim, budget)? / d)
+            let n = exact(a, lim, budget)?;
+            if rbits(&n) + rbits(&d) > lim.max_power_bits + 2 {
+                return None;
+            }
+            checked(rat_mul(n, d.recip(), budget)?, lim, budget)
         }
         Expr::Pow(a, b) => {
             let base = exact(a, lim, budget)?;
@@ -43,16 +86,50 @@ pub fn exact(e: &Expr, lim: &Limits, budget: &Budget) -> Option<BigRational> {
             pow_exact(&base, &ex, lim, budget)
         }
         Expr::Func(f, args) => match (f.as_str(), args.as_slice()) {
-            ("sqrt", [x]) => root_exact(&exact(x, lim, budget)?, 2),
+            ("sqrt", [x]) => root_exact(&exact(x, lim, budget)?, 2, budget),
             ("root", [x, n]) => {
                 let n = exact(n, lim, budget)?;
                 if !n.is_integer() || n <= BigRational::zero() {
                     return None;
                 }
                 let n = n.to_integer().to_u32().filter(|&n| n <= 64)?;
-                root_exact(&exact(x, lim, budget)?, n)
+                root_exact(&exact(x, lim, budget)?, n, budget)
             }
             ("abs", [x]) => Some(exact(x, lim, budget)?.abs()),
+            ("floor", [x]) => Some(exact(x, lim, budget)?.floor()),
+            ("percent", [x]) => {
+                Some(exact(x, lim, budget)? / BigRational::from_integer(100.into()))
+            }
+            ("max" | "min", [x, rest @ ..]) if !rest.is_empty() => {
+                let mut best = exact(x, lim, budget)?;
+                for y in rest {
+                    let v = exact(y, lim, budget)?;
+                    if (f.as_str() == "max" && v > best) || (f.as_str() == "min" && v < best) {
+                        best = v;
+                    }
+                }
+                Some(best)
+            }
+            ("gcd" | "lcm", [x, rest @ ..]) if !rest.is_empty() => {
+                let mut acc = exact(x, lim, budget)?;
+                for y in rest {
+                    let v = exact(y, lim, budget)?;
+                    if !acc.is_integer()
+                        || !v.is_integer()
+                        || !budget.charge_mul(rbits(&acc), rbits(&v))
+                    {
+                        return None;
+                    }
+                    let (a, b) = (acc.to_integer(), v.to_integer());
+                    acc = BigRational::from_integer(if f.as_str() == "gcd" {
+                        a.gcd(&b)
+                    } else {
+                        a.lcm(&b)
+                    });
+                }
+                Some(acc)
+            }
+            ("ceil", [x]) => Some(exact(x, lim, budget)?.ceil()),
             ("fact", [x]) => {
                 let n = exact(x, lim, budget)?;
                 if !n.is_integer() || n.is_negative() {
@@ -62,11 +139,16 @@ pub fn exact(e: &Expr, lim: &Limits, budget: &Budget) -> Option<BigRational> {
                     .to_integer()
                     .to_u64()
                     .filter(|&n| n <= lim.max_factorial)?;
-                if !budget.spend(n) {
+                // log2(n!) ≤ n·log2(n)
+                let est = n.saturating_mul(64 - n.leading_zeros() as u64);
+                if est > lim.max_power_bits {
                     return None;
                 }
                 let mut acc = BigInt::one();
                 for k in 2..=n {
+                    if !budget.charge_mul(acc.bits(), 64) {
+                        return None;
+                    }
                     acc *= k;
                 }
                 Some(BigRational::from_integer(acc))
@@ -74,28 +156,67 @@ pub fn exact(e: &Expr, lim: &Limits, budget: &Budget) -> Option<BigRational> {
             ("binom", [n, k]) => {
                 let n = exact(n, lim, budget)?;
                 let k = exact(k, lim, budget)?;
-                if !n.is_integer() || !k.is_integer() || k.is_negative() {
-                    return None;
-                }
-                let k = k
-                    .to_integer()
-                    .to_u64()
-                    .filter(|&k| k <= lim.max_factorial)?;
-                if !budget.spend(k) {
-                    return None;
-                }
-                let n = n.to_integer();
-                let mut acc = BigRational::one();
-                for j in 0..k {
-                    acc = acc * BigRational::from_integer(&n - BigInt::from(j))
-                        / BigRational::from_integer(BigInt::from(j + 1));
-                }
-                Some(acc)
+                binom_exact(&n, &k, lim, budget)
             }
             _ => None,
         },
         _ => None,
     }
+}
+
+/// C(n, k) for rational n and integer k ≥ 0, refused when the result could exceed
+/// `max_power_bits` (bounded by k·bits(n)) or the budget.
+fn binom_exact(
+    n: &BigRational,
+    k: &BigRational,
+    lim: &Limits,
+    budget: &Budget,
+) -> Option<BigRational> {
+    if !k.is_integer() || k.is_negative() {
+        return None;
+    }
+    let k = k.to_integer();
+    if n.is_integer() {
+        let mut n = n.to_integer();
+        let mut sign = false;
+        if n.is_negative() {
+            // C(n, k) = (−1)^k C(k − n − 1, k)
+            sign = k.is_odd();
+            n = &k - &n - BigInt::one();
+        }
+        if k > n {
+            return Some(BigRational::zero());
+        }
+        let k = std::cmp::min(k.clone(), &n - &k).to_u64()?;
+        let nb = n.bits().max(1);
+        if k > lim.max_factorial || k.saturating_mul(nb) > lim.max_power_bits {
+            return None;
+        }
+        let mut acc = BigInt::one();
+        for j in 0..k {
+            // acc·(n − j)/(j + 1) = C(n, j + 1), an exact integer division
+            if !budget.charge_mul(acc.bits(), nb) || !budget.charge_mul(acc.bits() + nb, 64) {
+                return None;
+            }
+            acc = acc * (&n - BigInt::from(j)) / BigInt::from(j + 1);
+        }
+        return Some(BigRational::from_integer(if sign { -acc } else { acc }));
+    }
+    let k = k.to_u64().filter(|&k| k <= 64)?;
+    let mut acc = BigRational::one();
+    for j in 0..k {
+        let t = n - BigRational::from_integer(BigInt::from(j));
+        if !budget.charge_mul(rbits(&acc), rbits(&t)) || !budget.charge_gcd(rbits(&acc), rbits(&t))
+        {
+            return None;
+        }
+        acc = checked(
+            acc * t / BigRational::from_integer(BigInt::from(j + 1)),
+            lim,
+            budget,
+        )?;
+    }
+    Some(acc)
 }
 
 fn pow_exact(
@@ -106,39 +227,43 @@ fn pow_exact(
 ) -> Option<BigRational> {
     if ex.is_integer() {
         let n = ex.to_integer();
-        let mag = n.abs().to_u64()?;
         if base.is_zero() {
             return if n.is_negative() {
                 None
-            } else if mag == 0 {
+            } else if n.is_zero() {
                 Some(BigRational::one())
             } else {
                 Some(BigRational::zero())
             };
         }
         if base.abs().is_one() {
-            let neg = base.is_negative() && mag % 2 == 1;
+            let neg = base.is_negative() && n.is_odd();
             return Some(if neg {
                 -BigRational::one()
             } else {
                 BigRational::one()
             });
         }
+        let mag = n.abs().to_u64()?;
         if mag > lim.max_exponent {
             return None;
         }
         let bits = base.numer().bits().max(base.denom().bits());
-        if bits.saturating_mul(mag) > lim.max_power_bits
-            || !budget.spend(bits.saturating_mul(mag) / 64 + 1)
+        let out = bits.saturating_mul(mag);
+        // repeated squaring: about two multiplications of the result's size
+        if out > lim.max_power_bits || !budget.charge_mul(out, out) || !budget.charge_mul(out, out)
         {
             return None;
         }
-        let p = num_traits::pow(base.clone(), mag as usize);
+        // numerator and denominator separately: coprime stays coprime, no gcd
+        let num = num_traits::pow(base.numer().clone(), mag as usize);
+        let den = num_traits::pow(base.denom().clone(), mag as usize);
+        let p = BigRational::new_raw(num, den);
         return Some(if n.is_negative() { p.recip() } else { p });
     }
     // rational exponent p/q: exact only when base is a perfect q-th power
     let q = ex.denom().to_u32().filter(|&q| q <= 64)?;
-    let r = root_exact(base, q)?;
+    let r = root_exact(base, q, budget)?;
     pow_exact(
         &r,
         &BigRational::from_integer(ex.numer().clone()),
@@ -148,15 +273,21 @@ fn pow_exact(
 }
 
 /// Exact n-th root of a rational when it is rational (perfect powers only).
-fn root_exact(x: &BigRational, n: u32) -> Option<BigRational> {
+fn root_exact(x: &BigRational, n: u32, budget: &Budget) -> Option<BigRational> {
     if x.is_negative() {
         if n % 2 == 1 {
-            return root_exact(&-x, n).map(|r| -r);
+            return root_exact(&-x, n, budget).map(|r| -r);
         }
         return None;
     }
     if x.numer().bits() > 100_000 || x.denom().bits() > 100_000 {
         return None;
+    }
+    // Newton iterations plus the check power: a few multiplications of the full size
+    for _ in 0..8 {
+        if !budget.charge_mul(rbits(x), rbits(x)) {
+            return None;
+        }
     }
     let a = x.numer().nth_root(n);
     let b = x.denom().nth_root(n);
@@ -245,28 +376,38 @@ impl C64 {
             .copysign(if self.im == 0.0 { 1.0 } else { self.im });
         C64 { re, im }
     }
-    fn pow(self, e: C64) -> Option<C64> {
-        if e.is_real() && e.re.fract() == 0.0 && e.re.abs() <= 64.0 {
-            let n = e.re as i32;
-            let mut acc = C64::real(1.0);
-            for _ in 0..n.unsigned_abs() {
-                acc = acc.mul(self);
+    fn pow(self, e: C64, real: bool) -> Option<C64> {
+        if e.is_real() && e.re.fract() == 0.0 && e.re.abs() <= (1u64 << 31) as f64 {
+            let n = e.re as i64;
+            if self.is_real() {
+                return C64::real(self.re.powi(n as i32)).finite();
+            }
+            let (mut acc, mut b, mut k) = (C64::real(1.0), self, n.unsigned_abs());
+            while k > 0 {
+                if k & 1 == 1 {
+                    acc = acc.mul(b);
+                }
+                b = b.mul(b);
+                k >>= 1;
             }
             return if n < 0 {
                 C64::real(1.0).div(acc)
             } else {
-                Some(acc)
+                acc.finite()
             };
         }
         if self.is_real() && self.re > 0.0 && e.is_real() {
             return Some(C64::real(self.re.powf(e.re)));
         }
         if self.re == 0.0 && self.im == 0.0 {
-            return if e.re > 0.0 {
+            return if e.is_real() && e.re > 0.0 {
                 Some(C64::real(0.0))
             } else {
                 None
             };
+        }
+        if real {
+            return None; // a negative base to a non-integer power is not real
         }
         Some(e.mul(self.ln()?).exp())
     }
@@ -282,7 +423,7 @@ fn real_fn(x: C64, f: impl Fn(f64) -> f64) -> Option<C64> {
     C64::real(f(x.re)).finite()
 }
 
-fn hash_str(s: &str) -> u64 {
+pub(crate) fn hash_str(s: &str) -> u64 {
     // FNV-1a: a fixed, platform-independent hash for opaque operators
     let mut h: u64 = 0xcbf29ce484222325;
     for b in s.bytes() {
@@ -293,11 +434,15 @@ fn hash_str(s: &str) -> u64 {
 }
 
 /// Numeric value of `e` with each free symbol bound by `env`. None on domain errors,
-/// infinities or budget exhaustion.
-pub fn numeric(e: &Expr, env: &dyn Fn(&str) -> f64, budget: &Budget) -> Option<C64> {
+/// infinities or budget exhaustion. In `real` mode (an answer without `i`) a value that is
+/// not real is undefined: √ of a negative, ln of a non-positive number, a negative base to a
+/// non-integer power.
+pub fn numeric(e: &Expr, env: &dyn Fn(&str) -> f64, real: bool, budget: &Budget) -> Option<C64> {
     if !budget.spend(1) {
         return None;
     }
+    let numeric =
+        |e: &Expr, env: &dyn Fn(&str) -> f64, budget: &Budget| numeric(e, env, real, budget);
     let r = match e {
         Expr::Num { value, .. } => C64::real(value.to_f64()?),
         Expr::Sym(s) => C64::real(env(s)),
@@ -321,10 +466,22 @@ pub fn numeric(e: &Expr, env: &dyn Fn(&str) -> f64, budget: &Budget) -> Option<C
             acc
         }
         Expr::Div(a, b) => numeric(a, env, budget)?.div(numeric(b, env, budget)?)?,
-        Expr::Pow(a, b) => numeric(a, env, budget)?.pow(numeric(b, env, budget)?)?,
+        Expr::Pow(a, b) => {
+            let x = numeric(a, env, budget)?;
+            match odd_root_exponent(b, budget) {
+                // a negative base to p/q with q odd is the real root: (−8)^{2/3} = 4
+                Some((p, q)) if real && x.is_real() && x.re < 0.0 => {
+                    let m = (-x.re).powf(p as f64 / q as f64);
+                    C64::real(if p % 2 == 0 { m } else { -m })
+                }
+                _ => x.pow(numeric(b, env, budget)?, real)?,
+            }
+        }
         Expr::Func(f, args) => {
             let x = numeric(args.first()?, env, budget)?;
             match f.as_str() {
+                "sqrt" if real && (!x.is_real() || x.re < 0.0) => return None,
+                "ln" | "log" if real && (!x.is_real() || x.re <= 0.0) => return None,
                 "sqrt" => x.sqrt(),
                 "root" => {
                     let n = numeric(args.get(1)?, env, budget)?;
@@ -336,10 +493,24 @@ pub fn numeric(e: &Expr, env: &dyn Fn(&str) -> f64, budget: &Budget) -> Option<C
                     {
                         C64::real(-(-x.re).powf(1.0 / n.re))
                     } else {
-                        x.pow(C64::real(1.0).div(n)?)?
+                        x.pow(C64::real(1.0).div(n)?, real)?
                     }
                 }
                 "abs" => C64::real(x.abs()),
+                "floor" => real_fn(x, f64::floor)?,
+                "ceil" => real_fn(x, f64::ceil)?,
+                "percent" => x.mul(C64::real(0.01)),
+                "max" | "min" => {
+                    let mut best = real_fn(x, |t| t)?;
+                    for a in &args[1..] {
+                        let y = real_fn(numeric(a, env, budget)?, |t| t)?;
+                        let f = f.as_str();
+                        if (f == "max" && y.re > best.re) || (f == "min" && y.re < best.re) {
+                            best = y;
+                        }
+                    }
+                    best
+                }
                 "exp" => x.exp(),
                 "ln" => x.ln()?,
                 "log" => x.ln()?.div(C64::real(std::f64::consts::LN_10))?,
@@ -394,6 +565,17 @@ pub fn numeric(e: &Expr, env: &dyn Fn(&str) -> f64, budget: &Budget) -> Option<C
         _ => return None,
     };
     r.finite()
+}
+
+/// The exponent `e` as p/q in lowest terms with q odd and > 1 (a real root), when it is an
+/// exact rational.
+pub(crate) fn odd_root_exponent(e: &Expr, budget: &Budget) -> Option<(i64, i64)> {
+    if !matches!(e, Expr::Num { .. } | Expr::Div(..) | Expr::Neg(_)) {
+        return None;
+    }
+    let v = exact(e, &Limits::default(), budget)?;
+    let (p, q) = (v.numer().to_i64()?, v.denom().to_i64()?);
+    (q > 1 && q % 2 == 1 && p.abs() <= 1 << 20 && q <= 1 << 20).then_some((p, q))
 }
 
 /// Free variables of `e` (sorted, deduplicated).
