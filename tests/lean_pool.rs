@@ -259,3 +259,31 @@ async fn a_mixed_batch_gets_exactly_one_matching_verdict_per_job() {
     assert_eq!(m.queue_depth, 0);
     assert!(m.p99_latency_ms >= m.p50_latency_ms);
 }
+
+#[tokio::test]
+async fn lean_errors_quote_lines_of_the_users_text() {
+    let pool = Pool::new(config(1));
+    // RL mode: line 1 is the first line of the policy's proof body, whatever the statement
+    for (k, proof) in [
+        (1, "exact SIM_ERROR"),
+        (3, "simp\nring_nf\nexact SIM_ERROR"),
+        (4, "-- a comment\n\nsimp\n  exact SIM_ERROR"),
+    ] {
+        let v = pool.verify(job(proof)).await;
+        assert!(
+            reason(&v).contains(&format!("line {k},")),
+            "{proof:?}: {v:?}"
+        );
+        assert_eq!(v.messages[0].line, k, "{proof:?}");
+    }
+    // file mode: lines of the whole file, header included
+    let text = format!("{HEADER}theorem t (x : ℕ) : x + 0 = x := by\n  simp\n  exact SIM_ERROR\n");
+    let line = text.lines().count() as u64;
+    let v = pool
+        .verify(Job::File {
+            text,
+            reference: None,
+        })
+        .await;
+    assert!(reason(&v).contains(&format!("line {line},")), "{v:?}");
+}

@@ -17,7 +17,7 @@
 //!   `Lean.ofReduceBool` if its text uses `native_decide`, `sorryAx` if it uses `sorry`, and any
 //!   `axiom X` declared), else an error. Text containing `sorry` gets the sorry warning.
 //!   Magic words in a command trigger faults:
-//!   `SIM_ERROR` (an error message), `SIM_HANG` (sleeps forever, after starting a `sleep`
+//!   `SIM_ERROR` (an error message on its line), `SIM_HANG` (sleeps forever, after starting a `sleep`
 //!   grandchild whose pid goes to `$STANDIN_PID_FILE`, and appending a line to
 //!   `$STANDIN_HANG_LOG`), `SIM_CRASH` (half a reply, then
 //!   exit 134), `SIM_CRASH_ONCE:KEY` (crash unless `--state-dir/KEY` exists; creates it),
@@ -416,10 +416,12 @@ fn sim_answer(
     for probe in sandbox_probes(effective) {
         messages.push(msg("error", 2, 2, &probe));
     }
-    if effective.contains("SIM_ERROR") {
+    if let Some(i) = effective.find("SIM_ERROR") {
+        // on the line of the magic word, as Lean reports an error where the tactic is
+        let line = effective[..i].matches('\n').count() as u64 + 1;
         messages.push(msg(
             "error",
-            2,
+            line,
             2,
             "linarith failed to find a contradiction",
         ));

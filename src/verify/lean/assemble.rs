@@ -13,9 +13,11 @@ pub struct Assembled {
     pub body: String,
     /// The theorem that must end up in the environment.
     pub theorems: Vec<String>,
-    /// Lines of the original file above `body` (0 for assembled proofs); add it to a
-    /// message's line to point into the user's file.
-    pub body_line_offset: u64,
+    /// Add it to the line of a message about `body` to point into the user's text: the lines
+    /// of the original file above `body` (file mode), or minus the statement's lines
+    /// (assembled proofs: line 1 is then the first line of the policy's proof body; a message
+    /// at line ≤ 0 is about the trusted statement).
+    pub body_line_offset: i64,
 }
 
 impl Assembled {
@@ -75,11 +77,13 @@ pub fn assemble_with(
 ) -> Result<Assembled, String> {
     let (statement, name) = statement_without_sorry(formal_statement)?;
     let body = guard_proof_body_with(proof, cfg)?;
+    // the body sent to Lean is the statement's lines, then the proof's, line for line
+    let statement_lines = statement.matches('\n').count() as i64 + 1;
     Ok(Assembled {
         header: header.to_string(),
         body: format!("{statement}\n{body}"),
         theorems: vec![name],
-        body_line_offset: 0,
+        body_line_offset: -statement_lines,
     })
 }
 

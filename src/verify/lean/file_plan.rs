@@ -147,7 +147,7 @@ pub fn plan_file(text: &str, reference: Option<&str>) -> Result<Assembled, Strin
             .unwrap_or(text.len()),
     };
     let (header, body) = text.split_at(split_byte);
-    let body_line_offset = header.matches('\n').count() as u64;
+    let body_line_offset = header.matches('\n').count() as i64;
     let rest = segs.get(n_pre..).unwrap_or(&[]);
     let theorems = match reference {
         None => plain_theorems(rest)?,

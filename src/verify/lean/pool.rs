@@ -477,10 +477,12 @@ async fn worker_loop(inner: Arc<Inner>, id: usize) {
     }
 }
 
-fn shift_lines(mut msgs: Vec<LeanMessage>, offset: u64) -> Vec<LeanMessage> {
+/// Lines of messages about the body, moved into the user's text (see
+/// [`Assembled::body_line_offset`]); a message on the trusted statement gets line 0.
+fn shift_lines(mut msgs: Vec<LeanMessage>, offset: i64) -> Vec<LeanMessage> {
     for m in &mut msgs {
         if m.line > 0 {
-            m.line += offset;
+            m.line = (m.line as i64 + offset).max(0) as u64;
         }
     }
     msgs
@@ -607,11 +609,13 @@ async fn run_job(inner: &Inner, slot: &mut Option<ReplWorker>, job: &Prepared) -
                 maybe_recycle(inner, slot);
                 return (v, lean_seconds);
             }
-            Ok(Outcome::Output(out)) => {
+            Ok(Outcome::Output(mut out)) => {
+                // reasons and messages quote lines of the user's text, not of the body
+                out.messages = shift_lines(out.messages, a.body_line_offset);
                 let (status, theorems) = post_check(&out, &a.theorems, cfg.axioms);
                 let v = Verdict {
                     status,
-                    messages: shift_lines(out.messages, a.body_line_offset),
+                    messages: out.messages,
                     theorems,
                     seconds: 0.0,
                     cached: false,

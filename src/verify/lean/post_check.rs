@@ -106,10 +106,17 @@ pub(crate) fn post_check(
         }
     };
     if let Some(m) = out.messages.iter().find(|m| m.severity == Severity::Error) {
-        fail(format!(
-            "Lean error at line {}, column {}: {}",
-            m.line, m.column, m.text
-        ));
+        fail(if m.line == 0 {
+            format!(
+                "Lean error (on the statement, or with no position): {}",
+                m.text
+            )
+        } else {
+            format!(
+                "Lean error at line {}, column {}: {}",
+                m.line, m.column, m.text
+            )
+        });
     }
     if out.sorries > 0 {
         fail(format!("the proof contains {} sorry", out.sorries));
