@@ -6,6 +6,8 @@
 //! - [`rl`]: rewards, advantages, losses, optimizer, trainer loop, checkpoints.
 //! - [`eval`]: benchmarks and pass@k.
 //! - [`data`]: task formats and dataset readers.
+//! - [`prompt`]: prompts, prompt styles and the completion-source trait, shared by `rl` and
+//!   `eval`.
 //! - [`cli`]: argument parsing and printing only.
 //! - [`progress`], [`util`]: small helpers every layer may use (progress on stderr, atomic
 //!   writes).
@@ -14,6 +16,7 @@ pub mod data;
 pub mod eval;
 pub mod policy;
 pub mod progress;
+pub mod prompt;
 pub mod rl;
 pub mod util;
 pub mod verify;

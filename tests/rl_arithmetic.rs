@@ -1,8 +1,9 @@
 //! The arithmetic dataset: committed files equal a fresh generation, splits are disjoint,
 //! answers are right, bad lines are reported with their line number.
 use prover::data::arithmetic::{
-    default_splits, generate_splits, load_jsonl, parse_jsonl, to_jsonl, to_tasks, ArithmeticParams,
+    default_splits, generate_splits, load_jsonl, parse_jsonl, to_jsonl, ArithmeticParams,
 };
+use prover::rl::task::to_tasks;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/arithmetic");
 

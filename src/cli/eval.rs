@@ -7,8 +7,8 @@ use clap::{Args, Subcommand};
 use crate::data::benchmarks::{read_formal, read_informal, AnswerField, MathBench};
 use crate::eval::math::{run_math_eval, Graded, MathEvalSettings};
 use crate::eval::minif2f::{run_minif2f_eval, AttemptVerdict, ProofChecker, ProofEvalSettings};
-use crate::eval::prompts::{MathPrompt, MathPromptStyle, ProofPromptStyle};
 use crate::eval::protocol::{qwen_data, qwen_question, Grader};
+use crate::prompt::style::{MathPrompt, MathPromptStyle, ProofPromptStyle};
 use crate::rl::transformer_policy::{EvalSampling, EvalSource, TransformerPolicy};
 use crate::verify::answer::AnswerChecker;
 

@@ -12,8 +12,6 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::rl::task::Task;
-
 /// One problem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -240,18 +238,4 @@ pub fn load_jsonl(path: &Path) -> Result<Vec<Problem>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     parse_jsonl(&text, &path.display().to_string())
-}
-
-/// Trainer tasks with ids `PREFIX/INDEX`.
-pub fn to_tasks(problems: &[Problem], prefix: &str) -> Vec<Task> {
-    problems
-        .iter()
-        .enumerate()
-        .map(|(i, q)| Task {
-            id: format!("{prefix}/{i}"),
-            prompt: q.problem.clone(),
-            answer: Some(q.answer.clone()),
-            meta: serde_json::Value::Null,
-        })
-        .collect()
 }

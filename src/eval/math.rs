@@ -8,11 +8,11 @@ use std::time::Instant;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use super::prompts::MathPrompt;
 use super::results::ResultsFile;
-use super::source::{CompletionSource, Prompt};
 use crate::data::InformalTask;
 use crate::progress::Progress;
+use crate::prompt::style::MathPrompt;
+use crate::prompt::{CompletionSource, Prompt};
 
 /// The grade of one response against a reference.
 #[derive(Debug, Clone, PartialEq)]
@@ -221,7 +221,7 @@ fn mean_acc(results: &[MathProblemResult]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::source::Completion;
+    use crate::prompt::source::Completion;
 
     /// Answers "\boxed{<n>}" where n cycles through a script.
     struct Scripted {
@@ -271,7 +271,7 @@ mod tests {
     fn avg_at_k_and_resume() {
         let dir = tempfile::tempdir().unwrap();
         let settings = MathEvalSettings {
-            prompt: MathPrompt::new(crate::eval::prompts::MathPromptStyle::Qwen25MathCot),
+            prompt: MathPrompt::new(crate::prompt::style::MathPromptStyle::Qwen25MathCot),
             samples: 2,
             batch_problems: 2,
             out: Some(dir.path().to_path_buf()),

@@ -13,13 +13,11 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::passk::{mean_pass_at_k, report_ks};
-use super::prompts::{
-    chat_proof_request, deepseek_prompt, extract_proof_body, ProofPromptStyle,
-    DEEPSEEK_COMPLETE_INTRO, DEEPSEEK_COT_INTRO,
-};
 use super::results::ResultsFile;
-use super::source::{CompletionSource, Prompt};
 use crate::data::FormalTask;
+use crate::prompt::style::{extract_proof_body, ProofPromptStyle};
+pub use crate::prompt::style::{proof_prompt, proof_prompt_with_header};
+use crate::prompt::CompletionSource;
 
 /// The verdict on one proof attempt, as the evaluator records it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,30 +81,6 @@ pub struct ProofEvalSummary {
     pub solved: usize,
     pub verifier_errors: usize,
     pub seconds: f64,
-}
-
-/// The model's input for a formal task.
-pub fn proof_prompt(style: ProofPromptStyle, task: &FormalTask) -> Prompt {
-    proof_prompt_with_header(style, task, None)
-}
-
-/// The model's input, with `header` (if given) shown in place of the task's header.
-pub fn proof_prompt_with_header(
-    style: ProofPromptStyle,
-    task: &FormalTask,
-    header: Option<&str>,
-) -> Prompt {
-    let header = header.unwrap_or(&task.header);
-    match style {
-        ProofPromptStyle::Complete => {
-            Prompt::Raw(deepseek_prompt(DEEPSEEK_COMPLETE_INTRO, header, task))
-        }
-        ProofPromptStyle::Cot => Prompt::Raw(deepseek_prompt(DEEPSEEK_COT_INTRO, header, task)),
-        ProofPromptStyle::Chat => Prompt::Chat {
-            system: None,
-            user: chat_proof_request(task),
-        },
-    }
 }
 
 /// Runs the evaluation.
@@ -243,7 +217,7 @@ pub fn run_minif2f_eval(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::source::Completion;
+    use crate::prompt::{Completion, Prompt};
 
     struct Fixed(Vec<&'static str>);
     impl CompletionSource for Fixed {

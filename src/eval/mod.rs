@@ -2,7 +2,9 @@
 pub mod math;
 pub mod minif2f;
 pub mod passk;
-pub mod prompts;
 pub mod protocol;
 mod results;
-pub mod source;
+
+// The prompt vocabulary lives below `eval` and `rl`; these paths stay for callers.
+pub use crate::prompt::source;
+pub use crate::prompt::style as prompts;

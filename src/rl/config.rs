@@ -51,7 +51,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::eval::prompts::{MathPrompt, MathPromptStyle, ProofPromptStyle};
+use crate::prompt::style::{MathPrompt, MathPromptStyle, ProofPromptStyle};
 use crate::rl::aggregate::Aggregation;
 use crate::rl::kl::KlEstimator;
 use crate::rl::loss::LossParams;

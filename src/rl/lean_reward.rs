@@ -10,7 +10,7 @@
 //! while Lean checks.
 use anyhow::Result;
 
-use crate::eval::prompts::{extract_proof_body, ProofPromptStyle};
+use crate::prompt::style::{extract_proof_body, ProofPromptStyle};
 use crate::rl::policy::{Judging, RewardOutcome, Rewarder, Verdict};
 use crate::rl::run_data::formal_of;
 use crate::rl::task::Task;

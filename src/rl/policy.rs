@@ -4,7 +4,7 @@
 use anyhow::Result;
 use candle_core::{Tensor, Var};
 
-pub use crate::eval::source::Prompt;
+pub use crate::prompt::source::Prompt;
 use crate::rl::task::Task;
 
 /// Sampling settings for one call to [`Policy::generate`].

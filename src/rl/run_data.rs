@@ -14,8 +14,8 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::data::benchmarks::{read_formal, read_informal, AnswerField};
 use crate::data::FormalTask;
-use crate::eval::minif2f::proof_prompt;
-use crate::eval::source::Prompt;
+use crate::prompt::source::Prompt;
+use crate::prompt::style::proof_prompt;
 use crate::rl::config::DataConfig;
 use crate::rl::task::Task;
 

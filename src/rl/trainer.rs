@@ -22,8 +22,8 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use crate::eval::math::{run_eval_items, EvalItem, Graded, MathEvalSettings};
-use crate::eval::source::{Completion, CompletionSource};
 use crate::progress::Progress;
+use crate::prompt::source::{Completion, CompletionSource};
 use crate::rl::advantage::{group_advantages, is_constant_group};
 use crate::rl::aggregate::AggNorm;
 use crate::rl::checkpoint::{self, TrainState};
@@ -1039,7 +1039,7 @@ mod prompt_limit_tests {
 
     fn cfg(limit: usize) -> RunConfig {
         let mut c = RunConfig::default();
-        c.data.prompt_style = crate::eval::prompts::MathPromptStyle::Plain;
+        c.data.prompt_style = crate::prompt::style::MathPromptStyle::Plain;
         c.data.max_prompt_tokens = limit;
         c
     }

@@ -4,7 +4,6 @@ use anyhow::{Context, Result};
 use candle_core::{DType, Var};
 
 use super::policy::{Policy, Rollout, SamplingParams, ScoreItem, ScoreOut};
-use crate::eval::source::Prompt;
 use crate::policy::decode::PolicyDecoder;
 use crate::policy::gguf_tokenizer::GgufPreTokenizer;
 use crate::policy::lora::{self, LoraConfig};
@@ -16,6 +15,7 @@ use crate::policy::scorer::score_completions;
 use crate::policy::spec::{resolve, HubOptions};
 use crate::policy::stop::stop_token_ids;
 use crate::policy::tokenizer::check_vocab;
+use crate::prompt::source::Prompt;
 
 /// A transformer policy with f32 master weights (full fine-tuning or LoRA) and a frozen copy of
 /// the initial weights as the KL reference.
@@ -245,13 +245,13 @@ impl<'a> EvalSource<'a> {
     }
 }
 
-impl crate::eval::source::CompletionSource for EvalSource<'_> {
+impl crate::prompt::source::CompletionSource for EvalSource<'_> {
     fn complete(
         &mut self,
-        prompts: &[crate::eval::source::Prompt],
+        prompts: &[crate::prompt::source::Prompt],
         n: usize,
-    ) -> Result<Vec<Vec<crate::eval::source::Completion>>> {
-        use crate::eval::source::Completion;
+    ) -> Result<Vec<Vec<crate::prompt::source::Completion>>> {
+        use crate::prompt::source::Completion;
         let ids: Vec<Vec<u32>> = prompts
             .iter()
             .map(|p| self.policy.prompt_ids(p))

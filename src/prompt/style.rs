@@ -219,6 +219,30 @@ fn last_lean_block(text: &str) -> Option<&str> {
     best
 }
 
+/// The model's input for a formal task.
+pub fn proof_prompt(style: ProofPromptStyle, task: &FormalTask) -> Prompt {
+    proof_prompt_with_header(style, task, None)
+}
+
+/// The model's input, with `header` (if given) shown in place of the task's header.
+pub fn proof_prompt_with_header(
+    style: ProofPromptStyle,
+    task: &FormalTask,
+    header: Option<&str>,
+) -> Prompt {
+    let header = header.unwrap_or(&task.header);
+    match style {
+        ProofPromptStyle::Complete => {
+            Prompt::Raw(deepseek_prompt(DEEPSEEK_COMPLETE_INTRO, header, task))
+        }
+        ProofPromptStyle::Cot => Prompt::Raw(deepseek_prompt(DEEPSEEK_COT_INTRO, header, task)),
+        ProofPromptStyle::Chat => Prompt::Chat {
+            system: None,
+            user: chat_proof_request(task),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
