@@ -4,8 +4,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename.
-/// A crash leaves either the old file or the new one, never a torn one.
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename,
+/// then an fsync of the folder so the rename itself survives a crash. A crash leaves either the
+/// old file or the new one, never a torn one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
@@ -25,8 +26,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     std::fs::rename(&tmp, path)
         .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))?;
-    Ok(())
+    std::fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("cannot fsync {}", dir.display()))
 }
+
+/// The SplitMix64 output function of state `x`: advances `x` by the golden-ratio increment and
+/// mixes it. A seeded stream is `splitmix64(s), splitmix64(s + G), ...`; a seed derived from
+/// several numbers nests calls. Fixed here so seeds and generated files do not depend on a
+/// `rand` version.
+pub fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(SPLITMIX64_GAMMA);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// SplitMix64's state increment (2^64 / golden ratio).
+pub const SPLITMIX64_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// Makes glibc keep freed memory in the process (no `mmap` for large blocks, no trimming), so
 /// the big tensors of every step reuse pages instead of faulting in freshly zeroed ones from

@@ -2,7 +2,8 @@
 //! panic and must finish each pair within its step budget (no test here is timed; a hang
 //! would show as a stuck test).
 use proptest::prelude::*;
-use prover::verify::answer::{AnswerChecker, CheckerConfig};
+use prover::verify::answer::extract::extract_counted;
+use prover::verify::answer::{AnswerChecker, CheckerConfig, ExtractOptions, Limits};
 
 const ATOMS: &[&str] = &[
     "\\frac",
@@ -155,5 +156,23 @@ fn adversarial_megabyte_responses_stay_linear() {
         let s = unit.repeat((1 << 20) / unit.len());
         let _ = c.check("1", &s);
         let _ = AnswerChecker::default().check("1", &s);
+        // The scanning steps the extractor counts grow linearly: 4x the input takes at most
+        // 4.5x the steps, and never more than 64 steps per byte.
+        let quarter = unit.repeat((1 << 18) / unit.len());
+        for opts in [ExtractOptions::strict(), ExtractOptions::lenient()] {
+            let steps = |r: &str| extract_counted(r, &opts, &Limits::default()).1;
+            let (s1, s2) = (steps(&quarter), steps(&s));
+            assert!(
+                s2 as f64 <= 4.5 * s1.max(1) as f64,
+                "{unit:?}: {s1} steps for {} bytes, {s2} for {} bytes",
+                quarter.len(),
+                s.len()
+            );
+            assert!(
+                s2 <= 64 * s.len() as u64,
+                "{unit:?}: {s2} steps for {} bytes",
+                s.len()
+            );
+        }
     }
 }

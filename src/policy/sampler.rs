@@ -160,16 +160,9 @@ pub struct Sample {
     pub stop_string: Option<String>,
 }
 
-/// SplitMix64 finaliser.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
 /// The RNG seed of row (prompt, sample) for a run seed.
 pub fn row_seed(seed: u64, prompt_index: usize, sample_index: usize) -> u64 {
+    use crate::util::splitmix64 as mix;
     mix(mix(mix(seed) ^ prompt_index as u64) ^ (sample_index as u64).rotate_left(32))
 }
 

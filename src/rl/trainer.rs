@@ -210,13 +210,7 @@ struct Sample {
     reference: Option<Vec<f32>>,
 }
 
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = x;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+use crate::util::splitmix64 as splitmix;
 
 const SALT_DATA: u64 = 0xDA7A;
 const SALT_EVAL: u64 = 0xE7A1;
