@@ -8,12 +8,15 @@
 //! - [`data`]: task formats and dataset readers.
 //! - [`prompt`]: prompts, prompt styles and the completion-source trait, shared by `rl` and
 //!   `eval`.
+//! - [`heldout`]: the evaluation loop (batches, grading, resumable results) shared by
+//!   `eval math` and the trainer's held-out evaluation.
 //! - [`cli`]: argument parsing and printing only.
 //! - [`progress`], [`util`]: small helpers every layer may use (progress on stderr, atomic
 //!   writes).
 pub mod cli;
 pub mod data;
 pub mod eval;
+pub mod heldout;
 pub mod policy;
 pub mod progress;
 pub mod prompt;

@@ -134,10 +134,17 @@ fn gradients_match_finite_differences() {
 #[test]
 fn chunked_scorer_matches_unchunked_reference() {
     let dev = Device::Cpu;
-    let h = Var::from_tensor(&Tensor::randn(0f32, 1.0, (11, 8), &dev).unwrap()).unwrap();
-    let w = Var::from_tensor(&Tensor::randn(0f32, 1.0, (50, 8), &dev).unwrap()).unwrap();
+    // fixed inputs (unseeded random ones made the f32 comparison flaky on rare draws)
+    let fixed = |n: usize, salt: usize, shape: (usize, usize)| {
+        let v: Vec<f32> = (0..n)
+            .map(|i| (((i * 7919 + salt * 104_729) % 2003) as f32 / 1001.5 - 1.0) * 1.7)
+            .collect();
+        Tensor::from_vec(v, shape, &dev).unwrap()
+    };
+    let h = Var::from_tensor(&fixed(88, 1, (11, 8))).unwrap();
+    let w = Var::from_tensor(&fixed(400, 2, (50, 8))).unwrap();
     let targets: Vec<u32> = (0..11).map(|i| (i * 13 % 50) as u32).collect();
-    let coef = Tensor::randn(0f32, 1.0, (11, 2), &dev).unwrap();
+    let coef = fixed(22, 3, (11, 2));
     let run = |chunked: bool| {
         let out = if chunked {
             token_logprobs_entropy(h.as_tensor(), w.as_tensor(), &targets, 0.7, 3).unwrap()

@@ -13,8 +13,8 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::passk::{mean_pass_at_k, report_ks};
-use super::results::ResultsFile;
 use crate::data::FormalTask;
+use crate::heldout::results::ResultsFile;
 use crate::prompt::style::{extract_proof_body, ProofPromptStyle};
 pub use crate::prompt::style::{proof_prompt, proof_prompt_with_header};
 use crate::prompt::CompletionSource;

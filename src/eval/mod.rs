@@ -3,7 +3,6 @@ pub mod math;
 pub mod minif2f;
 pub mod passk;
 pub mod protocol;
-mod results;
 
 // The prompt vocabulary lives below `eval` and `rl`; these paths stay for callers.
 pub use crate::prompt::source;

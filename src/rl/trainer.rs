@@ -21,7 +21,7 @@ use candle_core::{DType, Device, Tensor};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use crate::eval::math::{run_eval_items, EvalItem, Graded, MathEvalSettings};
+use crate::heldout::{run_eval_items, EvalItem, Graded, MathEvalSettings};
 use crate::progress::Progress;
 use crate::prompt::source::{Completion, CompletionSource};
 use crate::rl::advantage::{group_advantages, is_constant_group};
