@@ -23,7 +23,7 @@ use num_rational::BigRational;
 
 use super::ast::{Const, Expr};
 use super::limits::Budget;
-use super::value::{hash_str, odd_root_exponent};
+use super::value::{odd_root_exponent, opaque_coefficients};
 
 const RM: RoundingMode = RoundingMode::ToEven;
 const START_PREC: usize = 192;
@@ -486,9 +486,7 @@ impl Ev<'_> {
             }
             other => {
                 // opaque operator: the same fixed nonlinear function as the f64 evaluator
-                let h = hash_str(other);
-                let a = 1.0 + (h % 1000) as f64 / 1000.0;
-                let b = ((h >> 20) % 1000) as f64 / 1000.0;
+                let (a, b) = opaque_coefficients(other);
                 let mut v = x;
                 for extra in &args[1..] {
                     let y = self.eval(extra)?;

@@ -1077,6 +1077,11 @@ pub fn math_equal(prediction: &str, reference: &str) -> bool {
     math_equal_depth(prediction, reference, 0)
 }
 
+/// `x = …` with a left side of at most 2 characters (grader.py: `len(prediction.split("=")[0].strip()) <= 2`).
+fn short_lhs(s: &str) -> bool {
+    s.split('=').next().unwrap_or("").trim().chars().count() <= 2
+}
+
 fn math_equal_depth(prediction: &str, reference: &str, depth: usize) -> bool {
     if depth > 16 {
         return false;
@@ -1155,17 +1160,7 @@ fn math_equal_depth(prediction: &str, reference: &str, depth: usize) -> bool {
         if symbolic_equal(&p, &r) || symbolic_equal(&format!("-({p})"), &r) {
             return true;
         }
-    } else if pe == 1
-        && prediction
-            .split('=')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .chars()
-            .count()
-            <= 2
-        && re == 0
-    {
+    } else if pe == 1 && short_lhs(prediction) && re == 0 {
         if math_equal_depth(
             prediction.split('=').nth(1).unwrap_or(""),
             reference,
@@ -1174,14 +1169,7 @@ fn math_equal_depth(prediction: &str, reference: &str, depth: usize) -> bool {
             return true;
         }
     } else if re == 1
-        && reference
-            .split('=')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .chars()
-            .count()
-            <= 2
+        && short_lhs(reference)
         && pe == 0
         && math_equal_depth(
             prediction,

@@ -423,7 +423,17 @@ fn real_fn(x: C64, f: impl Fn(f64) -> f64) -> Option<C64> {
     C64::real(f(x.re)).finite()
 }
 
-pub(crate) fn hash_str(s: &str) -> u64 {
+/// The coefficients `(a, b)` of the fixed nonlinear function an opaque operator named `name`
+/// stands for (the f64 and the high-precision evaluators must use the same ones).
+pub(crate) fn opaque_coefficients(name: &str) -> (f64, f64) {
+    let h = hash_str(name);
+    (
+        1.0 + (h % 1000) as f64 / 1000.0,
+        ((h >> 20) % 1000) as f64 / 1000.0,
+    )
+}
+
+fn hash_str(s: &str) -> u64 {
     // FNV-1a: a fixed, platform-independent hash for opaque operators
     let mut h: u64 = 0xcbf29ce484222325;
     for b in s.bytes() {
@@ -548,9 +558,7 @@ pub fn numeric(e: &Expr, env: &dyn Fn(&str) -> f64, real: bool, budget: &Budget)
                 other => {
                     // opaque operator (sum, integral, unknown function): a fixed nonlinear
                     // function of its argument, so equal arguments give equal values
-                    let h = hash_str(other);
-                    let a = 1.0 + (h % 1000) as f64 / 1000.0;
-                    let b = ((h >> 20) % 1000) as f64 / 1000.0;
+                    let (a, b) = opaque_coefficients(other);
                     let mut v = x;
                     for extra in &args[1..] {
                         v = v.add(
