@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use candle_core::{DType, Tensor, D};
-use prover::policy::decode::PolicyDecoder;
 use prover::policy::decoder::Decoder;
 use prover::policy::model::Transformer;
 use prover::policy::scorer::score_completions;
+use prover::policy::transformer_decoder::PolicyDecoder;
 use prover::policy::weights::load_params;
 
 fn vm_hwm_mb() -> f64 {

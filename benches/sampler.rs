@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use candle_core::Device;
-use prover::policy::sampling::{choose, Scratch, Truncation};
 use prover::policy::stop::StopScanner;
+use prover::policy::token_choice::{choose, Scratch, Truncation};
 use prover::policy::tokenizer::PolicyTokenizer;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -1,9 +1,9 @@
 //! The Decoder implementation: batched, left-padded rows give the same logits as each row
 //! decoded alone and as a full forward pass; bad input is an error, not a panic.
 use candle_core::{DType, Device, Tensor};
-use prover::policy::decode::PolicyDecoder;
 use prover::policy::decoder::Decoder;
 use prover::policy::model::{Config, Family, Transformer};
+use prover::policy::transformer_decoder::PolicyDecoder;
 use prover::policy::weights::random_params;
 
 fn model(family: Family) -> Transformer {

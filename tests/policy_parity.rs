@@ -8,10 +8,10 @@ use common::smollm2_gguf as smollm_path;
 use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor, D};
-use prover::policy::decode::PolicyDecoder;
 use prover::policy::decoder::Decoder;
 use prover::policy::model::Transformer;
 use prover::policy::scorer;
+use prover::policy::transformer_decoder::PolicyDecoder;
 use prover::policy::weights::load_params;
 use serde_json::Value;
 

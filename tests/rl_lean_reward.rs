@@ -5,8 +5,8 @@ use std::time::Duration;
 use prover::data::FormalTask;
 use prover::eval::prompts::ProofPromptStyle;
 use prover::rl::lean_reward::LeanRewarder;
-use prover::rl::policy::{Rewarder, Verdict};
 use prover::rl::task::Task;
+use prover::rl::traits::{Rewarder, Verdict};
 use prover::verify::lean::{LeanCommand, Pool, PoolConfig};
 
 fn rewarder() -> LeanRewarder {

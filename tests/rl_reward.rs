@@ -1,8 +1,8 @@
 //! Rewards, shaping terms and advantages.
 use prover::rl::advantage::{group_advantages, group_stats, is_constant_group};
 use prover::rl::config::{RewardConfig, RewardKind};
-use prover::rl::policy::{RewardOutcome, Verdict};
 use prover::rl::reward::{length_reward, overlong_penalty, RewardShaper};
+use prover::rl::traits::{RewardOutcome, Verdict};
 
 fn outcome(v: Verdict, well_formed: bool) -> RewardOutcome {
     RewardOutcome {
@@ -147,8 +147,8 @@ fn group_advantages_grpo_and_dr_grpo() {
 
 #[test]
 fn fn_rewarder_judges_each_completion() {
-    use prover::rl::policy::{FnRewarder, Rewarder};
     use prover::rl::task::Task;
+    use prover::rl::traits::{FnRewarder, Rewarder};
     let mut r = FnRewarder(|t: &Task, c: &str| RewardOutcome {
         verdict: if Some(c.trim()) == t.answer.as_deref() {
             Verdict::Accepted

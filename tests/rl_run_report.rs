@@ -6,13 +6,13 @@ use prover::rl::answer_reward::AnswerRewarder;
 use prover::rl::checkpoint;
 use prover::rl::config::RunConfig;
 use prover::rl::metrics::read_metrics;
-use prover::rl::policy::{
-    Policy, Prompt, RewardOutcome, Rewarder, Rollout, SamplingParams, ScoreItem, ScoreOut, Verdict,
-};
 use prover::rl::report::{best_eval, eval_points, RunReport};
 use prover::rl::task::Task;
 use prover::rl::toy::BigramPolicy;
 use prover::rl::trainer::Trainer;
+use prover::rl::traits::{
+    Policy, Prompt, RewardOutcome, Rewarder, Rollout, SamplingParams, ScoreItem, ScoreOut, Verdict,
+};
 use prover::verify::answer::{AnswerChecker, CheckerConfig};
 use serde_json::Value;
 

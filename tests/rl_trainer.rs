@@ -6,10 +6,10 @@ use common::max_abs_diff;
 use prover::rl::checkpoint;
 use prover::rl::config::RunConfig;
 use prover::rl::metrics::read_metrics;
-use prover::rl::policy::{Policy, RewardOutcome, Rewarder, Verdict};
 use prover::rl::task::Task;
 use prover::rl::toy::BigramPolicy;
 use prover::rl::trainer::Trainer;
+use prover::rl::traits::{Policy, RewardOutcome, Rewarder, Verdict};
 
 /// Accepts a completion that contains token 7; a completion containing token 13 makes the
 /// verifier fail (an `Error` verdict, not a rejection).

@@ -2,8 +2,8 @@
 use candle_core::{Device, Tensor};
 use prover::policy::decoder::Decoder;
 use prover::policy::sampler::{generate, FinishReason, SampleError, SamplingParams};
-use prover::policy::sampling::{log_softmax_at, sampling_distribution, Truncation};
 use prover::policy::stop::Detokenize;
+use prover::policy::token_choice::{log_softmax_at, sampling_distribution, Truncation};
 
 /// A bigram model: the logits of the next token are `table[last token]`.
 struct TableModel {

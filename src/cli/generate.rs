@@ -179,7 +179,9 @@ pub fn load_decoder(spec: &ResolvedModel, dtype: DType) -> Result<Box<dyn Decode
         .with_context(|| format!("loading the model weights of {}", spec.spec))?;
     let model = crate::policy::model::Transformer::new_inference(&cfg, &params, dtype)
         .with_context(|| format!("building the model of {}", spec.spec))?;
-    Ok(Box::new(crate::policy::decode::PolicyDecoder::new(model)))
+    Ok(Box::new(
+        crate::policy::transformer_decoder::PolicyDecoder::new(model),
+    ))
 }
 
 /// Samples with a ready decoder and prints: JSON lines or human text to `out`, throughput to

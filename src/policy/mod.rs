@@ -1,6 +1,5 @@
 //! The policy: trainable transformer, weights loading, tokenizer + chat template, sampler,
 //! scorer. Knows nothing of rewards.
-pub mod decode;
 pub mod decoder;
 pub mod kv_cache;
 pub mod lora;
@@ -8,6 +7,7 @@ pub mod model;
 pub mod ops;
 pub mod params;
 pub mod scorer;
+pub mod transformer_decoder;
 pub mod weights;
 
 /// Errors while loading a model or parameters: what file, what was wrong.
@@ -63,7 +63,7 @@ pub mod generation_config;
 pub mod gguf_tokenizer;
 pub mod model_text;
 pub mod sampler;
-pub mod sampling;
 pub mod spec;
 pub mod stop;
+pub mod token_choice;
 pub mod tokenizer;

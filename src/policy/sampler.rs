@@ -5,7 +5,7 @@
 //! `max_rows` rows (0 = all rows in one batch). Every row has its own RNG, `StdRng` seeded with
 //! a hash of `(seed, prompt index, sample index)`, so results do not depend on `max_rows` or on
 //! the other rows of the batch (as long as the model's logits do not). How tokens are drawn and
-//! what the two log-probabilities mean is documented in [`crate::policy::sampling`].
+//! what the two log-probabilities mean is documented in [`crate::policy::token_choice`].
 //!
 //! A row finishes on the first of: an EOS id (unless `ignore_eos`; the EOS token is kept in
 //! `token_ids`), a stop string in the decoded text (all ids are kept; `text` is cut before the
@@ -19,8 +19,8 @@ use serde::Serialize;
 use thiserror::Error;
 
 use super::decoder::Decoder;
-use super::sampling::{choose, Scratch, Truncation};
 use super::stop::{find_stop, Detokenize, StopScanner};
+use super::token_choice::{choose, Scratch, Truncation};
 
 /// Errors of a sampling run. Nothing is half-returned: a failed run returns no samples.
 #[derive(Debug, Error)]

@@ -5,8 +5,8 @@
 //! extracted answer goes with the verdict, so evaluation records show what was graded.
 use anyhow::Result;
 
-use crate::rl::policy::{RewardOutcome, Rewarder, Verdict};
 use crate::rl::task::Task;
+use crate::rl::traits::{RewardOutcome, Rewarder, Verdict};
 use crate::verify::answer::{AnswerChecker, CheckerConfig};
 
 /// Rewards answers through an [`AnswerChecker`].

@@ -8,7 +8,7 @@
 use candle_core::{Result, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::rl::ops::clamp;
+use crate::rl::torch_grad::clamp;
 
 /// KL estimator (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

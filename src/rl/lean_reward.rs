@@ -11,9 +11,9 @@
 use anyhow::Result;
 
 use crate::prompt::style::{extract_proof_body, ProofPromptStyle};
-use crate::rl::policy::{Judging, RewardOutcome, Rewarder, Verdict};
 use crate::rl::run_data::formal_of;
 use crate::rl::task::Task;
+use crate::rl::traits::{Judging, RewardOutcome, Rewarder, Verdict};
 use crate::verify::lean::{Job, Pool, Status};
 
 /// Rewards proofs through a Lean verifier [`Pool`].

@@ -17,7 +17,7 @@ use candle_core::{DType, Result, Tensor};
 
 use crate::rl::aggregate::{aggregate, AggNorm, Aggregation};
 use crate::rl::kl::{kl_per_token, KlEstimator};
-use crate::rl::ops::{clamp, scalar};
+use crate::rl::torch_grad::{clamp, scalar};
 
 /// Coefficients and modes of the loss (the `[loss]` section maps onto this).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use crate::rl::config::{RewardConfig, RewardKind};
-use crate::rl::policy::{RewardOutcome, Verdict};
+use crate::rl::traits::{RewardOutcome, Verdict};
 
 /// A sample's reward and its parts.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

@@ -7,7 +7,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use rand::{Rng, SeedableRng};
 
 use crate::rl::logprob::token_logp_entropy;
-use crate::rl::policy::{Policy, Prompt, Rollout, SamplingParams, ScoreItem, ScoreOut};
+use crate::rl::traits::{Policy, Prompt, Rollout, SamplingParams, ScoreItem, ScoreOut};
 
 /// Vocabulary size of the toy model.
 pub const VOCAB: usize = 16;

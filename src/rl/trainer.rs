@@ -30,16 +30,16 @@ use crate::rl::checkpoint::{self, TrainState};
 use crate::rl::config::RunConfig;
 use crate::rl::loss::{grpo_loss, ClipCounts, LossInputs};
 use crate::rl::metrics::{read_metrics, MetricsWriter, SampleLog, StepMetrics};
-use crate::rl::ops::scalar;
 use crate::rl::optimizer::{AdamW, GradAccumulator};
 use crate::rl::plot::plot_run;
-use crate::rl::policy::{Policy, Prompt, Rewarder, Rollout, SamplingParams, ScoreItem, Verdict};
 use crate::rl::report::{
     best_eval, eval_line, eval_points, step_line, step_message, EvalPoint, EvalScore, RunReport,
 };
 use crate::rl::reward::{RewardShaper, ShapedReward};
 use crate::rl::run_data::prompt_for;
 use crate::rl::task::Task;
+use crate::rl::torch_grad::scalar;
+use crate::rl::traits::{Policy, Prompt, Rewarder, Rollout, SamplingParams, ScoreItem, Verdict};
 
 /// Trains `policy` on `train` (evaluating on `eval`) into `out_dir`; with `resume`, continues
 /// from the run directory's latest checkpoint. The usual entry point of `prover train`.
@@ -115,9 +115,9 @@ fn enforce_prompt_limit<P: Policy>(
 fn retry_errors<R: Rewarder>(
     rewarder: &mut R,
     batch: &[(&Task, Vec<String>)],
-    mut out: Vec<Vec<crate::rl::policy::RewardOutcome>>,
+    mut out: Vec<Vec<crate::rl::traits::RewardOutcome>>,
     retries: &mut usize,
-) -> Result<Vec<Vec<crate::rl::policy::RewardOutcome>>> {
+) -> Result<Vec<Vec<crate::rl::traits::RewardOutcome>>> {
     if out.len() != batch.len() {
         bail!(
             "rewarder returned {} groups of outcomes for {} groups",
@@ -1011,7 +1011,7 @@ mod prompt_limit_tests {
         ) -> Result<Vec<Vec<Rollout>>> {
             bail!("not used")
         }
-        fn score(&mut self, _: &[ScoreItem], _: f64) -> Result<crate::rl::policy::ScoreOut> {
+        fn score(&mut self, _: &[ScoreItem], _: f64) -> Result<crate::rl::traits::ScoreOut> {
             bail!("not used")
         }
         fn trainable(&self) -> Vec<(String, candle_core::Var)> {

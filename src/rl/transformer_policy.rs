@@ -3,8 +3,7 @@
 use anyhow::{Context, Result};
 use candle_core::{DType, Var};
 
-use super::policy::{Policy, Rollout, SamplingParams, ScoreItem, ScoreOut};
-use crate::policy::decode::PolicyDecoder;
+use super::traits::{Policy, Rollout, SamplingParams, ScoreItem, ScoreOut};
 use crate::policy::gguf_tokenizer::GgufPreTokenizer;
 use crate::policy::lora::{self, LoraConfig};
 use crate::policy::model::{Config, Transformer};
@@ -15,6 +14,7 @@ use crate::policy::scorer::score_completions;
 use crate::policy::spec::{resolve, HubOptions};
 use crate::policy::stop::stop_token_ids;
 use crate::policy::tokenizer::check_vocab;
+use crate::policy::transformer_decoder::PolicyDecoder;
 use crate::prompt::source::Prompt;
 
 /// A transformer policy with f32 master weights (full fine-tuning or LoRA) and a frozen copy of
