@@ -43,6 +43,7 @@ fn main() -> anyhow::Result<()> {
                 entropy: &s.entropy,
                 old_logp: None,
                 ref_logp: Some(&reference),
+                rollout_is_weights: None,
                 advantages: &adv,
                 mask: &mask,
             };

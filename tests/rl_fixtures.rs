@@ -155,6 +155,7 @@ fn grpo_fixtures_values_and_gradients() {
             entropy: &stats.entropy,
             old_logp: Some(&old),
             ref_logp: Some(&refl),
+            rollout_is_weights: None,
             advantages: &adv_t,
             mask: &mask,
         };

@@ -66,6 +66,7 @@ fn micro_batches_add_up_to_the_full_batch() {
                 entropy: &s.entropy,
                 old_logp: Some(&o),
                 ref_logp: Some(&r),
+                rollout_is_weights: None,
                 advantages: &a,
                 mask: &m,
             };

@@ -33,7 +33,9 @@
 //!   "The answer is 12" or the last number, counts) instead of strictly (last `\boxed{}` only).
 //! - `[loss]` `clip_low` ε_low (default 0.2); `clip_high` ε_high (default 0.2); `dual_clip` c (default 3.0, 0 = off);
 //!   `entropy_coef` (default 0.0); `kl_coef` (default 0.0); `kl_estimator` (default "k3"): k1|k2|k3;
-//!   `aggregation` (default "token-mean"); `norm_adv_by_std` (default true) (false = Dr. GRPO).
+//!   `aggregation` (default "token-mean"); `norm_adv_by_std` (default true) (false = Dr. GRPO);
+//!   `rollout_is` (default "none"): "none" | "token" | "sequence", `rollout_is_threshold` C
+//!   (default 2.0): rollout correction, formulas in [`crate::rl::rollout_correction`].
 //!   Formulas in [`crate::rl::loss`].
 //! - `[optim]` `lr` (default 1e-6); `betas` (default [0.9, 0.999]); `eps` (default 1e-8); `weight_decay` (default 0.01);
 //!   `grad_clip` (default 1.0); `schedule` (default "constant"): constant|linear|cosine; `warmup_steps` (default 0);
@@ -56,6 +58,7 @@ use crate::rl::aggregate::Aggregation;
 use crate::rl::kl::KlEstimator;
 use crate::rl::loss::LossParams;
 use crate::rl::optimizer::AdamWParams;
+use crate::rl::rollout_correction::RolloutIs;
 use crate::rl::schedule::{Schedule, ScheduleKind};
 
 /// A whole run configuration.
@@ -291,6 +294,10 @@ pub struct LossConfig {
     pub aggregation: Aggregation,
     /// Divide advantages by the group std (false = Dr. GRPO).
     pub norm_adv_by_std: bool,
+    /// Rollout correction mode (verl's `rollout_is`).
+    pub rollout_is: RolloutIs,
+    /// Truncation C of the rollout weights (verl's `rollout_is_threshold`).
+    pub rollout_is_threshold: f64,
 }
 
 impl Default for LossConfig {
@@ -305,6 +312,8 @@ impl Default for LossConfig {
             kl_estimator: p.kl_estimator,
             aggregation: p.aggregation,
             norm_adv_by_std: true,
+            rollout_is: RolloutIs::None,
+            rollout_is_threshold: 2.0,
         }
     }
 }
@@ -479,6 +488,10 @@ impl RunConfig {
         anyhow::ensure!(
             l.dual_clip == 0.0 || l.dual_clip > 1.0,
             "loss.dual_clip must be 0 (off) or > 1"
+        );
+        anyhow::ensure!(
+            l.rollout_is_threshold > 0.0,
+            "loss.rollout_is_threshold must be > 0 (default 2.0)"
         );
         let o = &self.optim;
         anyhow::ensure!(o.lr >= 0.0, "optim.lr must be ≥ 0");

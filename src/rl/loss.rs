@@ -7,6 +7,8 @@
 //!   `pg = min(pg, −A·c)`; disabled with `dual_clip = 0`
 //! - entropy `H = logsumexp(z) − Σ softmax(z)·z` (see [`crate::rl::logprob`])
 //! - KL to the frozen reference by `kl_estimator` (see [`crate::rl::kl`])
+//! - rollout correction (`rollout_is`, `rollout_is_threshold`): `pg ← w·pg` with the detached
+//!   truncated importance weight `w` of [`crate::rl::rollout_correction`] (1 when off)
 //! - `loss = agg(pg) − entropy_coef · agg(H) + kl_coef · agg(KL)` with `agg` = `aggregation`
 //!   (see [`crate::rl::aggregate`]); a positive `entropy_coef` raises entropy.
 //!
@@ -63,6 +65,9 @@ pub struct LossInputs<'a> {
     pub old_logp: Option<&'a Tensor>,
     /// Reference log-probs `[B, T]`; required when `kl_coef ≠ 0`.
     pub ref_logp: Option<&'a Tensor>,
+    /// Rollout-correction weights `[B, T]` (detached; see [`crate::rl::rollout_correction`]);
+    /// `None` = 1.
+    pub rollout_is_weights: Option<&'a Tensor>,
     /// Per-sample advantages `[B]`.
     pub advantages: &'a Tensor,
     /// Response mask `[B, T]` (1 = response token).
@@ -160,6 +165,10 @@ pub fn grpo_loss(inp: &LossInputs, p: &LossParams, norm: &AggNorm) -> Result<Los
         (pg, Some(active))
     } else {
         (c1.clone(), None)
+    };
+    let pg_tok = match inp.rollout_is_weights {
+        Some(w) => (pg_tok * w.to_dtype(DType::F64)?.detach())?,
+        None => pg_tok,
     };
 
     let pg = aggregate(&pg_tok, &mask, p.aggregation, norm)?;

@@ -29,6 +29,16 @@ pub struct StepMetrics {
     pub clip_frac: f64,
     /// Share of tokens where the dual clip is active.
     pub clip_frac_lower: f64,
+    /// Mean rollout-correction weight (see [`crate::rl::rollout_correction`]; 1 without
+    /// sampler log-probs).
+    #[serde(default)]
+    pub rollout_is_mean: f64,
+    /// Normalized effective sample size of the rollout weights, `(Σw)² / (N·Σw²)`.
+    #[serde(default)]
+    pub rollout_is_eff_sample_size: f64,
+    /// Token mean of `logπ_rollout − logπ_train` (sampler vs training model).
+    #[serde(default)]
+    pub rollout_mismatch: f64,
     /// Global gradient norm before clipping (mean over the step's optimizer steps).
     pub grad_norm: f64,
     /// Learning rate (of the step's last optimizer step).

@@ -9,7 +9,7 @@
 //! [`answer_reward`] / [`lean_reward`] (the verifiers as rewarders), [`report`] (progress lines
 //! and the end-of-run summary),
 //! [`advantage`], [`logprob`] (differentiable log-probs / entropy), [`loss`] ([`kl`],
-//! [`aggregate`]), [`optimizer`] (AdamW), [`schedule`], [`checkpoint`], [`metrics`], [`plot`],
+//! [`aggregate`], [`rollout_correction`]), [`optimizer`] (AdamW), [`schedule`], [`checkpoint`], [`metrics`], [`plot`],
 //! [`task`], [`policy`] (traits), [`trainer`], [`toy`] (bigram test policy), [`ops`].
 pub mod advantage;
 pub mod aggregate;
@@ -25,6 +25,7 @@ pub mod optimizer;
 pub mod plot;
 pub mod report;
 pub mod reward;
+pub mod rollout_correction;
 pub mod run_data;
 pub mod schedule;
 pub mod task;

@@ -29,6 +29,7 @@ use crate::rl::aggregate::AggNorm;
 use crate::rl::checkpoint::{self, TrainState};
 use crate::rl::config::RunConfig;
 use crate::rl::loss::{grpo_loss, ClipCounts, LossInputs};
+use crate::rl::rollout_correction::{batch_weights, RolloutIs, RolloutIsStats};
 use crate::rl::metrics::{read_metrics, MetricsWriter, SampleLog, StepMetrics};
 use crate::rl::optimizer::{AdamW, GradAccumulator};
 use crate::rl::plot::plot_run;
@@ -780,6 +781,33 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         Ok(Tensor::from_vec(v, (rows.len(), t), &Device::Cpu)?)
     }
 
+    /// Rollout-correction weights of a micro-batch against the training log-probs `train`
+    /// (`logπ_old`), and their metric sums (`None` when the sampler recorded no log-probs).
+    fn rollout_is(
+        &self,
+        micro: &[Sample],
+        train: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<RolloutIsStats>)> {
+        let l = &self.cfg.loss;
+        let ro: Vec<Option<&[f32]>> = micro
+            .iter()
+            .map(|x| x.rollout.sampling_logp.as_deref())
+            .collect();
+        let lens: Vec<usize> = micro
+            .iter()
+            .map(|x| x.rollout.completion_ids.len())
+            .collect();
+        match batch_weights(train, &ro, &lens, l.rollout_is, l.rollout_is_threshold)? {
+            Some((w, st)) => Ok(((l.rollout_is != RolloutIs::None).then_some(w), Some(st))),
+            None if l.rollout_is != RolloutIs::None => bail!(
+                "loss.rollout_is = {:?} needs the sampler's log-probs, but this policy's \
+                 rollouts carry none; set loss.rollout_is = \"none\"",
+                l.rollout_is
+            ),
+            None => Ok((None, None)),
+        }
+    }
+
     fn rows_of(t: &Tensor, lens: &[usize]) -> Result<Vec<Vec<f32>>> {
         let m: Vec<Vec<f32>> = t.to_dtype(DType::F32)?.to_device(&Device::Cpu)?.to_vec2()?;
         Ok(m.into_iter()
@@ -835,7 +863,11 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         if updates > 1 {
             for x in samples.iter_mut() {
                 let len = x.rollout.completion_ids.len();
-                x.old = x.rollout.sampling_logp.clone().filter(|v| v.len() == len);
+                // with rollout correction logπ_old is the training model's (scored below)
+                x.old = match self.cfg.loss.rollout_is {
+                    RolloutIs::None => x.rollout.sampling_logp.clone().filter(|v| v.len() == len),
+                    _ => None,
+                };
             }
             let missing: Vec<usize> = (0..samples.len())
                 .filter(|&i| samples[i].old.is_none())
@@ -876,6 +908,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         let (mut loss_sum, mut pg_sum, mut gn_sum) = (0f64, 0f64, 0f64);
         let (mut ent_tok, mut kl_tok) = (0f64, 0f64);
         let mut counts = ClipCounts::default();
+        let mut is_stats: Option<RolloutIsStats> = Some(RolloutIsStats::default());
         let mut n_updates = 0usize;
         for _epoch in 0..self.cfg.train.ppo_epochs {
             for mini in samples.chunks(per_mini) {
@@ -911,11 +944,17 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                     let dev = out.logp.device().clone();
                     let old = old.map(|o| o.to_device(&dev)).transpose()?;
                     let reference = reference.map(|o| o.to_device(&dev)).transpose()?;
+                    let (is_w, is_st) = self.rollout_is(micro, old.as_ref().unwrap_or(&out.logp))?;
+                    match (&mut is_stats, is_st) {
+                        (Some(a), Some(b)) => a.add(&b),
+                        _ => is_stats = None,
+                    }
                     let inp = LossInputs {
                         logp: &out.logp,
                         entropy: &out.entropy,
                         old_logp: old.as_ref(),
                         ref_logp: reference.as_ref(),
+                        rollout_is_weights: is_w.as_ref(),
                         advantages: &adv,
                         mask: &out.mask,
                     };
@@ -952,6 +991,10 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         m.kl = kl_tok / counts.tokens.max(1.0);
         m.clip_frac = counts.clip_frac();
         m.clip_frac_lower = counts.clip_frac_lower();
+        let is_stats = is_stats.unwrap_or_default();
+        m.rollout_is_mean = is_stats.mean();
+        m.rollout_is_eff_sample_size = is_stats.eff_sample_size();
+        m.rollout_mismatch = is_stats.mismatch();
         m.update_s = t0.elapsed().as_secs_f64();
         Ok((m, logs))
     }
