@@ -1,5 +1,7 @@
 //! Policy throughput on SmolLM2-135M-Instruct (f32, CPU):
-//! (a) batched greedy generation, 16 rows × 64 new tokens through `PolicyDecoder`;
+//! (a) batched greedy generation, 16 rows × 64 new tokens through `PolicyDecoder`, from the f32
+//!     weights and from the sampler's reduced-precision copies (bf16, f16, q8_0; see
+//!     `policy::sampling_weights`) and, for a `.gguf`, the file's own quantized matrices;
 //! (b) one forward + backward of a scorer loss over 16 × 128 tokens.
 //! Prints a table with tokens/s and the peak RSS (VmHWM). Peer: `benches/hf_peer.py`.
 //!
@@ -11,6 +13,7 @@ use std::time::Instant;
 use candle_core::{DType, Tensor, D};
 use prover::policy::decoder::Decoder;
 use prover::policy::model::Transformer;
+use prover::policy::quantized_decoder::QuantizedTransformer;
 use prover::policy::scorer::score_completions;
 use prover::policy::transformer_decoder::PolicyDecoder;
 use prover::policy::weights::load_params;
@@ -32,6 +35,39 @@ fn ids(n: usize, seed: usize, vocab: usize) -> Vec<u32> {
     (0..n)
         .map(|i| ((i * 7919 + seed * 104_729 + 17) % (vocab - 100) + 100) as u32)
         .collect()
+}
+
+/// Prefill + 64 greedy steps; prints the two rows, `label` naming the weights.
+fn generation_rows(
+    dec: &mut impl Decoder,
+    prompts: &[Vec<u32>],
+    label: &str,
+) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    let mut logits = dec.prefill(prompts)?;
+    let t_prefill = t0.elapsed().as_secs_f64();
+    let n_new = 64;
+    for _ in 0..n_new {
+        let next: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?;
+        logits = dec.step(&next)?;
+    }
+    let t_gen = t0.elapsed().as_secs_f64();
+    let prompt_toks: usize = prompts.iter().map(|p| p.len()).sum();
+    println!(
+        "{:<44} {:>10.3} {:>12.1} {:>10.0}",
+        format!("prefill 16 rows ({prompt_toks} prompt tokens) {label}"),
+        t_prefill,
+        prompt_toks as f64 / t_prefill,
+        vm_hwm_mb()
+    );
+    println!(
+        "{:<44} {:>10.3} {:>12.1} {:>10.0}",
+        format!("generate 16 x 64 greedy {label}"),
+        t_gen,
+        (16 * n_new) as f64 / t_gen,
+        vm_hwm_mb()
+    );
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -66,32 +102,21 @@ fn main() -> anyhow::Result<()> {
     // (a) generation: 16 prompts of 20..50 tokens, 64 greedy tokens each
     let model = Transformer::new_inference(&cfg, &params, DType::F32)?;
     let prompts: Vec<Vec<u32>> = (0..16).map(|r| ids(20 + (r * 2) % 31, r, v)).collect();
-    let mut dec = PolicyDecoder::new(model);
-    let t0 = Instant::now();
-    let mut logits = dec.prefill(&prompts)?;
-    let t_prefill = t0.elapsed().as_secs_f64();
-    let n_new = 64;
-    for _ in 0..n_new {
-        let next: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?;
-        logits = dec.step(&next)?;
+    generation_rows(&mut PolicyDecoder::new(model), &prompts, "f32")?;
+    use candle_core::quantized::GgmlDType;
+    for (dt, label) in [
+        (GgmlDType::BF16, "bf16"),
+        (GgmlDType::F16, "f16"),
+        (GgmlDType::Q8_0, "q8_0"),
+    ] {
+        let q = QuantizedTransformer::from_params(&cfg, &params, dt)?;
+        generation_rows(&mut PolicyDecoder::new(q), &prompts, label)?;
     }
-    let t_gen = t0.elapsed().as_secs_f64();
-    let prompt_toks: usize = prompts.iter().map(|p| p.len()).sum();
-    println!(
-        "{:<44} {:>10.3} {:>12.1} {:>10.0}",
-        format!("prefill 16 rows ({prompt_toks} prompt tokens)"),
-        t_prefill,
-        prompt_toks as f64 / t_prefill,
-        vm_hwm_mb()
-    );
-    println!(
-        "{:<44} {:>10.3} {:>12.1} {:>10.0}",
-        "generate 16 x 64 greedy (incl. prefill)",
-        t_gen,
-        (16 * n_new) as f64 / t_gen,
-        vm_hwm_mb()
-    );
-    drop(dec);
+    if path.extension().and_then(|e| e.to_str()) == Some("gguf") {
+        let q = QuantizedTransformer::from_gguf(&cfg, &path)?;
+        let label = format!("gguf {:?}", q.weights_dtype()).to_lowercase();
+        generation_rows(&mut PolicyDecoder::new(q), &prompts, &label)?;
+    }
 
     // (b) forward + backward of the scorer loss over 16 x 128 tokens (1 prompt + 127 scored)
     let model = Transformer::new(&cfg, &params, DType::F32)?;

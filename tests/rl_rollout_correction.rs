@@ -97,16 +97,16 @@ fn loss_multiplies_the_per_token_pg_by_the_weights() {
     )
     .unwrap();
     let v = |t: &Tensor| -> Vec<Vec<f32>> { t.to_dtype(DType::F32).unwrap().to_vec2().unwrap() };
-    let (a, b, wv) = (
-        v(&plain.pg_per_token),
-        v(&weighted.pg_per_token),
-        v(&w),
-    );
+    let (a, b, wv) = (v(&plain.pg_per_token), v(&weighted.pg_per_token), v(&w));
     // on-policy the ratio is 1, so pg_t = −A; weighted: −A·w_t
     for i in 0..2 {
         for t in 0..lens[i] {
             let want = a[i][t] * wv[i][t];
-            assert!((b[i][t] - want).abs() < 1e-6, "[{i}][{t}] {} vs {want}", b[i][t]);
+            assert!(
+                (b[i][t] - want).abs() < 1e-6,
+                "[{i}][{t}] {} vs {want}",
+                b[i][t]
+            );
         }
     }
     // w[0][0] = min(exp(-1.0 + 1.4), 2) = e^0.4; w[0][2] = min(e^-1, 2); w[1][0] = e^-0.2

@@ -8,6 +8,7 @@ use crate::data::benchmarks::{read_formal, read_informal, AnswerField, MathBench
 use crate::eval::math::{run_math_eval, Graded, MathEvalSettings};
 use crate::eval::minif2f::{run_minif2f_eval, AttemptVerdict, ProofChecker, ProofEvalSettings};
 use crate::eval::protocol::{qwen_data, qwen_question, Grader};
+use crate::policy::sampling_weights::SamplingWeights;
 use crate::prompt::style::{MathPrompt, MathPromptStyle, ProofPromptStyle};
 use crate::rl::transformer_policy::{EvalSampling, EvalSource, TransformerPolicy};
 use crate::verify::answer::AnswerChecker;
@@ -50,6 +51,10 @@ pub struct Common {
     pub max_new_tokens: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Weights to decode from: f32 | bf16 | f16 | q8_0 (copies of the matrices) | gguf (a
+    /// .gguf file's own quantized matrices, never dequantized).
+    #[arg(long, default_value = "f32", value_name = "W")]
+    pub sampling_weights: SamplingWeights,
     /// Output folder (results.jsonl, summary.json); re-running with it resumes.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -248,6 +253,13 @@ fn load_policy(c: &Common) -> Result<TransformerPolicy> {
         let n = policy.load_weights(w)?;
         eprintln!("loaded {n} trained tensors from {}", w.display());
     }
+    if c.weights.is_some() && c.sampling_weights == SamplingWeights::Gguf {
+        anyhow::bail!(
+            "--sampling-weights gguf decodes the .gguf file's own weights, not --weights; \
+             use q8_0, bf16, f16 or f32 with a trained checkpoint"
+        );
+    }
+    policy.set_sampling_weights(c.sampling_weights)?;
     Ok(policy)
 }
 

@@ -20,6 +20,7 @@ use crate::policy::decoder::Decoder;
 use crate::policy::gguf_tokenizer::GgufPreTokenizer;
 use crate::policy::model_text::ModelText;
 use crate::policy::sampler::{generate, Sample, SamplingParams};
+use crate::policy::sampling_weights::SamplingWeights;
 use crate::policy::spec::{resolve, HubOptions, ResolvedModel};
 use crate::policy::tokenizer::check_vocab;
 
@@ -105,6 +106,10 @@ pub struct GenerateArgs {
     /// Pre-tokenizer of a GGUF tokenizer.
     #[arg(long, value_enum, default_value_t = GgufPreArg::Metadata)]
     pub gguf_pretokenizer: GgufPreArg,
+    /// Weights to decode from: f32 | bf16 | f16 | q8_0 (copies of the matrices) | gguf (a
+    /// .gguf file's own quantized matrices, never dequantized).
+    #[arg(long, default_value = "f32", value_name = "W")]
+    pub sampling_weights: SamplingWeights,
 }
 
 /// Everything `generate` needs except the model: resolved files, text side, prompt ids and
@@ -230,7 +235,12 @@ pub fn run_with(
 /// Runs `prover generate`; returns the process exit code.
 pub fn run(args: GenerateArgs) -> Result<u8> {
     let prepared = prepare(&args)?;
-    let mut decoder = load_decoder(&prepared.model, args.dtype.dtype())?;
+    let mut decoder = crate::policy::sampling_weights::load_decoder(
+        prepared.model.weights_path(),
+        args.sampling_weights,
+        args.dtype.dtype(),
+    )
+    .with_context(|| format!("loading the model of {}", prepared.model.spec))?;
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     run_with(

@@ -121,13 +121,16 @@ pub fn run(args: TrainArgs) -> Result<u8> {
     let train = run_data::train_tasks(&cfg.data).with_context(in_config)?;
     let eval = run_data::eval_tasks(&cfg.data).with_context(in_config)?;
     eprintln!("loading model {} …", cfg.model.spec);
-    let policy = TransformerPolicy::load(
+    let mut policy = TransformerPolicy::load(
         &cfg.model.spec,
         cfg.model.chat_template,
         cfg.model.lora_rank,
         cfg.model.lora_alpha,
         cfg.loss.kl_coef != 0.0,
     )?;
+    policy
+        .set_sampling_weights(cfg.sampling.weights)
+        .with_context(in_config)?;
     let summary = if cfg.reward.kind == RewardKind::Lean {
         let rewarder = lean_rewarder(&cfg, &config_path)?;
         crate::rl::trainer::train(cfg, policy, rewarder, train, eval, &out, resume)?

@@ -6,6 +6,8 @@ pub mod lora;
 pub mod model;
 pub mod ops;
 pub mod params;
+pub mod quantized_decoder;
+pub mod sampling_weights;
 pub mod scorer;
 pub mod transformer_decoder;
 pub mod weights;

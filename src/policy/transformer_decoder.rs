@@ -6,21 +6,61 @@ use candle_core::{Device, Result, Tensor};
 
 use super::decoder::Decoder;
 use super::kv_cache::KvCache;
-use super::model::{Transformer, MASK_VALUE};
+use super::model::{Config, Transformer, MASK_VALUE};
+
+/// What [`PolicyDecoder`] needs of a model: the f32 [`Transformer`], or the reduced-precision
+/// [`crate::policy::quantized_decoder::QuantizedTransformer`].
+pub trait DecodingModel {
+    /// The configuration.
+    fn config(&self) -> &Config;
+    /// The device holding the weights.
+    fn device(&self) -> &Device;
+    /// Final hidden states, as [`Transformer::forward`].
+    fn forward(
+        &self,
+        ids: &Tensor,
+        positions: &Tensor,
+        attn_bias: Option<&Tensor>,
+        cache: Option<&mut KvCache>,
+    ) -> Result<Tensor>;
+    /// f32 logits, as [`Transformer::lm_head`].
+    fn lm_head(&self, hidden: &Tensor) -> Result<Tensor>;
+}
+
+impl DecodingModel for Transformer {
+    fn config(&self) -> &Config {
+        Transformer::config(self)
+    }
+    fn device(&self) -> &Device {
+        Transformer::device(self)
+    }
+    fn forward(
+        &self,
+        ids: &Tensor,
+        positions: &Tensor,
+        attn_bias: Option<&Tensor>,
+        cache: Option<&mut KvCache>,
+    ) -> Result<Tensor> {
+        Transformer::forward(self, ids, positions, attn_bias, cache)
+    }
+    fn lm_head(&self, hidden: &Tensor) -> Result<Tensor> {
+        Transformer::lm_head(self, hidden)
+    }
+}
 
 /// Decoding state for one batch. Build the model with `Transformer::new_inference` (weights
 /// detached, no graph recorded) and rebuild it after optimizer steps; a model from
 /// `Transformer::new` also works but records (and drops) a graph at each step.
-pub struct PolicyDecoder {
-    model: Transformer,
+pub struct PolicyDecoder<M: DecodingModel = Transformer> {
+    model: M,
     cache: KvCache,
     pad: Vec<usize>,
     next_pos: Vec<u32>,
 }
 
-impl PolicyDecoder {
+impl<M: DecodingModel> PolicyDecoder<M> {
     /// A decoder over `model`.
-    pub fn new(model: Transformer) -> Self {
+    pub fn new(model: M) -> Self {
         let n = model.config().num_hidden_layers;
         Self {
             model,
@@ -31,7 +71,7 @@ impl PolicyDecoder {
     }
 
     /// The model.
-    pub fn model(&self) -> &Transformer {
+    pub fn model(&self) -> &M {
         &self.model
     }
 
@@ -47,7 +87,7 @@ impl PolicyDecoder {
     }
 }
 
-impl Decoder for PolicyDecoder {
+impl<M: DecodingModel> Decoder for PolicyDecoder<M> {
     fn vocab_size(&self) -> usize {
         self.model.config().vocab_size
     }

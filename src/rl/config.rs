@@ -24,7 +24,10 @@
 //! - `[sampling]` `group_size` G (default 8); `prompts_per_step` (default 16); `temperature` (default 1.0);
 //!   `top_p` (default 1.0); `max_new_tokens` (default 512); `dynamic_sampling` (default false): drop groups whose
 //!   rewards are all equal and sample more, at most `max_sampling_tries` (default 4) rounds;
-//!   `eval_temperature` (default 0.0 = greedy).
+//!   `eval_temperature` (default 0.0 = greedy); `weights` (default "f32"): "f32" | "bf16" |
+//!   "f16" | "q8_0", the sampler decodes from a copy of the weights in that precision,
+//!   refreshed after each optimizer step (see [`crate::policy::sampling_weights`]); the f32
+//!   model still computes the loss's log-probs — pair it with `[loss] rollout_is`.
 //! - `[reward]` `kind` (default "answer"): "answer" | "lean" | "entropy-only" (reward 0 for every
 //!   sample; only the entropy term trains; accuracy is still logged); shaping keys (each off
 //!   by default, formulas in [`crate::rl::reward`]): `format_reward`, `format_penalty`,
@@ -53,6 +56,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::policy::sampling_weights::SamplingWeights;
 use crate::prompt::style::{MathPrompt, MathPromptStyle, ProofPromptStyle};
 use crate::rl::aggregate::Aggregation;
 use crate::rl::kl::KlEstimator;
@@ -224,6 +228,8 @@ pub struct SamplingConfig {
     pub max_sampling_tries: usize,
     /// Temperature of evaluation sampling (0 = greedy).
     pub eval_temperature: f64,
+    /// Precision of the sampler's copy of the weights.
+    pub weights: SamplingWeights,
 }
 
 impl Default for SamplingConfig {
@@ -237,6 +243,7 @@ impl Default for SamplingConfig {
             dynamic_sampling: false,
             max_sampling_tries: 4,
             eval_temperature: 0.0,
+            weights: SamplingWeights::F32,
         }
     }
 }
@@ -478,6 +485,10 @@ impl RunConfig {
         anyhow::ensure!(
             s.max_sampling_tries >= 1,
             "sampling.max_sampling_tries must be ≥ 1"
+        );
+        anyhow::ensure!(
+            s.weights != SamplingWeights::Gguf,
+            "sampling.weights = \"gguf\" cannot follow training updates; use \"f32\", \"bf16\", \"f16\" or \"q8_0\""
         );
         let l = &self.loss;
         anyhow::ensure!(

@@ -22,6 +22,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use crate::heldout::{run_eval_items, EvalItem, Graded, MathEvalSettings};
+use crate::policy::sampling_weights::SamplingWeights;
 use crate::progress::Progress;
 use crate::prompt::source::{Completion, CompletionSource};
 use crate::rl::advantage::{group_advantages, is_constant_group};
@@ -29,7 +30,6 @@ use crate::rl::aggregate::AggNorm;
 use crate::rl::checkpoint::{self, TrainState};
 use crate::rl::config::RunConfig;
 use crate::rl::loss::{grpo_loss, ClipCounts, LossInputs};
-use crate::rl::rollout_correction::{batch_weights, RolloutIs, RolloutIsStats};
 use crate::rl::metrics::{read_metrics, MetricsWriter, SampleLog, StepMetrics};
 use crate::rl::optimizer::{AdamW, GradAccumulator};
 use crate::rl::plot::plot_run;
@@ -37,6 +37,7 @@ use crate::rl::report::{
     best_eval, eval_line, eval_points, step_line, step_message, EvalPoint, EvalScore, RunReport,
 };
 use crate::rl::reward::{RewardShaper, ShapedReward};
+use crate::rl::rollout_correction::{batch_weights, RolloutIs, RolloutIsStats};
 use crate::rl::run_data::prompt_for;
 use crate::rl::task::Task;
 use crate::rl::torch_grad::scalar;
@@ -863,9 +864,13 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         if updates > 1 {
             for x in samples.iter_mut() {
                 let len = x.rollout.completion_ids.len();
-                // with rollout correction logπ_old is the training model's (scored below)
+                // with rollout correction or a reduced-precision sampler, logπ_old is the
+                // training model's (scored below)
+                let f32_sampler = self.cfg.sampling.weights == SamplingWeights::F32;
                 x.old = match self.cfg.loss.rollout_is {
-                    RolloutIs::None => x.rollout.sampling_logp.clone().filter(|v| v.len() == len),
+                    RolloutIs::None if f32_sampler => {
+                        x.rollout.sampling_logp.clone().filter(|v| v.len() == len)
+                    }
                     _ => None,
                 };
             }
@@ -944,7 +949,8 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                     let dev = out.logp.device().clone();
                     let old = old.map(|o| o.to_device(&dev)).transpose()?;
                     let reference = reference.map(|o| o.to_device(&dev)).transpose()?;
-                    let (is_w, is_st) = self.rollout_is(micro, old.as_ref().unwrap_or(&out.logp))?;
+                    let (is_w, is_st) =
+                        self.rollout_is(micro, old.as_ref().unwrap_or(&out.logp))?;
                     match (&mut is_stats, is_st) {
                         (Some(a), Some(b)) => a.add(&b),
                         _ => is_stats = None,

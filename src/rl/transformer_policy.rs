@@ -10,6 +10,7 @@ use crate::policy::model::{Config, Transformer};
 use crate::policy::model_text::ModelText;
 use crate::policy::params::ParamStore;
 use crate::policy::sampler::{self, FinishReason};
+use crate::policy::sampling_weights::{SamplerCache, SamplingWeights};
 use crate::policy::scorer::score_completions;
 use crate::policy::spec::{resolve, HubOptions};
 use crate::policy::stop::stop_token_ids;
@@ -26,6 +27,10 @@ pub struct TransformerPolicy {
     text: ModelText,
     chat: bool,
     dtype: DType,
+    sampling_weights: SamplingWeights,
+    sampler: SamplerCache,
+    /// The model file when it is a `.gguf` (for `SamplingWeights::Gguf`).
+    gguf: Option<std::path::PathBuf>,
 }
 
 impl TransformerPolicy {
@@ -40,7 +45,10 @@ impl TransformerPolicy {
         let resolved = resolve(spec, &HubOptions::from_env())
             .with_context(|| format!("resolving model {spec}"))?;
         let text = ModelText::load(&resolved, GgufPreTokenizer::FromMetadata)?;
-        let (cfg, mut params) = crate::policy::weights::load_params(resolved.weights_path())?;
+        let wpath = resolved.weights_path();
+        let gguf = (wpath.extension().and_then(|e| e.to_str()) == Some("gguf"))
+            .then(|| wpath.to_path_buf());
+        let (cfg, mut params) = crate::policy::weights::load_params(wpath)?;
         check_vocab(&text.tokenizer, cfg.vocab_size)?;
         let reference = if with_reference {
             Some(Transformer::new_inference(&cfg, &params, DType::F32)?)
@@ -64,7 +72,28 @@ impl TransformerPolicy {
             text,
             chat,
             dtype: DType::F32,
+            sampling_weights: SamplingWeights::F32,
+            sampler: SamplerCache::default(),
+            gguf,
         })
+    }
+
+    /// Decodes from `w` weights from now on (see [`crate::policy::sampling_weights`]);
+    /// "gguf" needs a `.gguf` model.
+    pub fn set_sampling_weights(&mut self, w: SamplingWeights) -> Result<()> {
+        if w == SamplingWeights::Gguf && self.gguf.is_none() {
+            anyhow::bail!(
+                "sampling weights \"gguf\" need a .gguf model file; use f32, bf16, f16 or q8_0"
+            );
+        }
+        self.sampling_weights = w;
+        self.sampler.invalidate();
+        Ok(())
+    }
+
+    /// True when the model was loaded from a `.gguf` file.
+    pub fn is_gguf(&self) -> bool {
+        self.gguf.is_some()
     }
 
     /// Overwrites the weights with a checkpoint of `prover train`: its folder
@@ -103,7 +132,7 @@ impl TransformerPolicy {
     /// at `max_new_tokens`; the text is cut before the first stop string.
     #[allow(clippy::too_many_arguments)]
     fn sample(
-        &self,
+        &mut self,
         ids: &[Vec<u32>],
         n: usize,
         temperature: f64,
@@ -112,8 +141,12 @@ impl TransformerPolicy {
         seed: u64,
         stops: &[String],
     ) -> Result<Vec<sampler::Sample>> {
-        let model = Transformer::new_inference(&self.cfg, &self.params, self.dtype)?;
-        let mut decoder = PolicyDecoder::new(model);
+        let reduced = self.sampler.get(
+            self.sampling_weights,
+            &self.cfg,
+            &self.params,
+            self.gguf.as_deref(),
+        )?;
         let mut eos_ids = self.text.eos_ids.clone();
         for id in stop_token_ids(&self.text.tokenizer, stops) {
             if !eos_ids.contains(&id) {
@@ -132,12 +165,14 @@ impl TransformerPolicy {
             stop_strings: stops.to_vec(),
             ..Default::default()
         };
-        Ok(sampler::generate(
-            &mut decoder,
-            &self.text.tokenizer,
-            ids,
-            &sp,
-        )?)
+        let tok = &self.text.tokenizer;
+        Ok(match reduced {
+            Some(q) => sampler::generate(&mut PolicyDecoder::new(q), tok, ids, &sp)?,
+            None => {
+                let model = Transformer::new_inference(&self.cfg, &self.params, self.dtype)?;
+                sampler::generate(&mut PolicyDecoder::new(model), tok, ids, &sp)?
+            }
+        })
     }
 
     fn items(items: &[ScoreItem]) -> Vec<(Vec<u32>, Vec<u32>)> {
@@ -213,6 +248,17 @@ impl Policy for TransformerPolicy {
 
     fn prompt_tokens(&self, prompt: &Prompt) -> Result<Option<usize>> {
         Ok(Some(self.prompt_ids(prompt)?.len()))
+    }
+
+    fn after_update(&mut self) -> Result<()> {
+        if self.sampling_weights == SamplingWeights::Gguf {
+            anyhow::bail!(
+                "sampling weights \"gguf\" cannot follow training updates; use f32, bf16, f16 \
+                 or q8_0 with prover train"
+            );
+        }
+        self.sampler.invalidate();
+        Ok(())
     }
 }
 
