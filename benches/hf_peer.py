@@ -3,7 +3,8 @@
 usage: python benches/hf_peer.py [GGUF_PATH]   (needs: pip install torch transformers gguf)
 (a) batched greedy generation, 16 rows x 64 new tokens (left padding, KV cache);
 (b) one forward + backward of the scorer loss over 16 x 128 tokens (log-probs of the 127 next
-    tokens per row + 0.01 * entropy, verl formula), float32, CPU.
+    tokens per row + 0.01 * entropy, verl formula), float32, CPU;
+(c) (a) again with the model in bfloat16.
 """
 import os, sys, time
 import torch
@@ -68,3 +69,13 @@ for rep in range(2):
     print(f"{f'score fwd 16 x 128 (run {rep})':<44} {t_fwd:>10.3f} {16 * 128 / t_fwd:>12.1f} {hwm_mb():>10.0f}")
     print(f"{f'score fwd+bwd 16 x 128 (run {rep})':<44} {t_all:>10.3f} {16 * 128 / t_all:>12.1f} {hwm_mb():>10.0f}")
     del logits, logp, lp, ent, loss
+
+# (c) generation in bfloat16 (the issue's "better of f32 and bf16" for the generation target)
+model.eval()
+model.to(torch.bfloat16)
+with torch.no_grad():
+    t0 = time.time()
+    model.generate(input_ids=x, attention_mask=mask, do_sample=False, max_new_tokens=64, min_new_tokens=64,
+                   pad_token_id=2, eos_token_id=2)
+    t_gen = time.time() - t0
+print(f"{'generate 16 x 64 greedy bf16 (incl. prefill)':<44} {t_gen:>10.3f} {16 * 64 / t_gen:>12.1f} {hwm_mb():>10.0f}")
