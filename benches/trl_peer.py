@@ -4,8 +4,8 @@ usage: python benches/trl_peer.py [GGUF_PATH]   (needs: pip install torch transf
 SmolLM2-135M in float32 on the CPU (THREADS, default 2); one prompt x G = 8 samples per step,
 responses forced to 64 tokens (min_new_tokens = max_completion_length = 64, temperature 1),
 a constant-per-sample dummy reward (rewards do not change the work), loss "grpo" with beta 0
-(no reference model), one AdamW step per GRPO step. Runs STEPS (default 3) steps and prints
-each step's seconds and the best one; the first step includes warm-up.
+(no reference model), no gradient checkpointing, one AdamW step per GRPO step. Runs STEPS
+(default 3) steps and prints each step's seconds and the best one; the first includes warm-up.
 """
 import os, sys, time
 import torch
@@ -25,6 +25,13 @@ tok = AutoTokenizer.from_pretrained(d, gguf_file=f)
 if tok.pad_token is None:
     tok.pad_token = tok.eos_token
 model = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, dtype=torch.float32)
+# transformers dequantizes GGUF tensors to float32 on load; the "quantized" marks only say where the
+# weights came from, and would make the Trainer refuse full fine-tuning
+model.is_quantized = False
+model.hf_quantizer = None
+if hasattr(model.config, "quantization_config"):
+    del model.config.quantization_config
+assert all(p.dtype == torch.float32 and p.requires_grad for p in model.parameters())
 steps = int(os.environ.get("STEPS", "3"))
 prompt = "What is the sum of the first ten positive integers? Answer with a number."
 ds = Dataset.from_list([{"prompt": prompt}] * steps)
@@ -43,6 +50,7 @@ class Timer(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kw):
         self.times.append(time.time() - self.t0)
+        print(f"trl grpo step {len(self.times)}: {self.times[-1]:.3f} s", flush=True)
 
 
 cfg = GRPOConfig(
@@ -65,12 +73,11 @@ cfg = GRPOConfig(
     logging_steps=1000,
     seed=0,
     disable_tqdm=True,
+    gradient_checkpointing=False,  # prover does not recompute activations either
 )
 timer = Timer()
 trainer = GRPOTrainer(model=model, reward_funcs=reward, args=cfg, train_dataset=ds,
                       processing_class=tok, callbacks=[timer])
 trainer.train()
 print(f"trl {__import__('trl').__version__} | torch {torch.__version__} | {torch.get_num_threads()} threads")
-for i, t in enumerate(timer.times):
-    print(f"trl grpo step {i + 1}: {t:.3f} s")
 print(f"TRL_STEP_SECONDS {min(timer.times[1:] or timer.times):.3f}")
