@@ -16,7 +16,7 @@ use crate::data::benchmarks::{read_formal, read_informal, AnswerField};
 use crate::data::FormalTask;
 use crate::prompt::source::Prompt;
 use crate::prompt::style::proof_prompt;
-use crate::rl::config::DataConfig;
+use crate::rl::config::{DataConfig, DataKind};
 use crate::rl::task::Task;
 
 /// The training tasks of `data`.
@@ -37,7 +37,7 @@ pub fn eval_tasks(data: &DataConfig) -> Result<Vec<Task>> {
 /// The model input for `task`: a proof prompt in `proof_style` for formal tasks, else the
 /// problem rendered by [`DataConfig::math_prompt`] (the same renderer as `prover eval math`).
 pub fn prompt_for(data: &DataConfig, task: &Task) -> Result<Prompt> {
-    if data.kind == "minif2f" {
+    if data.kind == DataKind::Minif2f {
         Ok(proof_prompt(data.proof_style, &formal_of(task)?))
     } else {
         Ok(data.math_prompt().render(&task.prompt))
@@ -51,8 +51,8 @@ pub fn formal_of(task: &Task) -> Result<FormalTask> {
 }
 
 fn load(data: &DataConfig, path: &Path, split: Option<&str>, train: bool) -> Result<Vec<Task>> {
-    let tasks = match data.kind.as_str() {
-        "answer" => {
+    let tasks = match data.kind {
+        DataKind::Answer => {
             if train && data.example.is_some() {
                 named_example(path, data.example.as_deref().unwrap_or_default())?
             } else {
@@ -68,7 +68,7 @@ fn load(data: &DataConfig, path: &Path, split: Option<&str>, train: bool) -> Res
                     .collect()
             }
         }
-        "minif2f" => {
+        DataKind::Minif2f => {
             let mut rows = read_formal(path)?;
             if let Some(s) = split {
                 rows.retain(|t| t.split.as_deref().is_none_or(|x| x == s));
@@ -84,7 +84,6 @@ fn load(data: &DataConfig, path: &Path, split: Option<&str>, train: bool) -> Res
                 })
                 .collect::<Result<_>>()?
         }
-        other => bail!("data.kind = {other:?}: expected \"answer\" or \"minif2f\""),
     };
     if tasks.is_empty() {
         bail!(

@@ -830,7 +830,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         let temp = self.cfg.sampling.temperature;
         let mb = self.cfg.optim.micro_batch;
         let updates = self.cfg.train.ppo_epochs * self.cfg.train.mini_batches;
-        let lp = self.cfg.loss.params();
+        let lp = self.cfg.loss;
         // logπ_old: the sampler's log-probs, or a scoring pass, when the batch is reused
         if updates > 1 {
             for x in samples.iter_mut() {
