@@ -90,6 +90,7 @@ fn bad_values_are_errors() {
         ("[sampling]\ngroup_size = 0\n", "group_size"),
         ("[loss]\ndual_clip = 0.5\n", "dual_clip"),
         ("[optim]\nschedule = \"step\"\n", "step"),
+        ("[data]\nkind = \"weird\"\n", "weird"),
         ("[sampling]\ntemperature = \"hot\"\n", "temperature"),
     ] {
         let msg = format!("{:#}", RunConfig::from_toml(text, "c.toml").unwrap_err());
@@ -123,7 +124,7 @@ fn every_config_names_data_that_loads() {
         let train = prover::rl::run_data::train_tasks(&data).unwrap();
         let eval = prover::rl::run_data::eval_tasks(&data).unwrap();
         assert!(!train.is_empty() && !eval.is_empty(), "{name}");
-        let prompt = prover::rl::run_data::prompt_for(&data, &train[0]).unwrap();
+        let prompt = prover::rl::run_data::prompt_for(&data, &train[0]);
         assert!(!prompt.user_text().is_empty(), "{name}");
         match name {
             "default.toml" => {
@@ -132,13 +133,13 @@ fn every_config_names_data_that_loads() {
             }
             "one-shot-rlvr-qwen2.5-math-1.5b.toml" => {
                 assert_eq!(train.len(), 1, "one named example");
-                assert_eq!(train[0].answer.as_deref(), Some("12.8"));
+                assert_eq!(train[0].answer(), Some("12.8"));
                 assert_eq!(eval.len(), 500);
             }
             _ => {
                 assert_eq!(train.len(), 244, "miniF2F valid");
                 assert_eq!(eval.len(), 244, "miniF2F test");
-                assert!(prompt.user_text().contains(&train[0].id));
+                assert!(prompt.user_text().contains(train[0].id()));
             }
         }
     }

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use prover::data::FormalTask;
+use prover::data::Task;
 use prover::eval::prompts::ProofPromptStyle;
 use prover::rl::lean_reward::LeanRewarder;
-use prover::rl::task::Task;
 use prover::rl::traits::{Rewarder, Verdict};
 use prover::verify::lean::{LeanCommand, Pool, PoolConfig};
 
@@ -48,12 +48,7 @@ fn task(name: &str) -> Task {
         informal: None,
         split: Some("valid".into()),
     };
-    Task {
-        id: name.into(),
-        prompt: f.formal_statement.clone(),
-        answer: None,
-        meta: serde_json::to_value(&f).unwrap(),
-    }
+    Task::Formal(f)
 }
 
 #[test]
@@ -103,8 +98,7 @@ fn lean_verdicts_become_rewards() {
         out[1][1]
     );
     // a task without a formal statement is a clear error
-    let mut bare = task("t_c");
-    bare.meta = serde_json::Value::Null;
+    let bare = Task::informal("t_c", "1+1", "2");
     let e = format!("{:#}", r.judge(&bare, &["simp".into()]).unwrap_err());
     assert!(e.contains("t_c") && e.contains("formal"), "{e}");
 }

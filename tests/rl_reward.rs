@@ -147,23 +147,18 @@ fn group_advantages_grpo_and_dr_grpo() {
 
 #[test]
 fn fn_rewarder_judges_each_completion() {
-    use prover::rl::task::Task;
+    use prover::data::Task;
     use prover::rl::traits::{FnRewarder, Rewarder};
     let mut r = FnRewarder(|t: &Task, c: &str| RewardOutcome {
-        verdict: if Some(c.trim()) == t.answer.as_deref() {
+        verdict: if Some(c.trim()) == t.answer() {
             Verdict::Accepted
         } else {
-            Verdict::Rejected(format!("expected {:?}", t.answer))
+            Verdict::Rejected(format!("expected {:?}", t.answer()))
         },
         well_formed: !c.is_empty(),
         graded: Some(c.trim().to_string()),
     });
-    let task = Task {
-        id: "a/0".into(),
-        prompt: "1+1".into(),
-        answer: Some("2".into()),
-        meta: serde_json::Value::Null,
-    };
+    let task = Task::informal("a/0", "1+1", "2");
     let out = r
         .judge(&task, &["2".into(), "3".into(), "".into()])
         .unwrap();

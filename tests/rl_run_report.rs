@@ -2,12 +2,12 @@
 //! lenient), the end-of-run summary (`summary.json`), and the best checkpoint kept on disk.
 use anyhow::Result;
 use candle_core::{Tensor, Var};
+use prover::data::Task;
 use prover::rl::answer_reward::AnswerRewarder;
 use prover::rl::checkpoint;
 use prover::rl::config::RunConfig;
 use prover::rl::metrics::read_metrics;
 use prover::rl::report::{best_eval, eval_points, RunReport};
-use prover::rl::task::Task;
 use prover::rl::toy::BigramPolicy;
 use prover::rl::trainer::Trainer;
 use prover::rl::traits::{
@@ -72,12 +72,7 @@ impl Policy for Scripted {
 
 fn answer_tasks(n: usize) -> Vec<Task> {
     (0..n)
-        .map(|i| Task {
-            id: format!("q/{i}"),
-            prompt: format!("How many apples? ({i})"),
-            answer: Some("20".into()),
-            meta: Value::Null,
-        })
+        .map(|i| Task::informal(format!("q/{i}"), format!("How many apples? ({i})"), "20"))
         .collect()
 }
 
@@ -159,8 +154,8 @@ struct BestAtSecondEval {
 
 impl Rewarder for BestAtSecondEval {
     fn judge(&mut self, task: &Task, completions: &[String]) -> Result<Vec<RewardOutcome>> {
-        let held_out = task.id.starts_with("eval/");
-        if task.id == "eval/0" {
+        let held_out = task.id().starts_with("eval/");
+        if task.id() == "eval/0" {
             self.rounds += 1;
         }
         Ok(completions
@@ -186,12 +181,7 @@ impl Rewarder for BestAtSecondEval {
 
 fn toy_tasks(kind: &str, n: usize) -> Vec<Task> {
     (0..n)
-        .map(|i| Task {
-            id: format!("{kind}/{i}"),
-            prompt: format!("{}", 1 + i % 15),
-            answer: None,
-            meta: Value::Null,
-        })
+        .map(|i| Task::informal(format!("{kind}/{i}"), format!("{}", 1 + i % 15), ""))
         .collect()
 }
 

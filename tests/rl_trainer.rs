@@ -3,10 +3,10 @@ mod common;
 
 use anyhow::Result;
 use common::max_abs_diff;
+use prover::data::Task;
 use prover::rl::checkpoint;
 use prover::rl::config::RunConfig;
 use prover::rl::metrics::read_metrics;
-use prover::rl::task::Task;
 use prover::rl::toy::BigramPolicy;
 use prover::rl::trainer::Trainer;
 use prover::rl::traits::{Policy, RewardOutcome, Rewarder, Verdict};
@@ -42,12 +42,7 @@ impl Rewarder for EmitSeven {
 
 fn tasks(n: usize) -> Vec<Task> {
     (0..n)
-        .map(|i| Task {
-            id: format!("toy/{i}"),
-            prompt: format!("{}", 1 + i % 15),
-            answer: None,
-            meta: serde_json::Value::Null,
-        })
+        .map(|i| Task::informal(format!("toy/{i}"), format!("{}", 1 + i % 15), ""))
         .collect()
 }
 
@@ -258,7 +253,7 @@ impl Rewarder for ConstantForOne {
         Ok(completions
             .iter()
             .map(|c| RewardOutcome {
-                verdict: if task.prompt == "1" || c.split_whitespace().any(|t| t == "7") {
+                verdict: if task.statement() == "1" || c.split_whitespace().any(|t| t == "7") {
                     Verdict::Accepted
                 } else {
                     Verdict::Rejected(String::new())

@@ -5,7 +5,7 @@
 //! extracted answer goes with the verdict, so evaluation records show what was graded.
 use anyhow::Result;
 
-use crate::rl::task::Task;
+use crate::data::Task;
 use crate::rl::traits::{RewardOutcome, Rewarder, Verdict};
 use crate::verify::answer::{AnswerChecker, CheckerConfig};
 
@@ -28,9 +28,9 @@ impl AnswerRewarder {
 
     /// One completion's outcome. A task without a reference answer rejects everything.
     pub fn grade(&self, task: &Task, completion: &str) -> RewardOutcome {
-        let Some(reference) = task.answer.as_deref() else {
+        let Some(reference) = task.answer() else {
             return RewardOutcome {
-                verdict: Verdict::Rejected(format!("task {} has no reference answer", task.id)),
+                verdict: Verdict::Rejected(format!("task {} has no reference answer", task.id())),
                 well_formed: false,
                 graded: None,
             };
@@ -58,12 +58,17 @@ impl Rewarder for AnswerRewarder {
 mod tests {
     use super::*;
 
+    /// An informal task with `answer`, or (None) a formal task, which has no answer.
     fn task(answer: Option<&str>) -> Task {
-        Task {
-            id: "t".into(),
-            prompt: "q".into(),
-            answer: answer.map(String::from),
-            meta: serde_json::Value::Null,
+        match answer {
+            Some(a) => Task::informal("t", "q", a),
+            None => Task::Formal(crate::data::FormalTask {
+                name: "t".into(),
+                header: String::new(),
+                formal_statement: "theorem t : True := by sorry".into(),
+                informal: None,
+                split: None,
+            }),
         }
     }
 

@@ -10,9 +10,8 @@
 //! while Lean checks.
 use anyhow::Result;
 
+use crate::data::Task;
 use crate::prompt::style::{extract_proof_body, ProofPromptStyle};
-use crate::rl::run_data::formal_of;
-use crate::rl::task::Task;
 use crate::rl::traits::{Judging, RewardOutcome, Rewarder, Verdict};
 use crate::verify::lean::{Job, Pool, Status};
 
@@ -58,10 +57,15 @@ impl Rewarder for LeanRewarder {
         let mut jobs = Vec::new();
         let mut at = Vec::new();
         for (gi, (task, completions)) in groups.iter().enumerate() {
-            let formal = formal_of(task)?;
+            let Some(formal) = task.formal() else {
+                anyhow::bail!(
+                    "task {} carries no formal statement (the Lean reward needs data.kind = \"minif2f\")",
+                    task.id()
+                );
+            };
             let mut row = Vec::with_capacity(completions.len());
             for (ci, c) in completions.iter().enumerate() {
-                match extract_proof_body(c, &formal, self.style) {
+                match extract_proof_body(c, formal, self.style) {
                     Some(body) => {
                         jobs.push(Job::Proof {
                             header: formal.header.clone(),

@@ -21,6 +21,7 @@ use candle_core::{DType, Device, Tensor};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
+use crate::data::Task;
 use crate::heldout::{run_eval_items, EvalItem, Graded, MathEvalSettings};
 use crate::progress::Progress;
 use crate::prompt::source::{Completion, CompletionSource};
@@ -37,7 +38,6 @@ use crate::rl::report::{
 };
 use crate::rl::reward::{RewardShaper, ShapedReward};
 use crate::rl::run_data::prompt_for;
-use crate::rl::task::Task;
 use crate::rl::torch_grad::scalar;
 use crate::rl::traits::{Policy, Prompt, Rewarder, Rollout, SamplingParams, ScoreItem, Verdict};
 
@@ -75,14 +75,14 @@ fn enforce_prompt_limit<P: Policy>(
         return Ok(eval);
     }
     let len =
-        |t: &Task| -> Result<Option<usize>> { policy.prompt_tokens(&prompt_for(&cfg.data, t)?) };
+        |t: &Task| -> Result<Option<usize>> { policy.prompt_tokens(&prompt_for(&cfg.data, t)) };
     for t in train {
         if let Some(n) = len(t)? {
             if n > limit {
                 bail!(
                     "training task {} has a {n}-token prompt, over data.max_prompt_tokens = \
                      {limit}; shorten it, remove it from {}, or raise the limit",
-                    t.id,
+                    t.id(),
                     cfg.data.train.display()
                 );
             }
@@ -92,7 +92,7 @@ fn enforce_prompt_limit<P: Policy>(
     let mut dropped = Vec::new();
     for t in eval {
         match len(&t)? {
-            Some(n) if n > limit => dropped.push(format!("{} ({n} tokens)", t.id)),
+            Some(n) if n > limit => dropped.push(format!("{} ({n} tokens)", t.id())),
             _ => kept.push(t),
         }
     }
@@ -537,16 +537,13 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         }
         let items: Vec<EvalItem> = self.eval[..n]
             .iter()
-            .map(|t| {
-                Ok(EvalItem {
-                    id: t.id.clone(),
-                    prompt: prompt_for(&self.cfg.data, t)?,
-                    reference: t.answer.clone().unwrap_or_default(),
-                })
+            .map(|t| EvalItem {
+                id: t.id().to_string(),
+                prompt: prompt_for(&self.cfg.data, t),
+                reference: t.answer().unwrap_or_default().to_string(),
             })
-            .collect::<Result<_>>()?;
-        let by_id: HashMap<&str, &Task> =
-            self.eval[..n].iter().map(|t| (t.id.as_str(), t)).collect();
+            .collect();
+        let by_id: HashMap<&str, &Task> = self.eval[..n].iter().map(|t| (t.id(), t)).collect();
         let dir = self
             .out_dir
             .join("eval")
@@ -634,7 +631,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
             let prompts: Vec<Prompt> = idxs
                 .iter()
                 .map(|&i| prompt_for(&self.cfg.data, &self.train[i]))
-                .collect::<Result<_>>()?;
+                .collect();
             // Generate in chunks of at most GEN_ROWS rows; each chunk's groups go to the
             // verifier as soon as they exist (a background verifier, e.g. the Lean pool, then
             // checks them while the next chunk generates).
@@ -696,7 +693,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                 }
                 let mut samples = Vec::new();
                 for (r, o) in group.into_iter().zip(outcomes) {
-                    match self.shaper.shape(&task.id, &o, r.completion_ids.len()) {
+                    match self.shaper.shape(task.id(), &o, r.completion_ids.len()) {
                         Some(sr) => {
                             judged += 1;
                             correct += sr.correct as usize;
@@ -715,7 +712,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                             if let Verdict::Error(e) = &o.verdict {
                                 tracing::warn!(
                                     "step {step} task {}: verifier error, sample dropped: {e}",
-                                    task.id
+                                    task.id()
                                 );
                             }
                         }
@@ -751,7 +748,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         // record the length-reward history after the whole step was shaped
         for g in &kept {
             for x in g {
-                let id = self.train[x.task].id.clone();
+                let id = self.train[x.task].id().to_string();
                 self.shaper
                     .record(&id, x.rollout.completion_ids.len(), x.reward.correct);
             }
@@ -977,8 +974,8 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
             .map(|i| &samples[i])
             .map(|x| SampleLog {
                 step,
-                task: self.train[x.task].id.clone(),
-                prompt: self.train[x.task].prompt.clone(),
+                task: self.train[x.task].id().to_string(),
+                prompt: self.train[x.task].statement().to_string(),
                 completion: x.rollout.text.clone(),
                 reward: x.reward.reward,
                 correct: x.reward.correct,
@@ -1023,12 +1020,7 @@ mod prompt_limit_tests {
     }
 
     fn task(id: &str, len: usize) -> Task {
-        Task {
-            id: id.into(),
-            prompt: "x".repeat(len),
-            answer: Some("1".into()),
-            meta: serde_json::Value::Null,
-        }
+        Task::informal(id, "x".repeat(len), "1")
     }
 
     fn cfg(limit: usize) -> RunConfig {
@@ -1043,7 +1035,7 @@ mod prompt_limit_tests {
         let eval = vec![task("short", 10), task("edge", 20), task("long", 21)];
         let kept =
             enforce_prompt_limit(&cfg(20), &CharPolicy, &[task("t", 20)], eval.clone()).unwrap();
-        let ids: Vec<&str> = kept.iter().map(|t| t.id.as_str()).collect();
+        let ids: Vec<&str> = kept.iter().map(|t| t.id()).collect();
         assert_eq!(ids, ["short", "edge"]);
         let e = enforce_prompt_limit(&cfg(20), &CharPolicy, &[task("t", 21)], eval.clone())
             .unwrap_err()

@@ -4,8 +4,8 @@
 use anyhow::Result;
 use candle_core::{Tensor, Var};
 
+use crate::data::Task;
 pub use crate::prompt::source::Prompt;
-use crate::rl::task::Task;
 
 /// Sampling settings for one call to [`Policy::generate`].
 #[derive(Debug, Clone, Copy, PartialEq)]
