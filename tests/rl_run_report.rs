@@ -11,9 +11,10 @@ use prover::rl::report::{best_eval, eval_points, RunReport};
 use prover::rl::toy::BigramPolicy;
 use prover::rl::trainer::Trainer;
 use prover::rl::traits::{
-    Policy, Prompt, RewardOutcome, Rewarder, Rollout, SamplingParams, ScoreItem, ScoreOut, Verdict,
+    Policy, Prompt, RewardOutcome, Rewarder, Rollout, SamplingParams, ScoreItem, ScoreOut,
 };
 use prover::verify::answer::{AnswerChecker, CheckerConfig};
+use prover::verify::Status;
 use serde_json::Value;
 
 /// Answers the i-th prompt it is asked with `SCRIPT[i % len]` (training is not used).
@@ -167,9 +168,9 @@ impl Rewarder for BestAtSecondEval {
                 };
                 RewardOutcome {
                     verdict: if seven {
-                        Verdict::Accepted
+                        Status::Accepted
                     } else {
-                        Verdict::Rejected("no 7".into())
+                        Status::rejected("no 7")
                     },
                     well_formed: true,
                     graded: seven.then(|| "7".to_string()),

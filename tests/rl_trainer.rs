@@ -9,7 +9,8 @@ use prover::rl::config::RunConfig;
 use prover::rl::metrics::read_metrics;
 use prover::rl::toy::BigramPolicy;
 use prover::rl::trainer::Trainer;
-use prover::rl::traits::{Policy, RewardOutcome, Rewarder, Verdict};
+use prover::rl::traits::{Policy, RewardOutcome, Rewarder};
+use prover::verify::Status;
 
 /// Accepts a completion that contains token 7; a completion containing token 13 makes the
 /// verifier fail (an `Error` verdict, not a rejection).
@@ -24,11 +25,11 @@ impl Rewarder for EmitSeven {
             .map(|c| {
                 let toks: Vec<&str> = c.split_whitespace().collect();
                 let verdict = if self.error_on_13 && toks.contains(&"13") {
-                    Verdict::Error("checker crashed".into())
+                    Status::error("checker crashed")
                 } else if toks.contains(&"7") {
-                    Verdict::Accepted
+                    Status::Accepted
                 } else {
-                    Verdict::Rejected("no 7".into())
+                    Status::rejected("no 7")
                 };
                 RewardOutcome {
                     verdict,
@@ -254,9 +255,9 @@ impl Rewarder for ConstantForOne {
             .iter()
             .map(|c| RewardOutcome {
                 verdict: if task.statement() == "1" || c.split_whitespace().any(|t| t == "7") {
-                    Verdict::Accepted
+                    Status::Accepted
                 } else {
-                    Verdict::Rejected(String::new())
+                    Status::rejected(String::new())
                 },
                 well_formed: true,
                 graded: None,
@@ -431,11 +432,11 @@ impl Rewarder for FlakyOnce {
             .iter()
             .map(|c| RewardOutcome {
                 verdict: if self.seen.insert(c.clone()) {
-                    Verdict::Error("checker crashed".into())
+                    Status::error("checker crashed")
                 } else if c.split_whitespace().any(|t| t == "7") {
-                    Verdict::Accepted
+                    Status::Accepted
                 } else {
-                    Verdict::Rejected("no 7".into())
+                    Status::rejected("no 7")
                 },
                 well_formed: true,
                 graded: None,
@@ -483,11 +484,11 @@ impl Rewarder for RetriesItself {
             .iter()
             .map(|c| RewardOutcome {
                 verdict: if c.len() % 2 == 1 {
-                    Verdict::Error("timed out, then timed out again".into())
+                    Status::error("timed out, then timed out again")
                 } else if c.split_whitespace().any(|t| t == "7") {
-                    Verdict::Accepted
+                    Status::Accepted
                 } else {
-                    Verdict::Rejected("no 7".into())
+                    Status::rejected("no 7")
                 },
                 well_formed: true,
                 graded: None,

@@ -6,8 +6,9 @@
 use anyhow::Result;
 
 use crate::data::Task;
-use crate::rl::traits::{RewardOutcome, Rewarder, Verdict};
+use crate::rl::traits::{RewardOutcome, Rewarder};
 use crate::verify::answer::{AnswerChecker, CheckerConfig};
+use crate::verify::Status;
 
 /// Rewards answers through an [`AnswerChecker`].
 #[derive(Debug, Clone)]
@@ -30,7 +31,7 @@ impl AnswerRewarder {
     pub fn grade(&self, task: &Task, completion: &str) -> RewardOutcome {
         let Some(reference) = task.answer() else {
             return RewardOutcome {
-                verdict: Verdict::Rejected(format!("task {} has no reference answer", task.id())),
+                verdict: Status::rejected(format!("task {} has no reference answer", task.id())),
                 well_formed: false,
                 graded: None,
             };
@@ -38,11 +39,7 @@ impl AnswerRewarder {
         let v = self.checker.check(reference, completion);
         RewardOutcome {
             well_formed: v.extracted.is_some(),
-            verdict: if v.correct {
-                Verdict::Accepted
-            } else {
-                Verdict::Rejected(v.reason)
-            },
+            verdict: v.status(),
             graded: v.extracted,
         }
     }
@@ -78,13 +75,13 @@ mod tests {
         let lenient = AnswerRewarder::new(true);
         let t = task(Some("20"));
         let o = strict.grade(&t, "The answer is 20.");
-        assert!(matches!(o.verdict, Verdict::Rejected(_)));
+        assert!(matches!(o.verdict, Status::Rejected { .. }));
         assert_eq!((o.well_formed, o.graded), (false, None));
         let o = lenient.grade(&t, "The answer is 20.");
-        assert_eq!(o.verdict, Verdict::Accepted);
+        assert_eq!(o.verdict, Status::Accepted);
         assert_eq!(o.graded.as_deref(), Some("20"));
         let o = strict.grade(&t, "so \\boxed{21}");
-        assert!(matches!(o.verdict, Verdict::Rejected(_)));
+        assert!(matches!(o.verdict, Status::Rejected { .. }));
         assert_eq!(
             o.graded.as_deref(),
             Some("21"),
@@ -98,7 +95,7 @@ mod tests {
         let r = AnswerRewarder::new(true);
         for c in ["", "\\boxed{}", "The answer is ."] {
             let o = r.grade(&task(None), c);
-            assert!(matches!(o.verdict, Verdict::Rejected(_)), "{c:?}");
+            assert!(matches!(o.verdict, Status::Rejected { .. }), "{c:?}");
         }
     }
 }

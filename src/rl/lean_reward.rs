@@ -2,7 +2,7 @@
 //! eval minif2f`), the file is assembled from the task's trusted header and statement, and the
 //! verifier pool checks it with all its soundness checks. Reward 1 only for
 //! [`Status::Accepted`]; a completion with no proof is malformed (reward 0, format penalty);
-//! a verifier error is [`Verdict::Error`], final: the pool already retried the job once on a
+//! a verifier error is [`Status::Error`], final: the pool already retried the job once on a
 //! fresh worker, so the trainer does not re-check it (a hang costs one timeout plus one retry
 //! end to end) and drops the sample.
 //! A whole step's proofs go to the pool at once, so its workers check them in parallel, and
@@ -12,8 +12,9 @@ use anyhow::Result;
 
 use crate::data::Task;
 use crate::prompt::style::{extract_proof_body, ProofPromptStyle};
-use crate::rl::traits::{Judging, RewardOutcome, Rewarder, Verdict};
-use crate::verify::lean::{Job, Pool, Status};
+use crate::rl::traits::{Judging, RewardOutcome, Rewarder};
+use crate::verify::lean::{Job, Pool};
+use crate::verify::Status;
 
 /// Rewards proofs through a Lean verifier [`Pool`].
 pub struct LeanRewarder {
@@ -76,7 +77,7 @@ impl Rewarder for LeanRewarder {
                         row.push(None);
                     }
                     None => row.push(Some(RewardOutcome {
-                        verdict: Verdict::Rejected("no proof found in the completion".into()),
+                        verdict: Status::rejected("no proof found in the completion"),
                         well_formed: false,
                         graded: None,
                     })),
@@ -93,11 +94,7 @@ impl Rewarder for LeanRewarder {
                 .map_err(|e| anyhow::anyhow!("the verification task failed: {e}"))?;
             for ((gi, ci, body), v) in at.into_iter().zip(verdicts) {
                 out[gi][ci] = Some(RewardOutcome {
-                    verdict: match v.status {
-                        Status::Accepted => Verdict::Accepted,
-                        Status::Rejected { reason } => Verdict::Rejected(reason),
-                        Status::Error { reason } => Verdict::Error(reason),
-                    },
+                    verdict: v.status,
                     well_formed: true,
                     graded: Some(body),
                 });
@@ -108,7 +105,7 @@ impl Rewarder for LeanRewarder {
                     row.into_iter()
                         .map(|o| {
                             o.unwrap_or(RewardOutcome {
-                                verdict: Verdict::Error("the pool returned no verdict".into()),
+                                verdict: Status::error("the pool returned no verdict"),
                                 well_formed: true,
                                 graded: None,
                             })

@@ -39,7 +39,8 @@ use crate::rl::report::{
 use crate::rl::reward::{RewardShaper, ShapedReward};
 use crate::rl::run_data::prompt_for;
 use crate::rl::torch_grad::scalar;
-use crate::rl::traits::{Policy, Prompt, Rewarder, Rollout, SamplingParams, ScoreItem, Verdict};
+use crate::rl::traits::{Policy, Prompt, Rewarder, Rollout, SamplingParams, ScoreItem};
+use crate::verify::Status;
 
 /// Trains `policy` on `train` (evaluating on `eval`) into `out_dir`; with `resume`, continues
 /// from the run directory's latest checkpoint. The usual entry point of `prover train`.
@@ -135,7 +136,7 @@ fn retry_errors<R: Rewarder>(
         let errs: Vec<usize> = outcomes
             .iter()
             .enumerate()
-            .filter(|(ci, o)| matches!(o.verdict, Verdict::Error(_)) && *ci < batch[gi].1.len())
+            .filter(|(ci, o)| matches!(o.verdict, Status::Error { .. }) && *ci < batch[gi].1.len())
             .map(|(ci, _)| ci)
             .collect();
         if !errs.is_empty() {
@@ -575,11 +576,11 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
             Ok(outcomes
                 .into_iter()
                 .map(|o| {
-                    if let Verdict::Error(e) = &o.verdict {
+                    if let Status::Error { reason: e } = &o.verdict {
                         tracing::warn!("eval {}: verifier error (counted wrong): {e}", item.id);
                     }
                     Graded {
-                        correct: matches!(o.verdict, Verdict::Accepted),
+                        correct: matches!(o.verdict, Status::Accepted),
                         extracted: o.graded,
                     }
                 })
@@ -709,7 +710,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                         }
                         None => {
                             m.verifier_errors += 1;
-                            if let Verdict::Error(e) = &o.verdict {
+                            if let Status::Error { reason: e } = &o.verdict {
                                 tracing::warn!(
                                     "step {step} task {}: verifier error, sample dropped: {e}",
                                     task.id()
