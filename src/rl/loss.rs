@@ -12,7 +12,8 @@
 //!
 //! Metrics: `clip_frac` = share of tokens where the clipped branch is active
 //! (`−A·clip(ρ) > −A·ρ`), `clip_frac_lower` = share where the dual clip is active,
-//! `ppo_kl` = token mean of `logπ_old − logπ`.
+//! [`ClipCounts::ppo_kl`] = token mean of `logπ_old − logπ` (computed, not yet a
+//! metrics.jsonl column).
 use candle_core::{DType, Result, Tensor};
 use serde::{Deserialize, Serialize};
 
