@@ -96,6 +96,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
 #[cfg(test)]
 mod prompt_limit_tests {
     use super::*;
+    use crate::rl::traits::{Prompt, Rollout, SamplingParams, ScoreItem};
 
     /// Counts a prompt's tokens as its characters; never asked to generate.
     struct CharPolicy;
