@@ -23,7 +23,7 @@ use prover::policy::transformer_decoder::PolicyDecoder;
 use prover::policy::weights::load_params;
 use prover::rl::advantage::group_advantages;
 use prover::rl::aggregate::AggNorm;
-use prover::rl::loss::{grpo_loss, LossInputs, LossParams};
+use prover::rl::loss::{grpo_loss, LossConfig, LossInputs};
 use prover::rl::optimizer::{AdamW, AdamWParams, GradAccumulator};
 use prover::rl::rollout_correction::{batch_weights, RolloutIs};
 
@@ -42,19 +42,23 @@ fn main() -> anyhow::Result<()> {
     let path = args
         .iter()
         .enumerate()
-        .find(|(i, a)| {
-            !a.starts_with("--") && (*i == 0 || args[i - 1] != "--sampling-weights")
-        })
+        .find(|(i, a)| !a.starts_with("--") && (*i == 0 || args[i - 1] != "--sampling-weights"))
         .map(|(_, a)| PathBuf::from(a))
         .or_else(|| std::env::var("PROVER_TEST_MODEL").ok().map(PathBuf::from))
         .unwrap_or_else(|| {
             PathBuf::from("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf")
         });
     if !path.exists() {
-        eprintln!("skipping: {} not found (run scripts/fetch-model.sh)", path.display());
+        eprintln!(
+            "skipping: {} not found (run scripts/fetch-model.sh)",
+            path.display()
+        );
         return Ok(());
     }
-    let steps: usize = std::env::var("STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let steps: usize = std::env::var("STEPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
     let resolved = resolve(&path.display().to_string(), &HubOptions::from_env())?;
     let text = ModelText::load(&resolved, GgufPreTokenizer::FromMetadata)?;
     let (cfg, params) = load_params(resolved.weights_path())?;
@@ -66,7 +70,7 @@ fn main() -> anyhow::Result<()> {
     let trainable = params.trainable();
     let mut opt = AdamW::new(trainable.clone(), AdamWParams::default())?;
     let mut sampler = SamplerCache::default();
-    let lp = LossParams::default();
+    let lp = LossConfig::default();
     let (g, t_new) = (8usize, 64usize);
     println!(
         "model {} | f32 training, {} sampling weights | {} threads | G = {g}, {t_new} tokens",

@@ -2,7 +2,7 @@
 //! (`tests/fixtures/make_rollout_correction.py`), and its hook in the loss.
 use candle_core::{DType, Device, Tensor};
 use prover::rl::aggregate::AggNorm;
-use prover::rl::loss::{grpo_loss, LossInputs, LossParams};
+use prover::rl::loss::{grpo_loss, LossConfig, LossInputs};
 use prover::rl::rollout_correction::{batch_weights, rollout_is_weights, RolloutIs};
 
 fn close(what: &str, got: f64, want: f64) {
@@ -76,7 +76,7 @@ fn loss_multiplies_the_per_token_pg_by_the_weights() {
         .unwrap();
     assert_eq!(st.tokens, 5.0);
     let norm = AggNorm::from_mask(&mask).unwrap();
-    let p = LossParams::default();
+    let p = LossConfig::default();
     let base = LossInputs {
         logp: &logp,
         entropy: &ent,

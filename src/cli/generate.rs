@@ -177,8 +177,9 @@ pub fn prepare(args: &GenerateArgs) -> Result<Prepared> {
     })
 }
 
-/// Loads the policy model behind the [`Decoder`] seam. The one place where the CLI touches
-/// the transformer; wired to the loader when the model module lands.
+/// Loads the policy model behind the [`Decoder`] seam: the weights through
+/// [`crate::policy::weights::load_params`], the transformer in inference mode. The one place
+/// where the CLI touches the transformer.
 pub fn load_decoder(spec: &ResolvedModel, dtype: DType) -> Result<Box<dyn Decoder>> {
     let (cfg, params) = crate::policy::weights::load_params(spec.weights_path())
         .with_context(|| format!("loading the model weights of {}", spec.spec))?;
