@@ -11,6 +11,7 @@ use crate::eval::protocol::{qwen_data, qwen_question, Grader};
 use crate::prompt::style::{MathPrompt, MathPromptStyle, ProofPromptStyle};
 use crate::rl::transformer_policy::{EvalSampling, EvalSource, TransformerPolicy};
 use crate::verify::answer::AnswerChecker;
+use crate::verify::lean::launch::LeanSettings;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -298,18 +299,16 @@ fn minif2f(a: Minif2fArgs) -> Result<u8> {
         );
     }
     let prompt_header = deepseek_prompt_parts(&a, &mut tasks)?;
-    let vargs = super::verify::VerifyArgs::for_repl(
-        a.repl_cmd.clone(),
-        a.lean_project.clone(),
-        a.timeout,
-        a.allow_native_decide,
-    );
-    let cmd = super::verify_lean::lean_command(&vargs).map_err(|e| anyhow!(e))?;
-    let workers = a
-        .workers
-        .unwrap_or_else(super::verify_lean::default_workers);
-    let (rt, pool) =
-        super::verify_lean::start_pool(cmd, workers, a.timeout, a.allow_native_decide)?;
+    let settings = LeanSettings {
+        repl_cmd: a.repl_cmd.clone(),
+        project: a.lean_project.clone(),
+        workers: a.workers,
+        allow_native_decide: a.allow_native_decide,
+        ..LeanSettings::repl(a.timeout)
+    };
+    let cmd = crate::verify::lean::launch::lean_command(&settings).map_err(|e| anyhow!(e))?;
+    let workers = super::lean_setup::workers_noted(&settings);
+    let (rt, pool) = crate::verify::lean::launch::start_pool(&settings, cmd, workers)?;
     let checker = PoolChecker { rt, pool };
     let protocol = a.prompt_style.protocol();
     let temperature =

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 pub mod eval;
 pub mod generate;
+mod lean_setup;
 pub mod train;
 pub mod verify;
 pub mod verify_answers;

@@ -5,6 +5,7 @@ use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 
 use crate::verify::answer::{AnswerChecker, CheckerConfig};
+use crate::verify::lean::launch::{LeanBackend, LeanSettings};
 
 /// Which Lean driver checks a `.lean` file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -63,33 +64,25 @@ pub struct VerifyArgs {
     pub json: bool,
 }
 
-/// Returns the process exit code.
 impl VerifyArgs {
-    /// Arguments that only locate the REPL (for the pools of `eval minif2f` and `train`).
-    pub(crate) fn for_repl(
-        repl_cmd: Option<String>,
-        lean_project: Option<PathBuf>,
-        timeout: f64,
-        allow_native_decide: bool,
-    ) -> Self {
-        VerifyArgs {
-            file: None,
-            lean: false,
-            workers: None,
-            reference: None,
-            response: None,
-            against: None,
-            backend: Backend::Repl,
-            repl_cmd,
-            lean_project,
-            timeout,
-            allow_native_decide,
-            lenient: false,
-            json: false,
+    /// The Lean settings these flags describe.
+    pub fn settings(&self) -> LeanSettings {
+        LeanSettings {
+            backend: match self.backend {
+                Backend::Repl => LeanBackend::Repl,
+                Backend::Lsp => LeanBackend::Lsp,
+            },
+            repl_cmd: self.repl_cmd.clone(),
+            project: self.lean_project.clone(),
+            workers: self.workers,
+            timeout_s: self.timeout,
+            allow_native_decide: self.allow_native_decide,
+            queue_capacity: None,
         }
     }
 }
 
+/// Returns the process exit code.
 pub fn run(args: VerifyArgs) -> Result<u8> {
     if let (Some(reference), Some(response)) = (&args.reference, &args.response) {
         let checker = checker(args.lenient);

@@ -7,6 +7,7 @@
 //! - `worker`: owns one REPL process (process group, `RLIMIT_AS`, header env, kill).
 //! - [`sandbox`]: what each Lean process may do (network, filesystem, rlimits), probed once.
 //! - `lsp_worker`: drives `lean --server` for one whole file.
+//! - [`launch`]: the command that starts Lean (or what to install), settings, pool start-up.
 //! - [`memory`]: process-group memory, which limit applies where, default worker count.
 //! - `stderr_tail`: drains a child's stderr into a bounded tail (a full pipe would block Lean).
 //! - [`pool`]: scheduling, backpressure, retry, cache, metrics.
@@ -17,6 +18,7 @@ mod assemble;
 pub mod batch;
 mod file_plan;
 mod guard;
+pub mod launch;
 mod lexer;
 mod lsp_worker;
 pub mod memory;
