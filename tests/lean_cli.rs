@@ -19,6 +19,7 @@ fn args(file: PathBuf, against: Option<PathBuf>, repl_cmd: &str) -> VerifyArgs {
         backend: Backend::Repl,
         repl_cmd: Some(repl_cmd.to_string()),
         lean_project: None,
+        lean_servers: Vec::new(),
         timeout: 20.0,
         allow_native_decide: false,
         lenient: false,

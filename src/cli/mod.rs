@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 pub mod eval;
 pub mod generate;
 mod lean_setup;
+pub mod serve;
 pub mod train;
 pub mod verify;
 pub mod verify_answers;
@@ -43,11 +44,15 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Redraw a run's curves (curves.svg) from its metrics.jsonl.
     Plot(train::PlotArgs),
+    /// Serve the Lean verifier over HTTP (Kimina Lean Server's API + a sound /prove).
+    Serve(serve::ServeArgs),
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, serving: bool) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
+        // `prover serve` logs one line per request by default
+        0 if serving => "warn,prover::serve::access=info",
         0 => "warn",
         1 => "info",
         2 => "debug",
@@ -57,6 +62,7 @@ fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -73,7 +79,7 @@ fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
 /// failed, 2 could not run (bad usage, missing tool, I/O error).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, matches!(cli.command, Command::Serve(_)));
     crate::progress::set_quiet(cli.quiet);
     crate::progress::set_interval(cli.progress_interval);
     let result = match cli.command {
@@ -82,6 +88,7 @@ pub fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Plot(args) => train::plot(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

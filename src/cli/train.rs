@@ -43,9 +43,12 @@ fn lean_rewarder(cfg: &RunConfig, config_path: &std::path::Path) -> Result<LeanR
         .lean
         .settings()
         .map_err(|e| anyhow!("{}: [lean]: {e}", config_path.display()))?;
-    let cmd = crate::verify::lean::launch::lean_command(&settings)
+    let settings = crate::verify::lean::launch::LeanSettings {
+        api_key: super::lean_setup::server_key(),
+        ..settings
+    };
+    let (rt, pool) = super::lean_setup::start_verifier(&settings)
         .map_err(|e| anyhow!("{}: [lean]: {e}", config_path.display()))?;
-    let (rt, pool) = super::lean_setup::start_pool(&settings, cmd)?;
     Ok(LeanRewarder::new(rt, pool, cfg.data.proof_style))
 }
 

@@ -49,6 +49,11 @@ pub struct VerifyArgs {
     /// Lean: the Lake project (default: ./lean or $PROVER_LEAN_PROJECT).
     #[arg(long, value_name = "DIR")]
     pub lean_project: Option<PathBuf>,
+    /// Lean: check on this `prover serve` instead of a local pool (repeat for several; jobs go
+    /// to the one with the fewest in flight and move on failure; the post-checks are re-applied
+    /// here). The key, if the servers want one, comes from $PROVER_LEAN_SERVER_KEY.
+    #[arg(long = "lean-server", value_name = "URL")]
+    pub lean_servers: Vec<String>,
     /// Lean: wall-clock limit per file, seconds.
     #[arg(long, default_value_t = 300.0)]
     pub timeout: f64,
@@ -78,6 +83,8 @@ impl VerifyArgs {
             timeout_s: self.timeout,
             allow_native_decide: self.allow_native_decide,
             queue_capacity: None,
+            servers: self.lean_servers.clone(),
+            api_key: super::lean_setup::server_key(),
         }
     }
 }

@@ -33,9 +33,19 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
         allow_native_decide: args.allow_native_decide,
     };
     let timeout = Duration::from_secs_f64(args.timeout.max(0.001));
+    let settings = args.settings();
     let verdict = match plan_file(&text, reference.as_deref()) {
         Err(reason) => Verdict::rejected(reason),
-        Ok(plan) => match lean_command(&args.settings()) {
+        Ok(_) if !settings.servers.is_empty() && args.backend == Backend::Repl => {
+            match super::lean_setup::start_verifier(&settings) {
+                Err(why) => Verdict::error(why),
+                Ok((rt, remote)) => rt.block_on(remote.verify(Job::File {
+                    text: text.clone(),
+                    reference: reference.clone(),
+                })),
+            }
+        }
+        Ok(plan) => match lean_command(&settings) {
             Err(why) => Verdict::error(why),
             Ok(cmd) => {
                 let rt = tokio::runtime::Builder::new_multi_thread()
@@ -99,15 +109,12 @@ pub fn run_batch(args: &VerifyArgs) -> Result<u8> {
     };
     let malformed = |why: &str| eprintln!("{why}");
     let settings = args.settings();
-    let summary = match lean_command(&settings) {
+    let summary = match super::lean_setup::start_verifier(&settings) {
         Err(why) => {
             eprintln!("{why}");
             batch::fail_all(entries, &why, emit, malformed)
         }
-        Ok(cmd) => {
-            let (rt, pool) = super::lean_setup::start_pool(&settings, cmd)?;
-            rt.block_on(batch::run_batch(&pool, entries, emit, malformed))
-        }
+        Ok((rt, verifier)) => rt.block_on(batch::run_batch(&verifier, entries, emit, malformed)),
     };
     eprintln!(
         "{}: {} accepted, {} rejected, {} errors, {} malformed lines",

@@ -56,7 +56,8 @@
 //!   `prover serve` URLs such as `["http://a:8000", "http://b:8000"]`: proofs are checked there
 //!   instead (jobs spread by in-flight count, moved to another server on a connection error,
 //!   5xx or 429; the sound post-checks are re-applied here to what the server reports, see
-//!   `crate::verify::lean::remote`); `workers`, `project` and `repl_cmd` are then unused.
+//!   `crate::verify::lean::remote`; the key, if the servers want one, comes from
+//!   `$PROVER_LEAN_SERVER_KEY`); `workers`, `project` and `repl_cmd` are then unused.
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -573,6 +574,8 @@ impl LeanConfig {
             timeout_s: self.timeout_s,
             allow_native_decide: self.allow_native_decide,
             queue_capacity: None,
+            servers: self.servers.clone(),
+            api_key: None,
         })
     }
 }

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use super::memory::WorkerChoice;
 use super::pool::{LeanCommand, Pool, PoolConfig};
+use super::remote::{RemoteConfig, RemotePool};
+use super::verifier::LeanVerifier;
 
 /// How to install Lean for prover (part of every "Lean is missing" message).
 pub const INSTALL_HINT: &str = "\
@@ -48,6 +50,11 @@ pub struct LeanSettings {
     pub allow_native_decide: bool,
     /// Jobs queued or running at once before callers wait (default: the pool's).
     pub queue_capacity: Option<usize>,
+    /// Remote `prover serve` URLs; when any is given, proofs are checked there instead of by
+    /// a local pool (see [`super::remote`]).
+    pub servers: Vec<String>,
+    /// The remote servers' API key (sent as a bearer token).
+    pub api_key: Option<String>,
 }
 
 impl LeanSettings {
@@ -61,6 +68,8 @@ impl LeanSettings {
             timeout_s,
             allow_native_decide: false,
             queue_capacity: None,
+            servers: Vec::new(),
+            api_key: None,
         }
     }
 
@@ -184,6 +193,30 @@ pub fn start_pool(
         Pool::new(pool_config(s, cmd, workers))
     };
     Ok((rt, pool))
+}
+
+/// The client of `s.servers`.
+pub fn remote_pool(s: &LeanSettings) -> Result<RemotePool, String> {
+    let mut cfg = RemoteConfig::new(s.servers.clone(), s.timeout());
+    cfg.axioms.allow_native_decide = s.allow_native_decide;
+    cfg.api_key = s.api_key.clone();
+    RemotePool::new(cfg)
+}
+
+/// A runtime and the verifier `s` describes: remote servers when `s.servers` is not empty,
+/// else a local pool of `workers` processes (`Err`: what to install or fix).
+pub fn start_verifier(
+    s: &LeanSettings,
+    workers: usize,
+) -> Result<(tokio::runtime::Runtime, LeanVerifier), String> {
+    if !s.servers.is_empty() {
+        let rt = runtime().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        return Ok((rt, remote_pool(s)?.into()));
+    }
+    let cmd = lean_command(s)?;
+    let (rt, pool) =
+        start_pool(s, cmd, workers).map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    Ok((rt, pool.into()))
 }
 
 #[cfg(test)]

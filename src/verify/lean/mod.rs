@@ -14,6 +14,8 @@
 //! - `lexer` → `guard` → `assemble` / `file_plan` → `post_check`: the soundness ladder, one
 //!   stage per file, re-exported through [`soundness`].
 //! - [`verdict`]: what every job gets back.
+//! - [`remote`]: the client of remote `prover serve` verifiers ([`wire`]: its JSON), and
+//!   [`verifier`]: one handle over a local pool or remote servers.
 mod assemble;
 pub mod batch;
 mod file_plan;
@@ -26,11 +28,14 @@ mod native_axioms;
 pub mod pool;
 mod post_check;
 mod protocol;
+pub mod remote;
 pub mod sandbox;
 pub mod soundness;
 mod stderr_tail;
 mod transport;
 pub mod verdict;
+pub mod verifier;
+pub mod wire;
 mod worker;
 
 pub use lsp_worker::verify_file_lsp;
@@ -42,3 +47,4 @@ pub use soundness::{
     guard_steps, plan_file, statement_without_sorry, Assembled, AxiomPolicy, GuardConfig,
 };
 pub use verdict::{LeanMessage, Severity, Status, TheoremReport, Verdict};
+pub use verifier::LeanVerifier;
