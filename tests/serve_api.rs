@@ -239,11 +239,11 @@ async fn auth_body_cap_and_malformed_json() {
     let e: Value = r.json().await.unwrap();
     assert_eq!(
         (e["line"].as_u64(), e["column"].as_u64()),
-        (Some(2), Some(25)),
+        (Some(2), Some(23)),
         "{e}"
     );
     assert!(
-        e["error"].as_str().unwrap().contains("line 2, column 25"),
+        e["error"].as_str().unwrap().contains("line 2, column 23"),
         "{e}"
     );
 

@@ -250,20 +250,52 @@ pub fn command_response(v: &Verdict) -> Result<CommandResponse, String> {
             }
         })
         .collect();
+    let mut sorries = sorries;
     let lean_alone_fails =
-        sorries.len() > 0 || v.messages.iter().any(|m| m.severity == Severity::Error);
+        !sorries.is_empty() || v.messages.iter().any(|m| m.severity == Severity::Error);
     if let (Some(reason), false) = (reason, lean_alone_fails) {
-        messages.push(Message {
-            severity: "error".into(),
-            pos: Pos { line: 1, column: 0 },
-            end_pos: None,
-            data: format!("prover: {reason}"),
-        });
+        let pos = reason_position(reason).unwrap_or(Pos { line: 1, column: 0 });
+        if reason.contains("`sorry` is not allowed") {
+            // the guard stopped a sorry before Lean saw it: report it as Lean would, a sorry
+            sorries.push(Sorry {
+                pos,
+                end_pos: Pos {
+                    line: pos.line,
+                    column: pos.column + 5,
+                },
+                goal: String::new(),
+            });
+            messages.push(Message {
+                severity: "warning".into(),
+                pos,
+                end_pos: None,
+                data: "declaration uses 'sorry'".into(),
+            });
+        } else {
+            messages.push(Message {
+                severity: "error".into(),
+                pos,
+                end_pos: None,
+                data: format!("prover: {reason}"),
+            });
+        }
     }
     Ok(CommandResponse {
         messages,
         sorries,
         time: None,
+    })
+}
+
+/// The last "line L, column C" a reason names (the guard's and the post-checks' wording).
+fn reason_position(reason: &str) -> Option<Pos> {
+    let at = reason.rfind("line ")?;
+    let rest = &reason[at + 5..];
+    let (line, rest) = rest.split_once(", column ")?;
+    let column: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    Some(Pos {
+        line: line.trim().parse().ok()?,
+        column: column.parse().ok()?,
     })
 }
 
