@@ -197,7 +197,7 @@ fn eval_minif2f_moves_to_the_other_server_when_one_dies() {
     let mut a = serve_standin("--delay-ms 150", &["--workers", "1"], &[]);
     let b = serve_standin("--delay-ms 150", &["--workers", "1"], &[]);
     let out = dir.path().join("out");
-    let mut eval = common::prover()
+    let eval = common::prover()
         .args(["--quiet", "eval", "minif2f", "--model"])
         .arg(&model)
         .arg("--data")
@@ -209,8 +209,8 @@ fn eval_minif2f_moves_to_the_other_server_when_one_dies() {
             "2",
             "--max-new-tokens",
             "4",
-            "--prompt-style",
-            "chat",
+            "--deepseek-data",
+            "none",
             "--lean-server",
             &a.url,
             "--lean-server",
@@ -236,6 +236,14 @@ fn eval_minif2f_moves_to_the_other_server_when_one_dies() {
     let done = eval.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&done.stderr);
     assert!(done.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    let pool: Value = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("pool"))
+        .and_then(|j| serde_json::from_str(j.trim()).ok())
+        .unwrap_or_else(|| panic!("no pool line: {stdout}"));
+    assert!(pool["failovers"].as_u64() >= Some(1), "{pool}");
+    assert_eq!(pool["in_flight"], json!([0, 0]), "{pool}");
     let rows = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
     let mut names: Vec<String> = rows
         .lines()
