@@ -6,7 +6,7 @@
 //! client-side p50/p99 latency, and the pool's restarts and timeouts.
 //!
 //! `cargo bench --bench serve_load` (release). Settings: `SERVE_LOAD_N`, `SERVE_LOAD_CONC`,
-//! `SERVE_LOAD_WORKERS`; `SERVE_LOAD_URL=http://HOST:PORT` sends the same load to another
+//! `SERVE_LOAD_WORKERS`, `SERVE_LOAD_TIMEOUT` (the request's `timeout`, default 2 s); `SERVE_LOAD_URL=http://HOST:PORT` sends the same load to another
 //! server speaking Kimina's `/api/check` (e.g. Kimina Lean Server) instead of an in-process one.
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,6 +39,8 @@ fn main() {
     let n = env_usize("SERVE_LOAD_N", 20_000);
     let conc = env_usize("SERVE_LOAD_CONC", 64);
     let workers = env_usize("SERVE_LOAD_WORKERS", 4);
+    // the request's own "timeout" (seconds); the in-process pool's is 1 s (plus one retry)
+    let request_timeout = env_usize("SERVE_LOAD_TIMEOUT", 2);
     let external = std::env::var("SERVE_LOAD_URL").ok();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -97,7 +99,7 @@ fn main() {
                     if i >= n {
                         break;
                     }
-                    let body = json!({"snippets": [{"id": format!("c{i}"), "code": snippet(i)}], "timeout": 60});
+                    let body = json!({"snippets": [{"id": format!("c{i}"), "code": snippet(i)}], "timeout": request_timeout});
                     let s = Instant::now();
                     loop {
                         let r = client.post(&url).json(&body).send().await;
