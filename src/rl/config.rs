@@ -446,8 +446,22 @@ impl Default for TrainConfig {
 impl RunConfig {
     /// Parses TOML text; `origin` names the source in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
-        let cfg: RunConfig = toml::from_str(text)
-            .map_err(|e| anyhow::anyhow!("{origin}: invalid run config: {e}"))?;
+        let cfg: RunConfig = toml::from_str(text).map_err(|e| {
+            // name the section the error is in (the message shows only the line)
+            let section = e
+                .span()
+                .and_then(|sp| text.get(..sp.start))
+                .and_then(|before| {
+                    before
+                        .lines()
+                        .rev()
+                        .map(str::trim)
+                        .find(|l| l.starts_with('[') && l.ends_with(']'))
+                })
+                .map(|h| format!(" (in {h})"))
+                .unwrap_or_default();
+            anyhow::anyhow!("{origin}: invalid run config{section}: {e}")
+        })?;
         cfg.validate()
             .with_context(|| format!("{origin}: invalid run config"))?;
         Ok(cfg)
