@@ -70,6 +70,16 @@ pub struct VerifyArgs {
 }
 
 impl VerifyArgs {
+    /// What the Lean side of `prover verify` needs from these flags.
+    pub fn lean_check(&self) -> super::verify_lean::LeanCheck {
+        super::verify_lean::LeanCheck {
+            file: self.file.clone(),
+            against: self.against.clone(),
+            settings: self.settings(),
+            json: self.json,
+        }
+    }
+
     /// The Lean settings these flags describe.
     pub fn settings(&self) -> LeanSettings {
         LeanSettings {
@@ -102,8 +112,8 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
         bail!("nothing to verify: give a FILE (.jsonl answers or .lean proofs) or --reference R --response S");
     };
     match file.extension().and_then(|e| e.to_str()) {
-        Some("lean") => super::verify_lean::run(&args),
-        Some("jsonl") if args.lean => super::verify_lean::run_batch(&args),
+        Some("lean") => super::verify_lean::run(&args.lean_check()),
+        Some("jsonl") if args.lean => super::verify_lean::run_batch(&args.lean_check()),
         _ if args.lean => bail!(
             "{}: --lean checks a .jsonl batch (lines {{\"id\", \"formal_statement\", \"header\"?, \"proof\" | \"code\"}}); for one Lean file give FILE.lean",
             file.display()

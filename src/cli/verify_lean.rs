@@ -6,13 +6,11 @@
 //! (format and exit codes in [`crate::verify::lean::batch`]); records go to stdout in input
 //! order, malformed lines are also reported on stderr with their file and line.
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use crate::cli::verify::{Backend, VerifyArgs};
-use crate::verify::lean::launch::lean_command;
+use crate::verify::lean::launch::{lean_command, LeanBackend, LeanSettings};
 use crate::verify::lean::{
     batch, plan_file, verify_file_lsp, AxiomPolicy, Job, Pool, PoolConfig, Status, Verdict,
 };
@@ -21,8 +19,22 @@ fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
+/// What `prover verify` asks of Lean: the file, the reference, how to reach Lean, the output
+/// format (filled in by `cli::verify` from its flags).
+#[derive(Debug, Clone)]
+pub struct LeanCheck {
+    /// FILE.lean or FILE.jsonl.
+    pub file: Option<std::path::PathBuf>,
+    /// `--against REF.lean`.
+    pub against: Option<std::path::PathBuf>,
+    /// How to reach Lean.
+    pub settings: LeanSettings,
+    /// `--json`.
+    pub json: bool,
+}
+
 /// Check `args.file` (a `.lean` file). Returns the exit code.
-pub fn run(args: &VerifyArgs) -> Result<u8> {
+pub fn run(args: &LeanCheck) -> Result<u8> {
     let file = args
         .file
         .as_ref()
@@ -30,13 +42,14 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
     let text = read(file)?;
     let reference = args.against.as_deref().map(read).transpose()?;
     let policy = AxiomPolicy {
-        allow_native_decide: args.allow_native_decide,
+        allow_native_decide: args.settings.allow_native_decide,
     };
-    let timeout = Duration::from_secs_f64(args.timeout.max(0.001));
-    let settings = args.settings();
+    let settings = args.settings.clone();
+    let timeout = settings.timeout();
+    let backend = settings.backend;
     let verdict = match plan_file(&text, reference.as_deref()) {
         Err(reason) => Verdict::rejected(reason),
-        Ok(_) if !settings.servers.is_empty() && args.backend == Backend::Repl => {
+        Ok(_) if !settings.servers.is_empty() && backend == LeanBackend::Repl => {
             match super::lean_setup::start_verifier(&settings) {
                 Err(why) => Verdict::error(why),
                 Ok((rt, remote)) => rt.block_on(remote.verify(Job::File {
@@ -54,14 +67,14 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
                     .build()
                     .context("cannot start the async runtime")?;
                 rt.block_on(async {
-                    match args.backend {
-                        Backend::Lsp => {
+                    match backend {
+                        LeanBackend::Lsp => {
                             // no RLIMIT_AS (it can fail `import Mathlib`); the server's
                             // process group is killed above 12 GiB of private memory
                             verify_file_lsp(&cmd, &plan, policy, timeout, None, Some(12 << 30))
                                 .await
                         }
-                        Backend::Repl => {
+                        LeanBackend::Repl => {
                             let mut cfg = PoolConfig::new(cmd);
                             cfg.workers = 1;
                             cfg.timeout = timeout;
@@ -88,13 +101,13 @@ pub fn run(args: &VerifyArgs) -> Result<u8> {
 }
 
 /// Check `args.file` (a `.jsonl` batch of Lean jobs). Returns the exit code.
-pub fn run_batch(args: &VerifyArgs) -> Result<u8> {
+pub fn run_batch(args: &LeanCheck) -> Result<u8> {
     use std::io::Write;
     let file = args
         .file
         .as_ref()
         .context("give a .jsonl file to check: prover verify FILE.jsonl --lean")?;
-    if args.backend == Backend::Lsp {
+    if args.settings.backend == LeanBackend::Lsp {
         anyhow::bail!(
             "--lean batches run on the REPL pool; --backend lsp checks one FILE.lean at a time"
         );
@@ -108,7 +121,7 @@ pub fn run_batch(args: &VerifyArgs) -> Result<u8> {
         let _ = out.flush();
     };
     let malformed = |why: &str| eprintln!("{why}");
-    let settings = args.settings();
+    let settings = args.settings.clone();
     let summary = match super::lean_setup::start_verifier(&settings) {
         Err(why) => {
             eprintln!("{why}");
