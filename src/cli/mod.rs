@@ -44,7 +44,7 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Redraw a run's curves (curves.svg) from its metrics.jsonl.
     Plot(train::PlotArgs),
-    /// Serve the Lean verifier over HTTP (Kimina Lean Server's API + a sound /prove).
+    // about and long help: the doc comment of `ServeArgs`
     Serve(serve::ServeArgs),
 }
 

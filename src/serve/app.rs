@@ -149,7 +149,7 @@ async fn check(State(app): State<Arc<App>>, JsonBody(req): JsonBody<CheckRequest
     }
     let _permit = match app.admission.admit(req.snippets.len()) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let jobs = req
         .snippets
@@ -176,7 +176,7 @@ async fn check(State(app): State<Arc<App>>, JsonBody(req): JsonBody<CheckRequest
 async fn verify(State(app): State<Arc<App>>, JsonBody(req): JsonBody<VerifyRequest>) -> Response {
     let _permit = match app.admission.admit(req.codes.len()) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut jobs = Vec::new();
     let mut slots = Vec::new();
@@ -221,7 +221,7 @@ async fn prove(State(app): State<Arc<App>>, JsonBody(req): JsonBody<ProveRequest
     let items = req.into_items();
     let _permit = match app.admission.admit(items.len()) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut jobs = Vec::new();
     let mut slots = Vec::new();

@@ -87,16 +87,16 @@ impl Admission {
     }
 
     /// Admit `jobs` jobs now or answer 429 (413 when the batch alone exceeds the queue).
-    pub fn admit(&self, jobs: usize) -> Result<OwnedSemaphorePermit, Response> {
+    pub fn admit(&self, jobs: usize) -> Result<OwnedSemaphorePermit, Box<Response>> {
         if jobs > self.capacity {
-            return Err(error_response(
+            return Err(Box::new(error_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &format!(
                     "a batch of {jobs} jobs exceeds the server's queue of {}: split it",
                     self.capacity
                 ),
                 json!({}),
-            ));
+            )));
         }
         let n = u32::try_from(jobs.max(1)).unwrap_or(u32::MAX);
         self.slots.clone().try_acquire_many_owned(n).map_err(|_| {
@@ -110,7 +110,7 @@ impl Admission {
             );
             r.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-            r
+            Box::new(r)
         })
     }
 }
