@@ -10,6 +10,7 @@
 //!   `eval`.
 //! - [`heldout`]: the evaluation loop (batches, grading, resumable results) shared by
 //!   `eval math` and the trainer's held-out evaluation.
+//! - [`serve`]: `prover serve`, the verifier pool behind HTTP (Kimina-compatible + sound).
 //! - [`cli`]: argument parsing and printing only.
 //! - [`progress`], [`util`]: small helpers every layer may use (progress on stderr, atomic
 //!   writes).
@@ -21,5 +22,6 @@ pub mod policy;
 pub mod progress;
 pub mod prompt;
 pub mod rl;
+pub mod serve;
 pub mod util;
 pub mod verify;

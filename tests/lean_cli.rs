@@ -19,11 +19,20 @@ fn args(file: PathBuf, against: Option<PathBuf>, repl_cmd: &str) -> VerifyArgs {
         backend: Backend::Repl,
         repl_cmd: Some(repl_cmd.to_string()),
         lean_project: None,
+        lean_servers: Vec::new(),
         timeout: 20.0,
         allow_native_decide: false,
         lenient: false,
         json: true,
     }
+}
+
+fn check(
+    file: PathBuf,
+    against: Option<PathBuf>,
+    repl_cmd: &str,
+) -> prover::cli::verify_lean::LeanCheck {
+    args(file, against, repl_cmd).lean_check()
 }
 
 const REF: &str = "import Mathlib\n\nopen Real\n\ntheorem t (x : ℕ) : x + 0 = x := by sorry\n";
@@ -50,22 +59,22 @@ fn exit_codes_follow_the_contract() {
     .unwrap();
 
     assert_eq!(
-        run(&args(good.clone(), Some(reference.clone()), &standin)).unwrap(),
+        run(&check(good.clone(), Some(reference.clone()), &standin)).unwrap(),
         0
     );
-    assert_eq!(run(&args(good.clone(), None, &standin)).unwrap(), 0);
+    assert_eq!(run(&check(good.clone(), None, &standin)).unwrap(), 0);
     assert_eq!(
-        run(&args(swapped, Some(reference.clone()), &standin)).unwrap(),
+        run(&check(swapped, Some(reference.clone()), &standin)).unwrap(),
         1
     );
-    assert_eq!(run(&args(failing, None, &standin)).unwrap(), 1);
+    assert_eq!(run(&check(failing, None, &standin)).unwrap(), 1);
     assert_eq!(
-        run(&args(good.clone(), None, "/nonexistent/repl --x")).unwrap(),
+        run(&check(good.clone(), None, "/nonexistent/repl --x")).unwrap(),
         2
     );
     let mut lsp_missing = args(good, None, "/nonexistent/lean --server");
     lsp_missing.backend = Backend::Lsp;
-    assert_eq!(run(&lsp_missing).unwrap(), 2);
+    assert_eq!(run(&lsp_missing.lean_check()).unwrap(), 2);
 }
 
 #[test]

@@ -52,7 +52,9 @@ fn one_shot_recipe_has_the_papers_settings() {
     .unwrap();
     assert_eq!(lean.reward.kind, RewardKind::Lean);
     assert_eq!(lean.loss.aggregation, Aggregation::TokenMean);
-    assert!(lean.lean.contains_key("workers"));
+    assert_eq!(lean.lean.workers, Some(4));
+    assert_eq!(lean.lean.timeout_s, 60.0);
+    assert!(lean.lean.servers.is_empty());
 }
 
 #[test]
@@ -80,6 +82,21 @@ fn unknown_key_names_key_file_and_line() {
             .unwrap_err()
     );
     assert!(msg.contains("nonsense") && msg.contains("x.toml"), "{msg}");
+
+    // [lean] is typed: a misspelt key is refused, not passed along and ignored
+    let msg = format!(
+        "{:#}",
+        RunConfig::from_toml("[lean]\nworkers = 2\ntimeout = 5\n", "l.toml").unwrap_err()
+    );
+    assert!(msg.contains("timeout") && msg.contains("l.toml"), "{msg}");
+    let c = RunConfig::from_toml(
+        "[lean]\nservers = [\"http://a:8000\", \"http://b:8000\"]\n",
+        "s.toml",
+    )
+    .unwrap();
+    assert_eq!(c.lean.servers, ["http://a:8000", "http://b:8000"]);
+    let lsp = RunConfig::from_toml("[lean]\nbackend = \"lsp\"\n", "b.toml").unwrap();
+    assert!(lsp.lean.settings().unwrap_err().contains("repl"));
 }
 
 #[test]

@@ -11,7 +11,8 @@
 //!   history matches this session's (falling back to any recording of the same request),
 //!   byte for byte. Pickle/unpickle and `path` requests are answered from the recordings; no
 //!   file is read or written.
-//! - `repl-standin [--sim] [--state-dir DIR]` (default): a simulated Lean. Commands get an
+//! - `repl-standin [--sim] [--state-dir DIR] [--delay-ms MS]` (default): a simulated Lean
+//!   (`--delay-ms`: every header or proof command takes MS milliseconds). Commands get an
 //!   env id; `#print axioms NAME` answers `'NAME' depends on axioms: [propext,
 //!   Classical.choice, Quot.sound]` if `theorem NAME` was declared in that env chain (plus
 //!   `Lean.ofReduceBool` if its text uses `native_decide`, `sorryAx` if it uses `sorry`, and any
@@ -211,7 +212,7 @@ fn declares(text: &str, name: &str) -> bool {
     })
 }
 
-fn sim(state_dir: Option<PathBuf>) {
+fn sim(state_dir: Option<PathBuf>, delay: std::time::Duration) {
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let mut out = std::io::stdout().lock();
@@ -226,6 +227,10 @@ fn sim(state_dir: Option<PathBuf>) {
             Err(e) => die_malformed(&q, &e.to_string()),
         };
         let cmd = v.get("cmd").and_then(Value::as_str).unwrap_or("");
+        if !delay.is_zero() && !cmd.starts_with('#') {
+            // --delay-ms: Lean's time on a header or a proof (not on #check / #print axioms)
+            std::thread::sleep(delay);
+        }
         let forged = json!({"env": envs.len() as u64, "messages": []});
         if cmd.contains("SIM_FORGE_SENTINEL") {
             let guess =
@@ -512,6 +517,7 @@ fn main() {
     let mut replay_dirs = Vec::new();
     let mut state_dir = None;
     let mut mode_replay = false;
+    let mut delay = std::time::Duration::ZERO;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -521,9 +527,19 @@ fn main() {
                 i += 1;
                 state_dir = args.get(i).map(PathBuf::from);
             }
+            "--delay-ms" => {
+                i += 1;
+                match args.get(i).and_then(|s| s.parse::<u64>().ok()) {
+                    Some(ms) => delay = std::time::Duration::from_millis(ms),
+                    None => {
+                        eprintln!("repl-standin: --delay-ms needs a whole number of milliseconds");
+                        std::process::exit(2);
+                    }
+                }
+            }
             other if mode_replay => replay_dirs.push(PathBuf::from(other)),
             other => {
-                eprintln!("repl-standin: unknown argument `{other}` (use --replay DIR... or --sim [--state-dir DIR])");
+                eprintln!("repl-standin: unknown argument `{other}` (use --replay DIR... or --sim [--state-dir DIR] [--delay-ms MS])");
                 std::process::exit(2);
             }
         }
@@ -532,6 +548,6 @@ fn main() {
     if mode_replay {
         replay(&replay_dirs);
     } else {
-        sim(state_dir);
+        sim(state_dir, delay);
     }
 }

@@ -12,6 +12,7 @@ use crate::policy::sampling_weights::SamplingWeights;
 use crate::prompt::style::{MathPrompt, MathPromptStyle, ProofPromptStyle};
 use crate::rl::transformer_policy::{EvalSampling, EvalSource, TransformerPolicy};
 use crate::verify::answer::AnswerChecker;
+use crate::verify::lean::launch::LeanSettings;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -135,6 +136,11 @@ pub struct Minif2fArgs {
     pub repl_cmd: Option<String>,
     #[arg(long)]
     pub lean_project: Option<PathBuf>,
+    /// Check proofs on this `prover serve` instead of a local pool (repeat for several; jobs go
+    /// to the one with the fewest in flight and move to another on failure; the post-checks are
+    /// re-applied here). The key, if the servers want one, comes from $PROVER_LEAN_SERVER_KEY.
+    #[arg(long = "lean-server", value_name = "URL")]
+    pub lean_servers: Vec<String>,
     /// Lean workers (default: cores − 1).
     #[arg(long)]
     pub workers: Option<usize>,
@@ -265,7 +271,7 @@ fn load_policy(c: &Common) -> Result<TransformerPolicy> {
 
 struct PoolChecker {
     rt: tokio::runtime::Runtime,
-    pool: crate::verify::lean::Pool,
+    pool: crate::verify::lean::LeanVerifier,
 }
 
 impl ProofChecker for PoolChecker {
@@ -304,18 +310,21 @@ fn minif2f(a: Minif2fArgs) -> Result<u8> {
         );
     }
     let prompt_header = deepseek_prompt_parts(&a, &mut tasks)?;
-    let vargs = super::verify::VerifyArgs::for_repl(
-        a.repl_cmd.clone(),
-        a.lean_project.clone(),
-        a.timeout,
-        a.allow_native_decide,
-    );
-    let cmd = super::verify_lean::lean_command(&vargs).map_err(|e| anyhow!(e))?;
-    let workers = a
-        .workers
-        .unwrap_or_else(super::verify_lean::default_workers);
-    let (rt, pool) =
-        super::verify_lean::start_pool(cmd, workers, a.timeout, a.allow_native_decide)?;
+    let settings = LeanSettings {
+        repl_cmd: a.repl_cmd.clone(),
+        project: a.lean_project.clone(),
+        workers: a.workers,
+        allow_native_decide: a.allow_native_decide,
+        servers: a.lean_servers.clone(),
+        api_key: super::lean_setup::server_key(),
+        ..LeanSettings::repl(a.timeout)
+    };
+    let (rt, pool) = super::lean_setup::start_verifier(&settings).map_err(|e| anyhow!(e))?;
+    // as many proofs in flight as the pool has workers (remote: a few per server)
+    let workers = match &pool {
+        crate::verify::lean::LeanVerifier::Local(p) => p.config().workers,
+        crate::verify::lean::LeanVerifier::Remote(r) => 4 * r.config().servers.len(),
+    };
     let checker = PoolChecker { rt, pool };
     let protocol = a.prompt_style.protocol();
     let temperature =
@@ -356,7 +365,7 @@ fn minif2f(a: Minif2fArgs) -> Result<u8> {
     println!("time       {:.1} s", s.seconds);
     println!(
         "pool       {}",
-        serde_json::to_string(&checker.pool.metrics())?
+        serde_json::to_string(&checker.pool.metrics_json())?
     );
     Ok(0)
 }

@@ -6,6 +6,8 @@ use clap::{Parser, Subcommand};
 
 pub mod eval;
 pub mod generate;
+mod lean_setup;
+pub mod serve;
 pub mod train;
 pub mod verify;
 pub mod verify_answers;
@@ -42,11 +44,15 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Redraw a run's curves (curves.svg) from its metrics.jsonl.
     Plot(train::PlotArgs),
+    // about and long help: the doc comment of `ServeArgs`
+    Serve(serve::ServeArgs),
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, serving: bool) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
+        // `prover serve` logs one line per request by default
+        0 if serving => "warn,prover::serve::access=info",
         0 => "warn",
         1 => "info",
         2 => "debug",
@@ -56,6 +62,7 @@ fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -72,7 +79,7 @@ fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
 /// failed, 2 could not run (bad usage, missing tool, I/O error).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, matches!(cli.command, Command::Serve(_)));
     crate::progress::set_quiet(cli.quiet);
     crate::progress::set_interval(cli.progress_interval);
     let result = match cli.command {
@@ -81,6 +88,7 @@ pub fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Plot(args) => train::plot(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

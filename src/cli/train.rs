@@ -1,9 +1,8 @@
 //! `prover train` and `prover plot`.
 use std::path::PathBuf;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::Args;
-use serde::Deserialize;
 
 use crate::rl::answer_reward::AnswerRewarder;
 use crate::rl::config::{RewardKind, RunConfig};
@@ -39,61 +38,17 @@ pub struct PlotArgs {
     pub run_dir: PathBuf,
 }
 
-/// The `[lean]` section of a run config (used when `reward.kind = "lean"`).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct LeanSection {
-    /// Verifier processes (default: cores − 1).
-    workers: Option<usize>,
-    /// "repl" (the pool drives the leanprover-community REPL).
-    backend: String,
-    /// Seconds per proof check.
-    timeout_s: f64,
-    /// The Lake project with Mathlib and the REPL built (default `lean/`).
-    project: Option<PathBuf>,
-    /// Or a command that starts one REPL (e.g. over ssh, or the stand-in).
-    repl_cmd: Option<String>,
-    /// Accept proofs that use `native_decide` (Lean.ofReduceBool).
-    allow_native_decide: bool,
-}
-
-impl Default for LeanSection {
-    fn default() -> Self {
-        LeanSection {
-            workers: None,
-            backend: "repl".into(),
-            timeout_s: 60.0,
-            project: None,
-            repl_cmd: None,
-            allow_native_decide: false,
-        }
-    }
-}
-
 fn lean_rewarder(cfg: &RunConfig, config_path: &std::path::Path) -> Result<LeanRewarder> {
-    let sec: LeanSection = toml::Value::Table(cfg.lean.clone())
-        .try_into()
+    let settings = cfg
+        .lean
+        .settings()
         .map_err(|e| anyhow!("{}: [lean]: {e}", config_path.display()))?;
-    if sec.backend != "repl" {
-        bail!(
-            "{}: [lean] backend = {:?}: the training pool drives the REPL; use \"repl\"",
-            config_path.display(),
-            sec.backend
-        );
-    }
-    let vargs = super::verify::VerifyArgs::for_repl(
-        sec.repl_cmd.clone(),
-        sec.project.clone(),
-        sec.timeout_s,
-        sec.allow_native_decide,
-    );
-    let cmd = super::verify_lean::lean_command(&vargs)
+    let settings = crate::verify::lean::launch::LeanSettings {
+        api_key: super::lean_setup::server_key(),
+        ..settings
+    };
+    let (rt, pool) = super::lean_setup::start_verifier(&settings)
         .map_err(|e| anyhow!("{}: [lean]: {e}", config_path.display()))?;
-    let workers = sec
-        .workers
-        .unwrap_or_else(super::verify_lean::default_workers);
-    let (rt, pool) =
-        super::verify_lean::start_pool(cmd, workers, sec.timeout_s, sec.allow_native_decide)?;
     Ok(LeanRewarder::new(rt, pool, cfg.data.proof_style))
 }
 

@@ -5,6 +5,7 @@ use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 
 use crate::verify::answer::{AnswerChecker, CheckerConfig};
+use crate::verify::lean::launch::{LeanBackend, LeanSettings};
 
 /// Which Lean driver checks a `.lean` file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -48,6 +49,11 @@ pub struct VerifyArgs {
     /// Lean: the Lake project (default: ./lean or $PROVER_LEAN_PROJECT).
     #[arg(long, value_name = "DIR")]
     pub lean_project: Option<PathBuf>,
+    /// Lean: check on this `prover serve` instead of a local pool (repeat for several; jobs go
+    /// to the one with the fewest in flight and move on failure; the post-checks are re-applied
+    /// here). The key, if the servers want one, comes from $PROVER_LEAN_SERVER_KEY.
+    #[arg(long = "lean-server", value_name = "URL")]
+    pub lean_servers: Vec<String>,
     /// Lean: wall-clock limit per file, seconds.
     #[arg(long, default_value_t = 300.0)]
     pub timeout: f64,
@@ -63,33 +69,37 @@ pub struct VerifyArgs {
     pub json: bool,
 }
 
-/// Returns the process exit code.
 impl VerifyArgs {
-    /// Arguments that only locate the REPL (for the pools of `eval minif2f` and `train`).
-    pub(crate) fn for_repl(
-        repl_cmd: Option<String>,
-        lean_project: Option<PathBuf>,
-        timeout: f64,
-        allow_native_decide: bool,
-    ) -> Self {
-        VerifyArgs {
-            file: None,
-            lean: false,
-            workers: None,
-            reference: None,
-            response: None,
-            against: None,
-            backend: Backend::Repl,
-            repl_cmd,
-            lean_project,
-            timeout,
-            allow_native_decide,
-            lenient: false,
-            json: false,
+    /// What the Lean side of `prover verify` needs from these flags.
+    pub fn lean_check(&self) -> super::verify_lean::LeanCheck {
+        super::verify_lean::LeanCheck {
+            file: self.file.clone(),
+            against: self.against.clone(),
+            settings: self.settings(),
+            json: self.json,
+        }
+    }
+
+    /// The Lean settings these flags describe.
+    pub fn settings(&self) -> LeanSettings {
+        LeanSettings {
+            backend: match self.backend {
+                Backend::Repl => LeanBackend::Repl,
+                Backend::Lsp => LeanBackend::Lsp,
+            },
+            repl_cmd: self.repl_cmd.clone(),
+            project: self.lean_project.clone(),
+            workers: self.workers,
+            timeout_s: self.timeout,
+            allow_native_decide: self.allow_native_decide,
+            queue_capacity: None,
+            servers: self.lean_servers.clone(),
+            api_key: super::lean_setup::server_key(),
         }
     }
 }
 
+/// Returns the process exit code.
 pub fn run(args: VerifyArgs) -> Result<u8> {
     if let (Some(reference), Some(response)) = (&args.reference, &args.response) {
         let checker = checker(args.lenient);
@@ -102,8 +112,8 @@ pub fn run(args: VerifyArgs) -> Result<u8> {
         bail!("nothing to verify: give a FILE (.jsonl answers or .lean proofs) or --reference R --response S");
     };
     match file.extension().and_then(|e| e.to_str()) {
-        Some("lean") => super::verify_lean::run(&args),
-        Some("jsonl") if args.lean => super::verify_lean::run_batch(&args),
+        Some("lean") => super::verify_lean::run(&args.lean_check()),
+        Some("jsonl") if args.lean => super::verify_lean::run_batch(&args.lean_check()),
         _ if args.lean => bail!(
             "{}: --lean checks a .jsonl batch (lines {{\"id\", \"formal_statement\", \"header\"?, \"proof\" | \"code\"}}); for one Lean file give FILE.lean",
             file.display()

@@ -51,7 +51,19 @@
 //!   `keep_checkpoints` (default 3) (0 = keep all; the checkpoint of the best held-out
 //!   evaluation is kept besides); `eval_before_train` (default false): evaluate
 //!   once before step 1 (a `step: 0` line in metrics.jsonl with only `eval_accuracy` meaningful).
-//! - `[lean]` free-form table passed to the Lean pool.
+//! - `[lean]` (read when `reward.kind = "lean"`; [`LeanConfig`]): `workers` (default: `min(cores − 1,
+//!   RAM / 8 GiB)`, at least 1): local REPL processes; `backend` (default "repl"): the training
+//!   pool drives the REPL, "lsp" is refused; `timeout_s` (default 60): wall-clock seconds per
+//!   proof (header import, proof, axiom queries); `project` (default `$PROVER_LEAN_PROJECT`, else
+//!   `lean/`): the Lake project with Mathlib and the REPL built; `repl_cmd` (default none): a
+//!   command line that starts one REPL instead (over ssh, a container, the stand-in);
+//!   `allow_native_decide` (default false): accept proofs whose axioms include native_decide's
+//!   (`Lean.ofReduceBool`, `Lean.trustCompiler`); `servers` (default [] = a local pool):
+//!   `prover serve` URLs such as `["http://a:8000", "http://b:8000"]`: proofs are checked there
+//!   instead (jobs spread by in-flight count, moved to another server on a connection error,
+//!   5xx or 429; the sound post-checks are re-applied here to what the server reports, see
+//!   `crate::verify::lean::remote`; the key, if the servers want one, comes from
+//!   `$PROVER_LEAN_SERVER_KEY`); `workers`, `project` and `repl_cmd` are then unused.
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -62,6 +74,7 @@ use crate::prompt::style::{MathPrompt, MathPromptStyle, ProofPromptStyle};
 pub use crate::rl::loss::LossConfig;
 use crate::rl::optimizer::AdamWParams;
 use crate::rl::schedule::{Schedule, ScheduleKind};
+use crate::verify::lean::launch::{LeanBackend, LeanSettings};
 
 /// A whole run configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -81,8 +94,8 @@ pub struct RunConfig {
     pub optim: OptimConfig,
     /// `[train]`.
     pub train: TrainConfig,
-    /// `[lean]`: free-form settings of the Lean pool.
-    pub lean: toml::Table,
+    /// `[lean]`: how proofs reach Lean (`reward.kind = "lean"`).
+    pub lean: LeanConfig,
 }
 
 /// `[model]`.
@@ -399,8 +412,22 @@ impl Default for TrainConfig {
 impl RunConfig {
     /// Parses TOML text; `origin` names the source in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
-        let cfg: RunConfig = toml::from_str(text)
-            .map_err(|e| anyhow::anyhow!("{origin}: invalid run config: {e}"))?;
+        let cfg: RunConfig = toml::from_str(text).map_err(|e| {
+            // name the section the error is in (the message shows only the line)
+            let section = e
+                .span()
+                .and_then(|sp| text.get(..sp.start))
+                .and_then(|before| {
+                    before
+                        .lines()
+                        .rev()
+                        .map(str::trim)
+                        .find(|l| l.starts_with('[') && l.ends_with(']'))
+                })
+                .map(|h| format!(" (in {h})"))
+                .unwrap_or_default();
+            anyhow::anyhow!("{origin}: invalid run config{section}: {e}")
+        })?;
         cfg.validate()
             .with_context(|| format!("{origin}: invalid run config"))?;
         Ok(cfg)
@@ -480,5 +507,68 @@ impl RunConfig {
             "reward.overlong_buffer must be smaller than sampling.max_new_tokens"
         );
         Ok(())
+    }
+}
+
+/// `[lean]`: the Lean verifier for `reward.kind = "lean"` (keys in the module doc).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LeanConfig {
+    /// Local REPL processes (default: the machine's [`crate::verify::lean::memory::WorkerChoice`]).
+    pub workers: Option<usize>,
+    /// The driver; training needs "repl".
+    pub backend: LeanBackend,
+    /// Seconds per proof.
+    pub timeout_s: f64,
+    /// The Lake project with Mathlib and the REPL built.
+    pub project: Option<PathBuf>,
+    /// Or a command that starts one REPL.
+    pub repl_cmd: Option<String>,
+    /// Accept proofs that use `native_decide`.
+    pub allow_native_decide: bool,
+    /// Remote `prover serve` verifiers; empty = a local pool.
+    pub servers: Vec<String>,
+}
+
+impl Default for LeanConfig {
+    fn default() -> Self {
+        LeanConfig {
+            workers: None,
+            backend: LeanBackend::Repl,
+            timeout_s: 60.0,
+            project: None,
+            repl_cmd: None,
+            allow_native_decide: false,
+            servers: Vec::new(),
+        }
+    }
+}
+
+impl LeanConfig {
+    /// The local pool settings, or why this section cannot drive training.
+    pub fn settings(&self) -> std::result::Result<LeanSettings, String> {
+        if self.backend != LeanBackend::Repl {
+            return Err(format!(
+                "backend = {:?}: the training pool drives the REPL; use \"repl\"",
+                self.backend
+            ));
+        }
+        if !(self.timeout_s.is_finite() && self.timeout_s > 0.0) {
+            return Err(format!(
+                "timeout_s = {}: expected a positive number of seconds",
+                self.timeout_s
+            ));
+        }
+        Ok(LeanSettings {
+            backend: self.backend,
+            repl_cmd: self.repl_cmd.clone(),
+            project: self.project.clone(),
+            workers: self.workers,
+            timeout_s: self.timeout_s,
+            allow_native_decide: self.allow_native_decide,
+            queue_capacity: None,
+            servers: self.servers.clone(),
+            api_key: None,
+        })
     }
 }

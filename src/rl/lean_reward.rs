@@ -13,24 +13,32 @@ use anyhow::Result;
 use crate::data::Task;
 use crate::prompt::style::{extract_proof_body, ProofPromptStyle};
 use crate::rl::traits::{Judging, RewardOutcome, Rewarder};
-use crate::verify::lean::{Job, Pool};
+use crate::verify::lean::{Job, LeanVerifier};
 use crate::verify::Status;
 
-/// Rewards proofs through a Lean verifier [`Pool`].
+/// Rewards proofs through a Lean verifier: a local pool or remote `prover serve` servers.
 pub struct LeanRewarder {
     rt: tokio::runtime::Runtime,
-    pool: Pool,
+    pool: LeanVerifier,
     style: ProofPromptStyle,
 }
 
 impl LeanRewarder {
     /// `pool` must have been created inside `rt` (`let _g = rt.enter(); Pool::new(cfg)`).
-    pub fn new(rt: tokio::runtime::Runtime, pool: Pool, style: ProofPromptStyle) -> Self {
-        Self { rt, pool, style }
+    pub fn new(
+        rt: tokio::runtime::Runtime,
+        pool: impl Into<LeanVerifier>,
+        style: ProofPromptStyle,
+    ) -> Self {
+        Self {
+            rt,
+            pool: pool.into(),
+            style,
+        }
     }
 
-    /// The pool (for its metrics).
-    pub fn pool(&self) -> &Pool {
+    /// The verifier (for its metrics).
+    pub fn pool(&self) -> &LeanVerifier {
         &self.pool
     }
 }

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 use std::path::{Path, PathBuf};
 
+pub mod serve;
+
 /// The repository root.
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -25,8 +25,9 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::pool::{Job, Pool};
+use super::pool::Job;
 use super::verdict::{Status, Verdict};
+use super::verifier::LeanVerifier;
 
 /// One input line, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,7 +159,7 @@ impl BatchSummary {
 /// and hand each output record to `emit` in input order, as soon as it and all before it are
 /// done. Malformed entries are emitted as `error` records and also passed to `malformed`.
 pub async fn run_batch(
-    pool: &Pool,
+    pool: &LeanVerifier,
     entries: Vec<BatchEntry>,
     mut emit: impl FnMut(Value),
     mut malformed: impl FnMut(&str),

@@ -7,16 +7,20 @@
 //! - `worker`: owns one REPL process (process group, `RLIMIT_AS`, header env, kill).
 //! - [`sandbox`]: what each Lean process may do (network, filesystem, rlimits), probed once.
 //! - `lsp_worker`: drives `lean --server` for one whole file.
+//! - [`launch`]: the command that starts Lean (or what to install), settings, pool start-up.
 //! - [`memory`]: process-group memory, which limit applies where, default worker count.
 //! - `stderr_tail`: drains a child's stderr into a bounded tail (a full pipe would block Lean).
 //! - [`pool`]: scheduling, backpressure, retry, cache, metrics.
 //! - `lexer` → `guard` → `assemble` / `file_plan` → `post_check`: the soundness ladder, one
 //!   stage per file, re-exported through [`soundness`].
 //! - [`verdict`]: what every job gets back.
+//! - [`remote`]: the client of remote `prover serve` verifiers ([`wire`]: its JSON), and
+//!   [`verifier`]: one handle over a local pool or remote servers.
 mod assemble;
 pub mod batch;
 mod file_plan;
 mod guard;
+pub mod launch;
 mod lexer;
 mod lsp_worker;
 pub mod memory;
@@ -24,11 +28,14 @@ mod native_axioms;
 pub mod pool;
 mod post_check;
 mod protocol;
+pub mod remote;
 pub mod sandbox;
 pub mod soundness;
 mod stderr_tail;
 mod transport;
 pub mod verdict;
+pub mod verifier;
+pub mod wire;
 mod worker;
 
 pub use lsp_worker::verify_file_lsp;
@@ -40,3 +47,4 @@ pub use soundness::{
     guard_steps, plan_file, statement_without_sorry, Assembled, AxiomPolicy, GuardConfig,
 };
 pub use verdict::{LeanMessage, Severity, Status, TheoremReport, Verdict};
+pub use verifier::LeanVerifier;
