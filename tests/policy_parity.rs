@@ -5,7 +5,6 @@ mod common;
 
 use common::max_abs_diff;
 use common::smollm2_gguf as smollm_path;
-use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor, D};
 use prover::policy::decoder::Decoder;
