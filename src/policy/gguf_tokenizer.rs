@@ -243,8 +243,10 @@ pub fn tokenizer_from_gguf_content(
             _ => {}
         }
     }
-    tk.add_special_tokens(&special);
-    tk.add_tokens(&user);
+    tk.add_special_tokens(special)
+        .map_err(|e| bad(format!("adding the special tokens: {e}")))?;
+    tk.add_tokens(user)
+        .map_err(|e| bad(format!("adding the user-defined tokens: {e}")))?;
 
     let id_text = |key: &str| -> Option<(u32, String)> {
         let id = gguf_u64(content, key)? as u32;
