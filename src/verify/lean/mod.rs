@@ -24,6 +24,7 @@ mod native_axioms;
 pub mod pool;
 mod post_check;
 mod protocol;
+mod repl_probe;
 pub mod sandbox;
 pub mod soundness;
 mod stderr_tail;
