@@ -2,6 +2,7 @@
 //! stderr floods do not block it, the document URI is absolute and escaped (relative project
 //! directories, spaces), an error on an appended `#print axioms` line rejects, and a server
 //! whose child process grows is killed.
+mod common;
 use std::path::Path;
 use std::time::Duration;
 
@@ -10,12 +11,7 @@ use prover::verify::lean::{plan_file, verify_file_lsp, AxiomPolicy, LeanCommand,
 const FILE: &str = "import Mathlib\n\ntheorem t (x : ℕ) : x + 0 = x := by\n  simp\n";
 
 fn standin(args: &[&str], cwd: &Path) -> LeanCommand {
-    LeanCommand {
-        program: env!("CARGO_BIN_EXE_lsp-standin").to_string(),
-        args: args.iter().map(|s| s.to_string()).collect(),
-        cwd: Some(cwd.to_path_buf()),
-        env: Vec::new(),
-    }
+    common::lsp_standin(args, cwd)
 }
 
 async fn check(cmd: &LeanCommand, text: &str, rss_limit: Option<u64>) -> Verdict {

@@ -2,6 +2,7 @@
 //! reuse, cache, and every fault mode (hang, crash, garbage, flood, memory growth): the pool
 //! times out, kills the process group, recycles, retries once, reports verifier errors apart
 //! from rejections, and never loses or duplicates a verdict.
+mod common;
 use std::time::Duration;
 
 use prover::verify::lean::{AxiomPolicy, Job, LeanCommand, Pool, PoolConfig, Status, Verdict};
@@ -11,10 +12,8 @@ const STATEMENT: &str = "theorem t (x : ℕ) : x + 0 = x := by sorry";
 
 fn standin(extra: &[&str], env: Vec<(String, String)>) -> LeanCommand {
     LeanCommand {
-        program: env!("CARGO_BIN_EXE_repl-standin").to_string(),
-        args: extra.iter().map(|s| s.to_string()).collect(),
-        cwd: None,
         env,
+        ..common::repl_standin(extra)
     }
 }
 

@@ -14,12 +14,7 @@ fn fixtures() -> Option<PathBuf> {
 }
 
 fn standin(args: &[&str]) -> LeanCommand {
-    LeanCommand {
-        program: env!("CARGO_BIN_EXE_repl-standin").to_string(),
-        args: args.iter().map(|s| s.to_string()).collect(),
-        cwd: None,
-        env: Vec::new(),
-    }
+    common::repl_standin(args)
 }
 
 /// Split an `.in` file into queries the way the REPL's `getLines` does.

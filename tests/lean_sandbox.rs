@@ -4,21 +4,17 @@
 //! accepted), write outside its temp dir, open a network connection, fork many children (the
 //! sandbox makes each fail inside the worker, and the pool keeps serving). Where this kernel
 //! lacks a mechanism, the test asserts that the pool reports it as missing instead.
+mod common;
 use std::time::Duration;
 
 use prover::verify::lean::sandbox::support;
-use prover::verify::lean::{Job, LeanCommand, Pool, PoolConfig, Status, Verdict};
+use prover::verify::lean::{Job, Pool, PoolConfig, Status, Verdict};
 
 const HEADER: &str = "import Mathlib\nimport Aesop\n\nopen BigOperators Real Nat Topology Rat\n\n";
 const STATEMENT: &str = "theorem t (x : ℕ) : x + 0 = x := by sorry";
 
 fn config(workers: usize) -> PoolConfig {
-    let mut c = PoolConfig::new(LeanCommand {
-        program: env!("CARGO_BIN_EXE_repl-standin").to_string(),
-        args: vec!["--sim".into()],
-        cwd: None,
-        env: Vec::new(),
-    });
+    let mut c = PoolConfig::new(common::repl_standin(&["--sim"]));
     c.workers = workers;
     c.timeout = Duration::from_secs(20);
     c
@@ -249,12 +245,8 @@ async fn both_stand_in_modes_answer_the_sentinel() {
         );
     }
     for args in modes {
-        let cmd = LeanCommand {
-            program: env!("CARGO_BIN_EXE_repl-standin").to_string(),
-            args: args.clone(),
-            cwd: None,
-            env: Vec::new(),
-        };
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let cmd = common::repl_standin(&args);
         let mut probe = ReplProbe::start(&cmd, Duration::from_secs(20)).unwrap();
         let r = probe
             .request(r##"{"cmd": "#check (340282366920938463463374607431768211455 : Nat)"}"##)

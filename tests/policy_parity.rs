@@ -5,7 +5,6 @@ mod common;
 
 use common::max_abs_diff;
 use common::smollm2_gguf as smollm_path;
-use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor, D};
 use prover::policy::decoder::Decoder;
@@ -14,10 +13,6 @@ use prover::policy::scorer;
 use prover::policy::transformer_decoder::PolicyDecoder;
 use prover::policy::weights::load_params;
 use serde_json::Value;
-
-fn shared() -> Option<PathBuf> {
-    common::shared("fixtures")
-}
 
 fn f32s(v: &Value) -> Vec<f32> {
     v.as_array()
@@ -113,7 +108,9 @@ fn greedy(model: &Transformer, prompt: &[u32], n: usize) -> Vec<u32> {
 }
 
 fn tiny(name: &str) {
-    let Some(sh) = shared() else { return };
+    let Some(sh) = common::shared("fixtures") else {
+        return;
+    };
     let dir = sh.join("tiny-models").join(name);
     let reference: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
@@ -137,7 +134,9 @@ fn tiny_llama_matches_hf() {
 
 #[test]
 fn smollm2_gguf_matches_hf() {
-    let Some(sh) = shared() else { return };
+    let Some(sh) = common::shared("fixtures") else {
+        return;
+    };
     let Some(model_path) = smollm_path() else {
         return;
     };

@@ -1,5 +1,6 @@
 //! The trainer's Lean reward against the simulated REPL (`repl-standin --sim`): extraction,
 //! malformed completions, rejections by the soundness guard and verifier errors.
+mod common;
 use std::time::Duration;
 
 use prover::data::FormalTask;
@@ -27,10 +28,8 @@ fn rewarder_with(
     let pool = {
         let _g = rt.enter();
         let mut c = PoolConfig::new(LeanCommand {
-            program: env!("CARGO_BIN_EXE_repl-standin").to_string(),
-            args: vec!["--sim".into()],
-            cwd: None,
             env,
+            ..common::repl_standin(&["--sim"])
         });
         c.workers = 2;
         c.timeout = timeout;

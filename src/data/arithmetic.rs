@@ -12,6 +12,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::data::jsonl::parse_jsonl_text;
 use crate::data::Task;
 
 /// One problem.
@@ -223,19 +224,11 @@ pub fn write_splits(dir: &Path, train: &[Problem], heldout: &[Problem]) -> Resul
 /// Parses `{problem, answer}` JSONL text; `origin` names the source in errors, which give the
 /// 1-based line.
 pub fn parse_jsonl(text: &str, origin: &str) -> Result<Vec<Problem>> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let q: Problem = serde_json::from_str(line).map_err(|e| {
-            anyhow::anyhow!(
-                "{origin}:{}: expected {{\"problem\": string, \"answer\": string}}: {e}",
-                i + 1
-            )
-        })?;
-        out.push(q);
-    }
+    let out: Vec<Problem> =
+        parse_jsonl_text(text, origin, "{\"problem\": string, \"answer\": string}")?
+            .into_iter()
+            .map(|(_, q)| q)
+            .collect();
     if out.is_empty() {
         bail!("{origin}: no problems");
     }

@@ -41,14 +41,40 @@ pub fn read_jsonl<T: DeserializeOwned>(
         path: path.to_path_buf(),
         source,
     })?;
-    let mut out = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line_no = i + 1;
-        let line = line.map_err(|source| JsonlError::Read {
+    let lines = BufReader::new(file).lines().enumerate().map(|(i, line)| {
+        line.map_err(|source| JsonlError::Read {
             path: path.to_path_buf(),
-            line: line_no,
+            line: i + 1,
             source,
-        })?;
+        })
+    });
+    parse_numbered(lines, path, expected)
+}
+
+/// Parses JSONL `text` as [`read_jsonl`] reads a file; `origin` names the source in errors.
+pub fn parse_jsonl_text<T: DeserializeOwned>(
+    text: &str,
+    origin: &str,
+    expected: &'static str,
+) -> Result<Vec<(usize, T)>, JsonlError> {
+    parse_numbered(
+        text.lines().map(|l| Ok(l.to_string())),
+        Path::new(origin),
+        expected,
+    )
+}
+
+/// The loop shared by [`read_jsonl`] and [`parse_jsonl_text`]: skips blank lines, numbers the
+/// others from 1 and stops at the first that does not parse.
+fn parse_numbered<T: DeserializeOwned>(
+    lines: impl Iterator<Item = Result<String, JsonlError>>,
+    path: &Path,
+    expected: &'static str,
+) -> Result<Vec<(usize, T)>, JsonlError> {
+    let mut out = Vec::new();
+    for (i, line) in lines.enumerate() {
+        let line_no = i + 1;
+        let line = line?;
         if line.trim().is_empty() {
             continue;
         }

@@ -1,8 +1,9 @@
 //! Per-step metrics (`metrics.jsonl`) and logged samples (`samples.jsonl`) of a run.
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::data::jsonl::read_jsonl;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
@@ -113,19 +114,10 @@ pub struct MetricsWriter {
 
 /// Reads `metrics.jsonl`.
 pub fn read_metrics(path: &Path) -> Result<Vec<StepMetrics>> {
-    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut out = Vec::new();
-    for (i, line) in BufReader::new(f).lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        out.push(
-            serde_json::from_str(&line)
-                .with_context(|| format!("{}:{}: malformed metrics line", path.display(), i + 1))?,
-        );
-    }
-    Ok(out)
+    Ok(read_jsonl(path, "a metrics.jsonl step record")?
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect())
 }
 
 /// Keeps only the lines of a JSONL file whose `step` is ≤ `step` (used on resume).

@@ -61,6 +61,27 @@ pub fn prover() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_prover"))
 }
 
+/// The stand-in REPL (`src/bin/repl-standin.rs`) with `args` (`--sim`: answers like Lean on
+/// the simulated library), as the pool's command.
+pub fn repl_standin(args: &[&str]) -> prover::verify::lean::LeanCommand {
+    prover::verify::lean::LeanCommand {
+        program: env!("CARGO_BIN_EXE_repl-standin").to_string(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+        cwd: None,
+        env: Vec::new(),
+    }
+}
+
+/// The stand-in LSP server (`src/bin/lsp-standin.rs`) with `args`, run in `cwd`.
+pub fn lsp_standin(args: &[&str], cwd: &Path) -> prover::verify::lean::LeanCommand {
+    prover::verify::lean::LeanCommand {
+        program: env!("CARGO_BIN_EXE_lsp-standin").to_string(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+        cwd: Some(cwd.to_path_buf()),
+        env: Vec::new(),
+    }
+}
+
 /// The simulated REPL as a `--repl-cmd` / `repl_cmd` value.
 pub fn standin_sim() -> String {
     format!("{} --sim", env!("CARGO_BIN_EXE_repl-standin"))

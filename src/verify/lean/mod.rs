@@ -29,6 +29,7 @@ pub mod pool;
 mod post_check;
 mod protocol;
 pub mod remote;
+mod repl_probe;
 pub mod sandbox;
 pub mod soundness;
 mod stderr_tail;
