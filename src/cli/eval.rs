@@ -50,6 +50,12 @@ pub struct Common {
     pub max_new_tokens: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Device: cpu | cuda | cuda:N (cuda needs the CUDA build, scripts/build-cuda.sh).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Compute dtype: f32 | bf16 | f16 (bf16/f16 need device cuda).
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
     /// Output folder (results.jsonl, summary.json); re-running with it resumes.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -248,6 +254,9 @@ fn load_policy(c: &Common) -> Result<TransformerPolicy> {
         let n = policy.load_weights(w)?;
         eprintln!("loaded {n} trained tensors from {}", w.display());
     }
+    let (device, dtype) =
+        crate::policy::device::open(&c.device, &c.dtype).map_err(|e| anyhow::anyhow!("{e}"))?;
+    policy.place(&device, dtype)?;
     Ok(policy)
 }
 

@@ -1,6 +1,10 @@
 //! The policy: trainable transformer, weights loading, tokenizer + chat template, sampler,
 //! scorer. Knows nothing of rewards.
+#[cfg(feature = "cuda")]
+pub mod cuda_kernels;
 pub mod decoder;
+pub mod device;
+pub mod kernel_ref;
 pub mod kv_cache;
 pub mod lora;
 pub mod model;

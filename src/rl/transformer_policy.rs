@@ -67,6 +67,18 @@ impl TransformerPolicy {
         })
     }
 
+    /// Moves the master weights (f32) to `device` and computes in `dtype` from now on (the KL
+    /// reference too, rebuilt from the current weights: call this right after `load`, before
+    /// any update). Checked by the caller with `policy::device::check_servable`.
+    pub fn place(&mut self, device: &candle_core::Device, dtype: DType) -> Result<()> {
+        self.params.to_device(device)?;
+        self.dtype = dtype;
+        if self.reference.is_some() {
+            self.reference = Some(Transformer::new_inference(&self.cfg, &self.params, dtype)?);
+        }
+        Ok(())
+    }
+
     /// Overwrites the weights with a checkpoint of `prover train`: its folder
     /// (`checkpoints/step-N`) or its `weights.safetensors`. Returns how many tensors were set.
     pub fn load_weights(&mut self, path: &std::path::Path) -> Result<usize> {

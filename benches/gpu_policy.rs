@@ -1,0 +1,2 @@
+//! GPU benchmarks (CUDA build only); see scripts/device-check.sh.
+fn main() {}
