@@ -67,7 +67,7 @@ cargo build --release --features cuda --bin prover --target-dir "$target"
 # benches/gpu_policy.rs).
 say "test and bench binaries"
 cargo test --release --features cuda --no-run --target-dir "$target" \
-  --test gpu_kernels --test policy_precision --test policy_parity --bench gpu_policy \
+  --test gpu_kernels --test policy_precision --bench gpu_policy \
   --message-format=json-render-diagnostics > "$stub/test-build.json"
 say "built"
 
@@ -79,7 +79,7 @@ import json, shutil, sys
 for line in open(sys.argv[1]):
     try: m = json.loads(line)
     except ValueError: continue
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"][0] in ("test", "bench"):
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] in ("gpu_kernels", "gpu_policy"):
         shutil.copy(m["executable"], f"{sys.argv[2]}/{m['target']['name']}")
 PY
 raw=$(du -ch "$dist"/bin/* | tail -1 | cut -f1)
@@ -88,7 +88,7 @@ stripped=$(du -ch "$dist"/bin/* | tail -1 | cut -f1)
 xz -T"$CARGO_BUILD_JOBS" -6 "$dist"/bin/*
 # The tiny model fixtures (a few MB) travel too: the forward-parity check reads them.
 fx=$repo/../shared/fixtures/tiny-models
-if [ -d "$fx" ]; then mkdir -p "$dist/tiny-models"; cp -rL "$fx"/tiny-* "$dist/tiny-models/"; fi
+for m in tiny-llama tiny-qwen2; do [ -d "$fx/$m" ] && mkdir -p "$dist/tiny-models/$m" && cp -L "$fx/$m"/config.json "$fx/$m"/model.safetensors "$dist/tiny-models/$m/"; done
 cp "$repo/scripts/device-check.sh" "$repo/benches/torch_gpu_peer.py" "$dist/" 2>/dev/null || true
 ls -l "$dist"/bin
 say "done: raw $raw, stripped $stripped, dist-cuda/ $(du -sh "$dist" | cut -f1) (carry limit 64 MiB)"

@@ -96,12 +96,14 @@ pub fn open(device: &str, dtype: &str) -> Result<(Device, DType), String> {
 pub fn open_device(spec: DeviceSpec) -> Result<Device, String> {
     match spec {
         DeviceSpec::Cpu => Ok(Device::Cpu),
-        DeviceSpec::Cuda(n) => Device::new_cuda(n).map_err(|e| {
-            format!(
+        DeviceSpec::Cuda(n) => Device::new_cuda(n)
+            .inspect(super::device_memory::register)
+            .map_err(|e| {
+                format!(
                 "device \"cuda:{n}\": could not open the GPU ({e}); check `nvidia-smi` and that \
                  libcuda.so.1 and the CUDA 13 libraries are on LD_LIBRARY_PATH (see README, \
                  \"GPU build\")"
             )
-        }),
+            }),
     }
 }

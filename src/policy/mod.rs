@@ -4,6 +4,8 @@
 pub mod cuda_kernels;
 pub mod decoder;
 pub mod device;
+pub mod device_memory;
+pub mod device_sampling;
 pub mod kernel_ref;
 pub mod kv_cache;
 pub mod lora;

@@ -953,6 +953,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         m.clip_frac = counts.clip_frac();
         m.clip_frac_lower = counts.clip_frac_lower();
         m.update_s = t0.elapsed().as_secs_f64();
+        m.peak_mem_bytes = crate::policy::device_memory::take_step_peak();
         Ok((m, logs))
     }
 
