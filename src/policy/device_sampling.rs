@@ -21,7 +21,8 @@ pub const BISECTIONS: usize = 24;
 /// nucleus mass `top_p` (1 = no truncation), on the logits' device.
 pub fn sample_on_device(logits: &Tensor, temperature: f64, top_p: f64) -> Result<Tensor> {
     let (rows, v) = logits.dims2()?;
-    if !(temperature >= 0.0 && temperature.is_finite()) || !(top_p > 0.0 && top_p <= 1.0) {
+    let ok = temperature >= 0.0 && temperature.is_finite() && top_p > 0.0 && top_p <= 1.0;
+    if !ok {
         candle_core::bail!("temperature {temperature} must be ≥ 0 and top_p {top_p} in (0, 1]");
     }
     let z = logits.to_dtype(DType::F32)?;
