@@ -8,7 +8,7 @@ use std::time::Instant;
 use candle_core::{Device, Tensor, Var};
 use prover::rl::aggregate::AggNorm;
 use prover::rl::logprob::token_logp_entropy;
-use prover::rl::loss::{grpo_loss, LossInputs, LossParams};
+use prover::rl::loss::{grpo_loss, LossConfig, LossInputs};
 
 fn main() -> anyhow::Result<()> {
     let quick = std::env::args().any(|a| a == "quick");
@@ -25,7 +25,7 @@ fn main() -> anyhow::Result<()> {
         let ids = Tensor::from_vec(ids, (b, t), &dev)?;
         let mask = Tensor::ones((b, t), candle_core::DType::F32, &dev)?;
         let adv = Tensor::randn(0f32, 1.0, b, &dev)?;
-        let p = LossParams {
+        let p = LossConfig {
             entropy_coef: 0.001,
             kl_coef: 0.001,
             ..Default::default()

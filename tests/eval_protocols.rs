@@ -19,6 +19,7 @@ use prover::policy::sampler::{generate, FinishReason, SamplingParams};
 use prover::policy::stop::{stop_token_ids, Detokenize};
 use prover::policy::tokenizer::PolicyTokenizer;
 use prover::verify::answer::qwen::{grade, QwenData};
+use prover::verify::Status;
 
 mod common;
 
@@ -278,8 +279,7 @@ impl ProofChecker for Seen {
             body.into(),
         ));
         AttemptVerdict {
-            verdict: "accepted".into(),
-            reason: String::new(),
+            status: Status::Accepted,
             seconds: 0.0,
         }
     }

@@ -1,9 +1,9 @@
 //! The arithmetic dataset: committed files equal a fresh generation, splits are disjoint,
 //! answers are right, bad lines are reported with their line number.
+use prover::data::arithmetic::to_tasks;
 use prover::data::arithmetic::{
     default_splits, generate_splits, load_jsonl, parse_jsonl, to_jsonl, ArithmeticParams,
 };
-use prover::rl::task::to_tasks;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/arithmetic");
 
@@ -31,8 +31,8 @@ fn committed_files_match_regeneration() {
     let loaded = load_jsonl(std::path::Path::new(&format!("{DIR}/train.jsonl"))).unwrap();
     assert_eq!(loaded, train);
     let tasks = to_tasks(&loaded, "arithmetic/train");
-    assert_eq!(tasks[3].id, "arithmetic/train/3");
-    assert_eq!(tasks[3].answer.as_deref(), Some(train[3].answer.as_str()));
+    assert_eq!(tasks[3].id(), "arithmetic/train/3");
+    assert_eq!(tasks[3].answer(), Some(train[3].answer.as_str()));
 }
 
 #[test]

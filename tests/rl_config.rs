@@ -90,6 +90,7 @@ fn bad_values_are_errors() {
         ("[sampling]\ngroup_size = 0\n", "group_size"),
         ("[loss]\ndual_clip = 0.5\n", "dual_clip"),
         ("[optim]\nschedule = \"step\"\n", "step"),
+        ("[data]\nkind = \"weird\"\n", "weird"),
         ("[sampling]\ntemperature = \"hot\"\n", "temperature"),
     ] {
         let msg = format!("{:#}", RunConfig::from_toml(text, "c.toml").unwrap_err());
@@ -123,7 +124,7 @@ fn every_config_names_data_that_loads() {
         let train = prover::rl::run_data::train_tasks(&data).unwrap();
         let eval = prover::rl::run_data::eval_tasks(&data).unwrap();
         assert!(!train.is_empty() && !eval.is_empty(), "{name}");
-        let prompt = prover::rl::run_data::prompt_for(&data, &train[0]).unwrap();
+        let prompt = prover::rl::run_data::prompt_for(&data, &train[0]);
         assert!(!prompt.user_text().is_empty(), "{name}");
         match name {
             "default.toml" => {
@@ -132,13 +133,13 @@ fn every_config_names_data_that_loads() {
             }
             "one-shot-rlvr-qwen2.5-math-1.5b.toml" => {
                 assert_eq!(train.len(), 1, "one named example");
-                assert_eq!(train[0].answer.as_deref(), Some("12.8"));
+                assert_eq!(train[0].answer(), Some("12.8"));
                 assert_eq!(eval.len(), 500);
             }
             _ => {
                 assert_eq!(train.len(), 244, "miniF2F valid");
                 assert_eq!(eval.len(), 244, "miniF2F test");
-                assert!(prompt.user_text().contains(&train[0].id));
+                assert!(prompt.user_text().contains(train[0].id()));
             }
         }
     }
@@ -172,5 +173,82 @@ fn unsupported_dtype_or_device_is_refused_not_ignored() {
         };
         let e = m.check_supported().unwrap_err().to_string();
         assert!(e.contains(needle), "{dtype}/{device}: {e}");
+    }
+}
+
+/// The module doc of `src/rl/config.rs` states each key's default by hand, as
+/// `` `key` … (default VALUE…) ``: every such VALUE must be what `RunConfig::default()` holds,
+/// and every key `Default` writes must be documented (the free-form `[lean]` table aside).
+#[test]
+fn documented_defaults_match_default() {
+    let src = include_str!("../src/rl/config.rs");
+    let doc: String = src
+        .lines()
+        .take_while(|l| l.starts_with("//!"))
+        .map(|l| l.trim_start_matches("//!"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let defaults = toml::Value::try_from(RunConfig::default()).unwrap();
+    let mut section = String::new();
+    let mut checked = 0;
+    let mut documented = std::collections::HashSet::new();
+    // Walk the doc's backticked names: "`[name]`" opens a section, "`key`" names a key, and a
+    // "(default V" that follows a key before the next backtick states its default.
+    let parts: Vec<&str> = doc.split('`').collect();
+    for i in (1..parts.len()).step_by(2) {
+        let name = parts[i];
+        if let Some(s) = name.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            section = s.to_string();
+            continue;
+        }
+        let Some(table) = defaults.get(section.as_str()) else {
+            continue;
+        };
+        documented.insert(format!("{section}.{name}"));
+        let after = parts.get(i + 1).copied().unwrap_or("");
+        let Some(at) = after.find("(default ") else {
+            continue;
+        };
+        if after[..at].chars().count() > 12 || after[..at].contains([';', ':', '(', ')']) {
+            // prose between the key and "(default": the default belongs to something else
+            continue;
+        }
+        let rest = after[at + "(default ".len()..].trim_start();
+        let value = if rest.starts_with('[') {
+            &rest[..=rest.find(']').unwrap()]
+        } else {
+            rest.split([',', ')', ' ']).next().unwrap()
+        };
+        let stated: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .unwrap_or_else(|e| panic!("[{section}] {name}: default {value:?} is not TOML: {e}"))
+            .remove("v")
+            .unwrap();
+        let actual = table.get(name).unwrap_or_else(|| {
+            panic!("[{section}] {name}: documented default but Default has none")
+        });
+        let same = match (&stated, actual) {
+            (toml::Value::Integer(a), toml::Value::Float(b)) => *a as f64 == *b,
+            (toml::Value::Array(a), toml::Value::Array(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.as_float() == y.as_float())
+            }
+            (a, b) => a == b,
+        };
+        assert!(
+            same,
+            "[{section}] {name}: the doc says default {stated}, Default holds {actual}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 40, "only {checked} documented defaults found");
+    for (section, table) in defaults.as_table().unwrap() {
+        if section == "lean" {
+            continue;
+        }
+        for key in table.as_table().unwrap().keys() {
+            assert!(
+                documented.contains(&format!("{section}.{key}")),
+                "[{section}] {key} is not documented in src/rl/config.rs"
+            );
+        }
     }
 }

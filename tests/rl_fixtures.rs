@@ -8,7 +8,7 @@ use prover::rl::advantage::group_advantages;
 use prover::rl::aggregate::{AggNorm, Aggregation};
 use prover::rl::kl::KlEstimator;
 use prover::rl::logprob::token_logp_entropy;
-use prover::rl::loss::{grpo_loss, LossInputs, LossParams};
+use prover::rl::loss::{grpo_loss, LossConfig, LossInputs};
 use serde_json::Value;
 
 fn fixtures() -> Option<Value> {
@@ -140,7 +140,7 @@ fn grpo_fixtures_values_and_gradients() {
         let mode: Aggregation =
             serde_json::from_value(inp["loss_agg_mode"].clone()).expect("known aggregation mode");
         modes_seen.insert(mode.name());
-        let p = LossParams {
+        let p = LossConfig {
             clip_low: inp["clip_eps_low"].as_f64().unwrap(),
             clip_high: inp["clip_eps_high"].as_f64().unwrap(),
             dual_clip: inp["clip_ratio_c"].as_f64().unwrap(),
@@ -148,6 +148,7 @@ fn grpo_fixtures_values_and_gradients() {
             kl_coef: inp["kl_coef"].as_f64().unwrap(),
             kl_estimator: KlEstimator::K3,
             aggregation: mode,
+            ..Default::default()
         };
         let norm = AggNorm::from_mask(&mask).unwrap();
         let li = LossInputs {
@@ -159,7 +160,7 @@ fn grpo_fixtures_values_and_gradients() {
             mask: &mask,
         };
         // Force the KL term to be computed even with kl_coef 0, to check kl_agg.
-        let p_kl = LossParams {
+        let p_kl = LossConfig {
             kl_coef: if p.kl_coef == 0.0 { 1e-30 } else { p.kl_coef },
             ..p
         };

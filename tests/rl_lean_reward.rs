@@ -3,11 +3,12 @@
 use std::time::Duration;
 
 use prover::data::FormalTask;
+use prover::data::Task;
 use prover::eval::prompts::ProofPromptStyle;
 use prover::rl::lean_reward::LeanRewarder;
-use prover::rl::task::Task;
-use prover::rl::traits::{Rewarder, Verdict};
+use prover::rl::traits::Rewarder;
 use prover::verify::lean::{LeanCommand, Pool, PoolConfig};
+use prover::verify::Status;
 
 fn rewarder() -> LeanRewarder {
     rewarder_with(Duration::from_secs(10), Vec::new(), None)
@@ -48,12 +49,7 @@ fn task(name: &str) -> Task {
         informal: None,
         split: Some("valid".into()),
     };
-    Task {
-        id: name.into(),
-        prompt: f.formal_statement.clone(),
-        answer: None,
-        meta: serde_json::to_value(&f).unwrap(),
-    }
+    Task::Formal(f)
 }
 
 #[test]
@@ -81,30 +77,29 @@ fn lean_verdicts_become_rewards() {
     assert_eq!(out.len(), 2);
     assert_eq!(out[0].len(), 3);
     assert_eq!(out[1].len(), 2);
-    assert_eq!(out[0][0].verdict, Verdict::Accepted, "{:?}", out[0][0]);
+    assert_eq!(out[0][0].verdict, Status::Accepted, "{:?}", out[0][0]);
     assert!(out[0][0].well_formed);
     // what was graded: the extracted body (cut at the closing fence), nothing when none
     assert_eq!(out[0][0].graded.as_deref().map(str::trim), Some("simp"));
     assert_eq!(out[0][1].graded, None);
     assert_eq!(out[0][2].graded.as_deref().map(str::trim), Some("sorry"));
     assert!(!out[0][1].well_formed, "an empty body is malformed");
-    assert!(matches!(&out[0][1].verdict, Verdict::Rejected(m) if m.contains("no proof")));
-    assert!(matches!(&out[0][2].verdict, Verdict::Rejected(m) if m.contains("sorry")));
+    assert!(matches!(&out[0][1].verdict, Status::Rejected { reason: m } if m.contains("no proof")));
+    assert!(matches!(&out[0][2].verdict, Status::Rejected { reason: m } if m.contains("sorry")));
     assert!(
-        matches!(&out[1][0].verdict, Verdict::Rejected(_)),
+        matches!(&out[1][0].verdict, Status::Rejected { .. }),
         "{:?}",
         out[1][0]
     );
     // a crashing checker is an error (final: the pool retried it; the trainer drops it), never
     // a reward
     assert!(
-        matches!(&out[1][1].verdict, Verdict::Error(_)),
+        matches!(&out[1][1].verdict, Status::Error { .. }),
         "{:?}",
         out[1][1]
     );
     // a task without a formal statement is a clear error
-    let mut bare = task("t_c");
-    bare.meta = serde_json::Value::Null;
+    let bare = Task::informal("t_c", "1+1", "2");
     let e = format!("{:#}", r.judge(&bare, &["simp".into()]).unwrap_err());
     assert!(e.contains("t_c") && e.contains("formal"), "{e}");
 }
@@ -126,7 +121,7 @@ fn a_hang_is_attempted_twice_end_to_end() {
         .judge_batch(&[(&a, vec!["\n  exact SIM_HANG\n```".to_string()])])
         .unwrap();
     assert!(
-        matches!(&out[0][0].verdict, Verdict::Error(m) if m.contains("did not answer")),
+        matches!(&out[0][0].verdict, Status::Error { reason: m } if m.contains("did not answer")),
         "{:?}",
         out[0][0]
     );

@@ -4,7 +4,7 @@ use candle_core::{Device, Tensor, Var};
 use prover::rl::aggregate::{aggregate, AggNorm, Aggregation};
 use prover::rl::kl::{kl_per_token, KlEstimator};
 use prover::rl::logprob::token_logp_entropy;
-use prover::rl::loss::{grpo_loss, LossInputs, LossParams};
+use prover::rl::loss::{grpo_loss, LossConfig, LossInputs};
 
 fn det(n: usize, seed: u32) -> Vec<f32> {
     // deterministic pseudo-random values in (-2, 2)
@@ -46,7 +46,7 @@ fn micro_batches_add_up_to_the_full_batch() {
         Aggregation::SeqMeanTokenSum,
         Aggregation::SeqMeanTokenSumNorm,
     ] {
-        let p = LossParams {
+        let p = LossConfig {
             entropy_coef: 0.01,
             kl_coef: 0.05,
             aggregation: mode,

@@ -2,9 +2,10 @@
 use prover::rl::advantage::{group_advantages, group_stats, is_constant_group};
 use prover::rl::config::{RewardConfig, RewardKind};
 use prover::rl::reward::{length_reward, overlong_penalty, RewardShaper};
-use prover::rl::traits::{RewardOutcome, Verdict};
+use prover::rl::traits::RewardOutcome;
+use prover::verify::Status;
 
-fn outcome(v: Verdict, well_formed: bool) -> RewardOutcome {
+fn outcome(v: Status, well_formed: bool) -> RewardOutcome {
     RewardOutcome {
         verdict: v,
         well_formed,
@@ -16,19 +17,19 @@ fn outcome(v: Verdict, well_formed: bool) -> RewardOutcome {
 fn base_reward_and_verifier_errors() {
     let s = RewardShaper::new(RewardConfig::default(), 100);
     assert_eq!(
-        s.shape("t", &outcome(Verdict::Accepted, true), 10)
+        s.shape("t", &outcome(Status::Accepted, true), 10)
             .unwrap()
             .reward,
         1.0
     );
     assert_eq!(
-        s.shape("t", &outcome(Verdict::Rejected("x".into()), true), 10)
+        s.shape("t", &outcome(Status::rejected("x"), true), 10)
             .unwrap()
             .reward,
         0.0
     );
     assert!(s
-        .shape("t", &outcome(Verdict::Error("crash".into()), true), 10)
+        .shape("t", &outcome(Status::error("crash"), true), 10)
         .is_none());
     let e = RewardShaper::new(
         RewardConfig {
@@ -37,7 +38,7 @@ fn base_reward_and_verifier_errors() {
         },
         100,
     );
-    let r = e.shape("t", &outcome(Verdict::Accepted, true), 10).unwrap();
+    let r = e.shape("t", &outcome(Status::Accepted, true), 10).unwrap();
     assert_eq!((r.reward, r.correct), (0.0, true));
 }
 
@@ -52,7 +53,7 @@ fn format_terms() {
         100,
     );
     assert!(
-        (s.shape("t", &outcome(Verdict::Accepted, true), 5)
+        (s.shape("t", &outcome(Status::Accepted, true), 5)
             .unwrap()
             .reward
             - 1.1)
@@ -60,7 +61,7 @@ fn format_terms() {
             < 1e-12
     );
     assert!(
-        (s.shape("t", &outcome(Verdict::Rejected(String::new()), false), 5)
+        (s.shape("t", &outcome(Status::rejected(String::new()), false), 5)
             .unwrap()
             .reward
             + 0.5)
@@ -85,7 +86,7 @@ fn dapo_overlong_penalty() {
         100,
     );
     assert!(
-        (s.shape("t", &outcome(Verdict::Accepted, true), 95)
+        (s.shape("t", &outcome(Status::Accepted, true), 95)
             .unwrap()
             .reward
             - 0.25)
@@ -110,7 +111,7 @@ fn hapo_length_reward_uses_history() {
     );
     // no history: no term
     assert_eq!(
-        s.shape("t", &outcome(Verdict::Accepted, true), 30)
+        s.shape("t", &outcome(Status::Accepted, true), 30)
             .unwrap()
             .length,
         0.0
@@ -119,7 +120,7 @@ fn hapo_length_reward_uses_history() {
     s.record("t", 12, false); // incorrect lengths do not count
     s.record("t", 20, true);
     assert_eq!(s.history["t"], 20);
-    let r = s.shape("t", &outcome(Verdict::Accepted, true), 10).unwrap();
+    let r = s.shape("t", &outcome(Status::Accepted, true), 10).unwrap();
     assert!((r.length - 0.5 * (std::f64::consts::FRAC_PI_4).cos()).abs() < 1e-12);
     assert!((r.reward - (1.0 + r.length)).abs() < 1e-12);
 }
@@ -147,32 +148,27 @@ fn group_advantages_grpo_and_dr_grpo() {
 
 #[test]
 fn fn_rewarder_judges_each_completion() {
-    use prover::rl::task::Task;
+    use prover::data::Task;
     use prover::rl::traits::{FnRewarder, Rewarder};
     let mut r = FnRewarder(|t: &Task, c: &str| RewardOutcome {
-        verdict: if Some(c.trim()) == t.answer.as_deref() {
-            Verdict::Accepted
+        verdict: if Some(c.trim()) == t.answer() {
+            Status::Accepted
         } else {
-            Verdict::Rejected(format!("expected {:?}", t.answer))
+            Status::rejected(format!("expected {:?}", t.answer()))
         },
         well_formed: !c.is_empty(),
         graded: Some(c.trim().to_string()),
     });
-    let task = Task {
-        id: "a/0".into(),
-        prompt: "1+1".into(),
-        answer: Some("2".into()),
-        meta: serde_json::Value::Null,
-    };
+    let task = Task::informal("a/0", "1+1", "2");
     let out = r
         .judge(&task, &["2".into(), "3".into(), "".into()])
         .unwrap();
-    assert_eq!(out[0].verdict, Verdict::Accepted);
-    assert!(matches!(out[1].verdict, Verdict::Rejected(_)));
+    assert_eq!(out[0].verdict, Status::Accepted);
+    assert!(matches!(out[1].verdict, Status::Rejected { .. }));
     assert!(!out[2].well_formed);
     let batch = r
         .judge_batch(&[(&task, vec!["2".into()]), (&task, vec!["5".into()])])
         .unwrap();
     assert_eq!(batch.len(), 2);
-    assert_eq!(batch[0][0].verdict, Verdict::Accepted);
+    assert_eq!(batch[0][0].verdict, Status::Accepted);
 }

@@ -2,18 +2,19 @@
 //! lenient), the end-of-run summary (`summary.json`), and the best checkpoint kept on disk.
 use anyhow::Result;
 use candle_core::{Tensor, Var};
+use prover::data::Task;
 use prover::rl::answer_reward::AnswerRewarder;
 use prover::rl::checkpoint;
 use prover::rl::config::RunConfig;
 use prover::rl::metrics::read_metrics;
 use prover::rl::report::{best_eval, eval_points, RunReport};
-use prover::rl::task::Task;
 use prover::rl::toy::BigramPolicy;
 use prover::rl::trainer::Trainer;
 use prover::rl::traits::{
-    Policy, Prompt, RewardOutcome, Rewarder, Rollout, SamplingParams, ScoreItem, ScoreOut, Verdict,
+    Policy, Prompt, RewardOutcome, Rewarder, Rollout, SamplingParams, ScoreItem, ScoreOut,
 };
 use prover::verify::answer::{AnswerChecker, CheckerConfig};
+use prover::verify::Status;
 use serde_json::Value;
 
 /// Answers the i-th prompt it is asked with `SCRIPT[i % len]` (training is not used).
@@ -72,12 +73,7 @@ impl Policy for Scripted {
 
 fn answer_tasks(n: usize) -> Vec<Task> {
     (0..n)
-        .map(|i| Task {
-            id: format!("q/{i}"),
-            prompt: format!("How many apples? ({i})"),
-            answer: Some("20".into()),
-            meta: Value::Null,
-        })
+        .map(|i| Task::informal(format!("q/{i}"), format!("How many apples? ({i})"), "20"))
         .collect()
 }
 
@@ -159,8 +155,8 @@ struct BestAtSecondEval {
 
 impl Rewarder for BestAtSecondEval {
     fn judge(&mut self, task: &Task, completions: &[String]) -> Result<Vec<RewardOutcome>> {
-        let held_out = task.id.starts_with("eval/");
-        if task.id == "eval/0" {
+        let held_out = task.id().starts_with("eval/");
+        if task.id() == "eval/0" {
             self.rounds += 1;
         }
         Ok(completions
@@ -172,9 +168,9 @@ impl Rewarder for BestAtSecondEval {
                 };
                 RewardOutcome {
                     verdict: if seven {
-                        Verdict::Accepted
+                        Status::Accepted
                     } else {
-                        Verdict::Rejected("no 7".into())
+                        Status::rejected("no 7")
                     },
                     well_formed: true,
                     graded: seven.then(|| "7".to_string()),
@@ -186,12 +182,7 @@ impl Rewarder for BestAtSecondEval {
 
 fn toy_tasks(kind: &str, n: usize) -> Vec<Task> {
     (0..n)
-        .map(|i| Task {
-            id: format!("{kind}/{i}"),
-            prompt: format!("{}", 1 + i % 15),
-            answer: None,
-            meta: Value::Null,
-        })
+        .map(|i| Task::informal(format!("{kind}/{i}"), format!("{}", 1 + i % 15), ""))
         .collect()
 }
 

@@ -3,13 +3,14 @@ mod common;
 
 use anyhow::Result;
 use common::max_abs_diff;
+use prover::data::Task;
 use prover::rl::checkpoint;
 use prover::rl::config::RunConfig;
 use prover::rl::metrics::read_metrics;
-use prover::rl::task::Task;
 use prover::rl::toy::BigramPolicy;
 use prover::rl::trainer::Trainer;
-use prover::rl::traits::{Policy, RewardOutcome, Rewarder, Verdict};
+use prover::rl::traits::{Policy, RewardOutcome, Rewarder};
+use prover::verify::Status;
 
 /// Accepts a completion that contains token 7; a completion containing token 13 makes the
 /// verifier fail (an `Error` verdict, not a rejection).
@@ -24,11 +25,11 @@ impl Rewarder for EmitSeven {
             .map(|c| {
                 let toks: Vec<&str> = c.split_whitespace().collect();
                 let verdict = if self.error_on_13 && toks.contains(&"13") {
-                    Verdict::Error("checker crashed".into())
+                    Status::error("checker crashed")
                 } else if toks.contains(&"7") {
-                    Verdict::Accepted
+                    Status::Accepted
                 } else {
-                    Verdict::Rejected("no 7".into())
+                    Status::rejected("no 7")
                 };
                 RewardOutcome {
                     verdict,
@@ -42,12 +43,7 @@ impl Rewarder for EmitSeven {
 
 fn tasks(n: usize) -> Vec<Task> {
     (0..n)
-        .map(|i| Task {
-            id: format!("toy/{i}"),
-            prompt: format!("{}", 1 + i % 15),
-            answer: None,
-            meta: serde_json::Value::Null,
-        })
+        .map(|i| Task::informal(format!("toy/{i}"), format!("{}", 1 + i % 15), ""))
         .collect()
 }
 
@@ -258,10 +254,10 @@ impl Rewarder for ConstantForOne {
         Ok(completions
             .iter()
             .map(|c| RewardOutcome {
-                verdict: if task.prompt == "1" || c.split_whitespace().any(|t| t == "7") {
-                    Verdict::Accepted
+                verdict: if task.statement() == "1" || c.split_whitespace().any(|t| t == "7") {
+                    Status::Accepted
                 } else {
-                    Verdict::Rejected(String::new())
+                    Status::rejected(String::new())
                 },
                 well_formed: true,
                 graded: None,
@@ -436,11 +432,11 @@ impl Rewarder for FlakyOnce {
             .iter()
             .map(|c| RewardOutcome {
                 verdict: if self.seen.insert(c.clone()) {
-                    Verdict::Error("checker crashed".into())
+                    Status::error("checker crashed")
                 } else if c.split_whitespace().any(|t| t == "7") {
-                    Verdict::Accepted
+                    Status::Accepted
                 } else {
-                    Verdict::Rejected("no 7".into())
+                    Status::rejected("no 7")
                 },
                 well_formed: true,
                 graded: None,
@@ -488,11 +484,11 @@ impl Rewarder for RetriesItself {
             .iter()
             .map(|c| RewardOutcome {
                 verdict: if c.len() % 2 == 1 {
-                    Verdict::Error("timed out, then timed out again".into())
+                    Status::error("timed out, then timed out again")
                 } else if c.split_whitespace().any(|t| t == "7") {
-                    Verdict::Accepted
+                    Status::Accepted
                 } else {
-                    Verdict::Rejected("no 7".into())
+                    Status::rejected("no 7")
                 },
                 well_formed: true,
                 graded: None,

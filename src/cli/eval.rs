@@ -273,14 +273,8 @@ impl ProofChecker for PoolChecker {
             proof: body.to_string(),
         };
         let v = self.rt.block_on(self.pool.verify(job));
-        let (verdict, reason) = match &v.status {
-            crate::verify::lean::Status::Accepted => ("accepted", String::new()),
-            crate::verify::lean::Status::Rejected { reason } => ("rejected", reason.clone()),
-            crate::verify::lean::Status::Error { reason } => ("error", reason.clone()),
-        };
         AttemptVerdict {
-            verdict: verdict.into(),
-            reason,
+            status: v.status,
             seconds: v.seconds,
         }
     }

@@ -178,9 +178,10 @@ pub fn prepare(args: &GenerateArgs) -> Result<Prepared> {
     })
 }
 
-/// Loads the policy model behind the [`Decoder`] seam. The one place where the CLI touches
-/// the transformer; wired to the loader when the model module lands.
-/// `device` is opened by [`crate::policy::device::open`] (which also checks `dtype` against it).
+/// Loads the policy model behind the [`Decoder`] seam: the weights through
+/// [`crate::policy::weights::load_params`], moved to `device` (opened by
+/// [`crate::policy::device::open`], which also checks `dtype` against it), the transformer in
+/// inference mode. The one place where the CLI touches the transformer.
 pub fn load_decoder(
     spec: &ResolvedModel,
     dtype: DType,

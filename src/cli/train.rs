@@ -123,13 +123,6 @@ pub fn run(args: TrainArgs) -> Result<u8> {
     }
     let in_config = || format!("in {}", config_path.display());
     cfg.model.check_supported().with_context(in_config)?;
-    if (cfg.reward.kind == RewardKind::Lean) != (cfg.data.kind == "minif2f") {
-        bail!(
-            "{}: reward.kind = \"lean\" goes with data.kind = \"minif2f\" (formal statements), \
-             the other reward kinds with data.kind = \"answer\"",
-            config_path.display()
-        );
-    }
     let train = run_data::train_tasks(&cfg.data).with_context(in_config)?;
     let eval = run_data::eval_tasks(&cfg.data).with_context(in_config)?;
     eprintln!("loading model {} …", cfg.model.spec);

@@ -12,6 +12,8 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::data::Task;
+
 /// One problem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -186,6 +188,15 @@ pub fn default_splits() -> (Vec<Problem>, Vec<Problem>) {
         DEFAULT_HELDOUT,
         &ArithmeticParams::default(),
     )
+}
+
+/// Tasks with ids `PREFIX/INDEX` from arithmetic problems.
+pub fn to_tasks(problems: &[Problem], prefix: &str) -> Vec<Task> {
+    problems
+        .iter()
+        .enumerate()
+        .map(|(i, q)| Task::informal(format!("{prefix}/{i}"), q.problem.clone(), q.answer.clone()))
+        .collect()
 }
 
 /// JSONL text of problems (one object per line).

@@ -37,10 +37,49 @@ pub struct FormalTask {
 }
 
 impl Task {
+    /// An informal task.
+    pub fn informal(
+        id: impl Into<String>,
+        problem: impl Into<String>,
+        answer: impl Into<String>,
+    ) -> Task {
+        Task::Informal(InformalTask {
+            id: id.into(),
+            problem: problem.into(),
+            answer: answer.into(),
+        })
+    }
+
+    /// Stable identifier (dataset id, `file:line`, a miniF2F name); keys per-task state such
+    /// as the trainer's length-reward history.
     pub fn id(&self) -> &str {
         match self {
             Task::Informal(t) => &t.id,
             Task::Formal(t) => &t.name,
+        }
+    }
+
+    /// The problem as stated: the informal problem text, or the formal statement as stored.
+    pub fn statement(&self) -> &str {
+        match self {
+            Task::Informal(t) => &t.problem,
+            Task::Formal(t) => &t.formal_statement,
+        }
+    }
+
+    /// The reference answer of an informal task; formal tasks have none.
+    pub fn answer(&self) -> Option<&str> {
+        match self {
+            Task::Informal(t) => Some(&t.answer),
+            Task::Formal(_) => None,
+        }
+    }
+
+    /// The theorem of a formal task.
+    pub fn formal(&self) -> Option<&FormalTask> {
+        match self {
+            Task::Informal(_) => None,
+            Task::Formal(t) => Some(t),
         }
     }
 }

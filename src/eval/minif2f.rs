@@ -18,19 +18,55 @@ use crate::heldout::results::ResultsFile;
 use crate::prompt::style::{extract_proof_body, ProofPromptStyle};
 pub use crate::prompt::style::{proof_prompt, proof_prompt_with_header};
 use crate::prompt::CompletionSource;
+use crate::verify::Status;
 
-/// The verdict on one proof attempt, as the evaluator records it.
+/// The verdict on one proof attempt, as the evaluator records it: in `results.jsonl` as
+/// `{"verdict": "accepted" | "rejected" | "error", "reason": "…", "seconds": …}` (an error is
+/// the verifier failing, not counted as a proof).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "AttemptRecord", try_from = "AttemptRecord")]
 pub struct AttemptVerdict {
-    /// `accepted`, `rejected` or `error` (the verifier failed; not counted as a proof).
-    pub verdict: String,
-    pub reason: String,
+    pub status: Status,
     pub seconds: f64,
 }
 
 impl AttemptVerdict {
     pub fn accepted(&self) -> bool {
-        self.verdict == "accepted"
+        self.status.is_accepted()
+    }
+}
+
+/// The line format of an [`AttemptVerdict`].
+#[derive(Serialize, Deserialize)]
+struct AttemptRecord {
+    verdict: String,
+    reason: String,
+    seconds: f64,
+}
+
+impl From<AttemptVerdict> for AttemptRecord {
+    fn from(v: AttemptVerdict) -> Self {
+        AttemptRecord {
+            verdict: v.status.label().into(),
+            reason: v.status.reason().unwrap_or_default().into(),
+            seconds: v.seconds,
+        }
+    }
+}
+
+impl TryFrom<AttemptRecord> for AttemptVerdict {
+    type Error = String;
+    fn try_from(r: AttemptRecord) -> Result<Self, String> {
+        let status = Status::from_label(&r.verdict, r.reason).ok_or_else(|| {
+            format!(
+                "verdict {:?}: expected \"accepted\", \"rejected\" or \"error\"",
+                r.verdict
+            )
+        })?;
+        Ok(AttemptVerdict {
+            status,
+            seconds: r.seconds,
+        })
     }
 }
 
@@ -126,8 +162,7 @@ pub fn run_minif2f_eval(
                 let verdict = match &body {
                     Some(b) => checker.check(todo[p], b),
                     None => AttemptVerdict {
-                        verdict: "rejected".into(),
-                        reason: "no proof found in the completion".into(),
+                        status: Status::rejected("no proof found in the completion"),
                         seconds: 0.0,
                     },
                 };
@@ -206,7 +241,7 @@ pub fn run_minif2f_eval(
         verifier_errors: results
             .iter()
             .flat_map(|r| &r.verdicts)
-            .filter(|v| v.verdict == "error")
+            .filter(|v| v.status.is_error())
             .count(),
         seconds: start.elapsed().as_secs_f64(),
     };
@@ -242,8 +277,11 @@ mod tests {
         fn check(&self, task: &FormalTask, body: &str) -> AttemptVerdict {
             let ok = task.name.starts_with("easy") && body == "  rfl";
             AttemptVerdict {
-                verdict: if ok { "accepted" } else { "rejected" }.into(),
-                reason: String::new(),
+                status: if ok {
+                    Status::Accepted
+                } else {
+                    Status::rejected("")
+                },
                 seconds: 0.0,
             }
         }
@@ -287,10 +325,10 @@ mod tests {
         assert!((p4 - 2.0 / 3.0).abs() < 1e-9);
         let easy = results.iter().find(|r| r.name == "easy1").unwrap();
         assert_eq!(easy.proof.as_deref(), Some("  rfl"));
-        assert!(easy
-            .verdicts
-            .iter()
-            .any(|v| v.reason.contains("no proof found")));
+        assert!(easy.verdicts.iter().any(|v| v
+            .status
+            .reason()
+            .is_some_and(|r| r.contains("no proof found"))));
         // Resume: nothing left to do, the source is not called.
         struct Never;
         impl CompletionSource for Never {

@@ -5,9 +5,10 @@
 //! extracted answer goes with the verdict, so evaluation records show what was graded.
 use anyhow::Result;
 
-use crate::rl::task::Task;
-use crate::rl::traits::{RewardOutcome, Rewarder, Verdict};
+use crate::data::Task;
+use crate::rl::traits::{RewardOutcome, Rewarder};
 use crate::verify::answer::{AnswerChecker, CheckerConfig};
+use crate::verify::Status;
 
 /// Rewards answers through an [`AnswerChecker`].
 #[derive(Debug, Clone)]
@@ -28,9 +29,9 @@ impl AnswerRewarder {
 
     /// One completion's outcome. A task without a reference answer rejects everything.
     pub fn grade(&self, task: &Task, completion: &str) -> RewardOutcome {
-        let Some(reference) = task.answer.as_deref() else {
+        let Some(reference) = task.answer() else {
             return RewardOutcome {
-                verdict: Verdict::Rejected(format!("task {} has no reference answer", task.id)),
+                verdict: Status::rejected(format!("task {} has no reference answer", task.id())),
                 well_formed: false,
                 graded: None,
             };
@@ -38,11 +39,7 @@ impl AnswerRewarder {
         let v = self.checker.check(reference, completion);
         RewardOutcome {
             well_formed: v.extracted.is_some(),
-            verdict: if v.correct {
-                Verdict::Accepted
-            } else {
-                Verdict::Rejected(v.reason)
-            },
+            verdict: v.status(),
             graded: v.extracted,
         }
     }
@@ -58,12 +55,17 @@ impl Rewarder for AnswerRewarder {
 mod tests {
     use super::*;
 
+    /// An informal task with `answer`, or (None) a formal task, which has no answer.
     fn task(answer: Option<&str>) -> Task {
-        Task {
-            id: "t".into(),
-            prompt: "q".into(),
-            answer: answer.map(String::from),
-            meta: serde_json::Value::Null,
+        match answer {
+            Some(a) => Task::informal("t", "q", a),
+            None => Task::Formal(crate::data::FormalTask {
+                name: "t".into(),
+                header: String::new(),
+                formal_statement: "theorem t : True := by sorry".into(),
+                informal: None,
+                split: None,
+            }),
         }
     }
 
@@ -73,13 +75,13 @@ mod tests {
         let lenient = AnswerRewarder::new(true);
         let t = task(Some("20"));
         let o = strict.grade(&t, "The answer is 20.");
-        assert!(matches!(o.verdict, Verdict::Rejected(_)));
+        assert!(matches!(o.verdict, Status::Rejected { .. }));
         assert_eq!((o.well_formed, o.graded), (false, None));
         let o = lenient.grade(&t, "The answer is 20.");
-        assert_eq!(o.verdict, Verdict::Accepted);
+        assert_eq!(o.verdict, Status::Accepted);
         assert_eq!(o.graded.as_deref(), Some("20"));
         let o = strict.grade(&t, "so \\boxed{21}");
-        assert!(matches!(o.verdict, Verdict::Rejected(_)));
+        assert!(matches!(o.verdict, Status::Rejected { .. }));
         assert_eq!(
             o.graded.as_deref(),
             Some("21"),
@@ -93,7 +95,7 @@ mod tests {
         let r = AnswerRewarder::new(true);
         for c in ["", "\\boxed{}", "The answer is ."] {
             let o = r.grade(&task(None), c);
-            assert!(matches!(o.verdict, Verdict::Rejected(_)), "{c:?}");
+            assert!(matches!(o.verdict, Status::Rejected { .. }), "{c:?}");
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The TOML run configuration. Every section and key rejects unknown names
 //! (`deny_unknown_fields`); a bad file is reported with its path, line and column.
 //!
-//! Sections and keys (defaults in parentheses):
+//! Sections and keys (defaults in parentheses; `tests/rl_config.rs` checks each stated default
+//! against `RunConfig::default()` and that every key is listed here):
 //! - `[model]` `spec` (default "models/smollm2-135m-instruct/"): HF dir, `.gguf` or `hf:ORG/NAME`;
 //!   `dtype` (default "f32"): compute dtype "f32" | "bf16" | "f16" (master weights, AdamW state,
 //!   log-softmax, entropy, loss, KL and advantages stay f32); `device` (default "cpu"): "cpu" |
@@ -54,9 +55,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::prompt::style::{MathPrompt, MathPromptStyle, ProofPromptStyle};
-use crate::rl::aggregate::Aggregation;
-use crate::rl::kl::KlEstimator;
-use crate::rl::loss::LossParams;
+pub use crate::rl::loss::LossConfig;
 use crate::rl::optimizer::AdamWParams;
 use crate::rl::schedule::{Schedule, ScheduleKind};
 
@@ -131,8 +130,8 @@ impl Default for ModelConfig {
 pub struct DataConfig {
     /// Training file (JSONL).
     pub train: PathBuf,
-    /// "answer" | "minif2f".
-    pub kind: String,
+    /// What the training and held-out files hold.
+    pub kind: DataKind,
     /// Held-out file for periodic evaluation.
     pub eval: Option<PathBuf>,
     /// Repeat one training example to fill every batch (1-shot RLVR).
@@ -174,7 +173,7 @@ impl Default for DataConfig {
     fn default() -> Self {
         DataConfig {
             train: "datasets/arithmetic/train.jsonl".into(),
-            kind: "answer".into(),
+            kind: DataKind::Answer,
             eval: Some("datasets/arithmetic/heldout.jsonl".into()),
             one_shot: false,
             one_shot_index: 0,
@@ -189,6 +188,17 @@ impl Default for DataConfig {
             max_prompt_tokens: 0,
         }
     }
+}
+
+/// `data.kind`: what the data files hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DataKind {
+    /// `{problem, answer}` JSONL, graded by the answer checker.
+    #[default]
+    Answer,
+    /// Lean statements in the miniF2F format, checked by the Lean pool.
+    Minif2f,
 }
 
 /// `[sampling]`.
@@ -260,59 +270,6 @@ pub enum RewardKind {
     Lean,
     /// No reward: entropy minimization/maximization only.
     EntropyOnly,
-}
-
-/// `[loss]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LossConfig {
-    /// ε_low.
-    pub clip_low: f64,
-    /// ε_high.
-    pub clip_high: f64,
-    /// Dual-clip constant (0 = off).
-    pub dual_clip: f64,
-    /// Entropy coefficient.
-    pub entropy_coef: f64,
-    /// KL coefficient.
-    pub kl_coef: f64,
-    /// KL estimator.
-    pub kl_estimator: KlEstimator,
-    /// Aggregation mode.
-    pub aggregation: Aggregation,
-    /// Divide advantages by the group std (false = Dr. GRPO).
-    pub norm_adv_by_std: bool,
-}
-
-impl Default for LossConfig {
-    fn default() -> Self {
-        let p = LossParams::default();
-        LossConfig {
-            clip_low: p.clip_low,
-            clip_high: p.clip_high,
-            dual_clip: p.dual_clip,
-            entropy_coef: p.entropy_coef,
-            kl_coef: p.kl_coef,
-            kl_estimator: p.kl_estimator,
-            aggregation: p.aggregation,
-            norm_adv_by_std: true,
-        }
-    }
-}
-
-impl LossConfig {
-    /// The loss parameters.
-    pub fn params(&self) -> LossParams {
-        LossParams {
-            clip_low: self.clip_low,
-            clip_high: self.clip_high,
-            dual_clip: self.dual_clip,
-            entropy_coef: self.entropy_coef,
-            kl_coef: self.kl_coef,
-            kl_estimator: self.kl_estimator,
-            aggregation: self.aggregation,
-        }
-    }
 }
 
 /// `[optim]`.
@@ -486,6 +443,11 @@ impl RunConfig {
             !(r.kind == RewardKind::EntropyOnly && s.dynamic_sampling),
             "reward.kind = \"entropy-only\" gives every group the same reward; \
              sampling.dynamic_sampling would drop them all"
+        );
+        anyhow::ensure!(
+            (r.kind == RewardKind::Lean) == (self.data.kind == DataKind::Minif2f),
+            "reward.kind = \"lean\" goes with data.kind = \"minif2f\" (formal statements), \
+             the other reward kinds with data.kind = \"answer\""
         );
         anyhow::ensure!(
             r.overlong_buffer < s.max_new_tokens || r.overlong_buffer == 0,

@@ -2,7 +2,7 @@
 //! eval minif2f`), the file is assembled from the task's trusted header and statement, and the
 //! verifier pool checks it with all its soundness checks. Reward 1 only for
 //! [`Status::Accepted`]; a completion with no proof is malformed (reward 0, format penalty);
-//! a verifier error is [`Verdict::Error`], final: the pool already retried the job once on a
+//! a verifier error is [`Status::Error`], final: the pool already retried the job once on a
 //! fresh worker, so the trainer does not re-check it (a hang costs one timeout plus one retry
 //! end to end) and drops the sample.
 //! A whole step's proofs go to the pool at once, so its workers check them in parallel, and
@@ -10,11 +10,11 @@
 //! while Lean checks.
 use anyhow::Result;
 
+use crate::data::Task;
 use crate::prompt::style::{extract_proof_body, ProofPromptStyle};
-use crate::rl::run_data::formal_of;
-use crate::rl::task::Task;
-use crate::rl::traits::{Judging, RewardOutcome, Rewarder, Verdict};
-use crate::verify::lean::{Job, Pool, Status};
+use crate::rl::traits::{Judging, RewardOutcome, Rewarder};
+use crate::verify::lean::{Job, Pool};
+use crate::verify::Status;
 
 /// Rewards proofs through a Lean verifier [`Pool`].
 pub struct LeanRewarder {
@@ -58,10 +58,15 @@ impl Rewarder for LeanRewarder {
         let mut jobs = Vec::new();
         let mut at = Vec::new();
         for (gi, (task, completions)) in groups.iter().enumerate() {
-            let formal = formal_of(task)?;
+            let Some(formal) = task.formal() else {
+                anyhow::bail!(
+                    "task {} carries no formal statement (the Lean reward needs data.kind = \"minif2f\")",
+                    task.id()
+                );
+            };
             let mut row = Vec::with_capacity(completions.len());
             for (ci, c) in completions.iter().enumerate() {
-                match extract_proof_body(c, &formal, self.style) {
+                match extract_proof_body(c, formal, self.style) {
                     Some(body) => {
                         jobs.push(Job::Proof {
                             header: formal.header.clone(),
@@ -72,7 +77,7 @@ impl Rewarder for LeanRewarder {
                         row.push(None);
                     }
                     None => row.push(Some(RewardOutcome {
-                        verdict: Verdict::Rejected("no proof found in the completion".into()),
+                        verdict: Status::rejected("no proof found in the completion"),
                         well_formed: false,
                         graded: None,
                     })),
@@ -89,11 +94,7 @@ impl Rewarder for LeanRewarder {
                 .map_err(|e| anyhow::anyhow!("the verification task failed: {e}"))?;
             for ((gi, ci, body), v) in at.into_iter().zip(verdicts) {
                 out[gi][ci] = Some(RewardOutcome {
-                    verdict: match v.status {
-                        Status::Accepted => Verdict::Accepted,
-                        Status::Rejected { reason } => Verdict::Rejected(reason),
-                        Status::Error { reason } => Verdict::Error(reason),
-                    },
+                    verdict: v.status,
                     well_formed: true,
                     graded: Some(body),
                 });
@@ -104,7 +105,7 @@ impl Rewarder for LeanRewarder {
                     row.into_iter()
                         .map(|o| {
                             o.unwrap_or(RewardOutcome {
-                                verdict: Verdict::Error("the pool returned no verdict".into()),
+                                verdict: Status::error("the pool returned no verdict"),
                                 well_formed: true,
                                 graded: None,
                             })

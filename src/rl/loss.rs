@@ -12,16 +12,20 @@
 //!
 //! Metrics: `clip_frac` = share of tokens where the clipped branch is active
 //! (`−A·clip(ρ) > −A·ρ`), `clip_frac_lower` = share where the dual clip is active,
-//! `ppo_kl` = token mean of `logπ_old − logπ`.
+//! [`ClipCounts::ppo_kl`] = token mean of `logπ_old − logπ` (computed, not yet a
+//! metrics.jsonl column).
 use candle_core::{DType, Result, Tensor};
+use serde::{Deserialize, Serialize};
 
 use crate::rl::aggregate::{aggregate, AggNorm, Aggregation};
 use crate::rl::kl::{kl_per_token, KlEstimator};
 use crate::rl::torch_grad::{clamp, scalar};
 
-/// Coefficients and modes of the loss (the `[loss]` section maps onto this).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LossParams {
+/// The `[loss]` section of the run config: coefficients and modes of the loss, and how
+/// advantages are normalised. Unknown keys are errors.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LossConfig {
     /// `ε_low`: lower clip `1 − ε_low`.
     pub clip_low: f64,
     /// `ε_high`: upper clip `1 + ε_high` (DAPO clip-higher uses 0.28).
@@ -36,11 +40,13 @@ pub struct LossParams {
     pub kl_estimator: KlEstimator,
     /// Aggregation mode.
     pub aggregation: Aggregation,
+    /// Divide advantages by the group std (false = Dr. GRPO; see [`crate::rl::advantage`]).
+    pub norm_adv_by_std: bool,
 }
 
-impl Default for LossParams {
+impl Default for LossConfig {
     fn default() -> Self {
-        LossParams {
+        LossConfig {
             clip_low: 0.2,
             clip_high: 0.2,
             dual_clip: 3.0,
@@ -48,6 +54,7 @@ impl Default for LossParams {
             kl_coef: 0.0,
             kl_estimator: KlEstimator::K3,
             aggregation: Aggregation::TokenMean,
+            norm_adv_by_std: true,
         }
     }
 }
@@ -128,7 +135,7 @@ impl ClipCounts {
 
 /// Computes the loss. `norm` gives the aggregation normalizers of the whole mini-batch (use
 /// [`AggNorm::from_mask`] for a single batch).
-pub fn grpo_loss(inp: &LossInputs, p: &LossParams, norm: &AggNorm) -> Result<LossOutput> {
+pub fn grpo_loss(inp: &LossInputs, p: &LossConfig, norm: &AggNorm) -> Result<LossOutput> {
     // The [B, T] arithmetic runs in f64 (cheap next to the logits) so that cancellations such
     // as `eˣ − x − 1` for small `x` lose nothing; gradients flow back through the casts.
     let logp = inp.logp.to_dtype(DType::F64)?;

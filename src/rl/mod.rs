@@ -1,6 +1,6 @@
 //! Reinforcement learning: rewards, advantages, losses, optimizer, trainer loop, checkpoints.
 //!
-//! The trainer talks to the model and the verifiers only through the traits of [`policy`], so
+//! The trainer talks to the model and the verifiers only through the traits of [`traits`], so
 //! tests run it with a tiny model ([`toy`]) and stand-in verifiers.
 //!
 //! Entry point: [`trainer::train`]`(config, policy, rewarder, train_tasks, eval_tasks, out_dir,
@@ -10,7 +10,9 @@
 //! and the end-of-run summary),
 //! [`advantage`], [`logprob`] (differentiable log-probs / entropy), [`loss`] ([`kl`],
 //! [`aggregate`]), [`optimizer`] (AdamW), [`schedule`], [`checkpoint`], [`metrics`], [`plot`],
-//! [`task`], [`policy`] (traits), [`trainer`], [`toy`] (bigram test policy), [`ops`].
+//! [`run_data`] (the run's tasks, as [`crate::data::Task`], and their prompts), [`traits`]
+//! (policy and rewarder traits), [`trainer`], [`transformer_policy`], [`toy`] (bigram test
+//! policy), [`torch_grad`].
 pub mod advantage;
 pub mod aggregate;
 pub mod answer_reward;
@@ -27,7 +29,6 @@ pub mod report;
 pub mod reward;
 pub mod run_data;
 pub mod schedule;
-pub mod task;
 pub mod torch_grad;
 pub mod toy;
 pub mod trainer;

@@ -14,7 +14,8 @@
 use std::collections::BTreeMap;
 
 use crate::rl::config::{RewardConfig, RewardKind};
-use crate::rl::traits::{RewardOutcome, Verdict};
+use crate::rl::traits::RewardOutcome;
+use crate::verify::Status;
 
 /// A sample's reward and its parts.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -58,9 +59,9 @@ impl RewardShaper {
         len: usize,
     ) -> Option<ShapedReward> {
         let correct = match &outcome.verdict {
-            Verdict::Accepted => true,
-            Verdict::Rejected(_) => false,
-            Verdict::Error(_) => return None,
+            Status::Accepted => true,
+            Status::Rejected { .. } => false,
+            Status::Error { .. } => return None,
         };
         let c = &self.cfg;
         let base = match c.kind {

@@ -6,18 +6,17 @@
 //!   --answer-field`), or, with `example = "KEY"`, a JSON object of named examples
 //!   `{KEY: {prompt, ground_truth}}` (the 1-shot RLVR `pi_examples.json`).
 //! - `kind = "minif2f"`: a miniF2F-style JSONL (`name, split, header, formal_statement`),
-//!   filtered by `split` (training) and `eval_split` (held-out). The formal task travels in
-//!   [`Task::meta`] for the Lean rewarder.
+//!   filtered by `split` (training) and `eval_split` (held-out), as [`Task::Formal`] (the
+//!   Lean rewarder reads the theorem from it).
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::data::benchmarks::{read_formal, read_informal, AnswerField};
-use crate::data::FormalTask;
+use crate::data::Task;
 use crate::prompt::source::Prompt;
 use crate::prompt::style::proof_prompt;
-use crate::rl::config::DataConfig;
-use crate::rl::task::Task;
+use crate::rl::config::{DataConfig, DataKind};
 
 /// The training tasks of `data`.
 pub fn train_tasks(data: &DataConfig) -> Result<Vec<Task>> {
@@ -36,55 +35,33 @@ pub fn eval_tasks(data: &DataConfig) -> Result<Vec<Task>> {
 
 /// The model input for `task`: a proof prompt in `proof_style` for formal tasks, else the
 /// problem rendered by [`DataConfig::math_prompt`] (the same renderer as `prover eval math`).
-pub fn prompt_for(data: &DataConfig, task: &Task) -> Result<Prompt> {
-    if data.kind == "minif2f" {
-        Ok(proof_prompt(data.proof_style, &formal_of(task)?))
-    } else {
-        Ok(data.math_prompt().render(&task.prompt))
+pub fn prompt_for(data: &DataConfig, task: &Task) -> Prompt {
+    match task {
+        Task::Formal(f) => proof_prompt(data.proof_style, f),
+        Task::Informal(t) => data.math_prompt().render(&t.problem),
     }
 }
 
-/// The formal statement a task carries (minif2f runs).
-pub fn formal_of(task: &Task) -> Result<FormalTask> {
-    serde_json::from_value(task.meta.clone())
-        .map_err(|e| anyhow!("task {} carries no formal statement: {e}", task.id))
-}
-
 fn load(data: &DataConfig, path: &Path, split: Option<&str>, train: bool) -> Result<Vec<Task>> {
-    let tasks = match data.kind.as_str() {
-        "answer" => {
+    let tasks = match data.kind {
+        DataKind::Answer => {
             if train && data.example.is_some() {
                 named_example(path, data.example.as_deref().unwrap_or_default())?
             } else {
                 let field = AnswerField::parse(&data.answer_field);
                 read_informal(path, &field)?
                     .into_iter()
-                    .map(|t| Task {
-                        id: t.id,
-                        prompt: t.problem,
-                        answer: Some(t.answer),
-                        meta: serde_json::Value::Null,
-                    })
+                    .map(Task::Informal)
                     .collect()
             }
         }
-        "minif2f" => {
+        DataKind::Minif2f => {
             let mut rows = read_formal(path)?;
             if let Some(s) = split {
                 rows.retain(|t| t.split.as_deref().is_none_or(|x| x == s));
             }
-            rows.into_iter()
-                .map(|f| {
-                    Ok(Task {
-                        id: f.name.clone(),
-                        prompt: f.formal_statement.clone(),
-                        answer: None,
-                        meta: serde_json::to_value(&f)?,
-                    })
-                })
-                .collect::<Result<_>>()?
+            rows.into_iter().map(Task::Formal).collect()
         }
-        other => bail!("data.kind = {other:?}: expected \"answer\" or \"minif2f\""),
     };
     if tasks.is_empty() {
         bail!(
@@ -132,21 +109,16 @@ fn named_example(path: &Path, key: &str) -> Result<Vec<Task>> {
         .ok_or_else(|| anyhow!("{}: example {key:?} has no prompt", path.display()))?;
     let answer = field(&["ground_truth", "answer"])
         .ok_or_else(|| anyhow!("{}: example {key:?} has no ground_truth", path.display()))?;
-    Ok(vec![Task {
-        id: key.to_string(),
-        prompt,
-        answer: Some(answer),
-        meta: serde_json::Value::Null,
-    }])
+    Ok(vec![Task::informal(key, prompt, answer)])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn cfg(kind: &str, train: &Path) -> DataConfig {
+    fn cfg(kind: DataKind, train: &Path) -> DataConfig {
         DataConfig {
-            kind: kind.into(),
+            kind,
             train: train.to_path_buf(),
             eval: None,
             ..Default::default()
@@ -162,11 +134,11 @@ mod tests {
             r#"{"pi1": {"prompt": "What is 2+2?", "ground_truth": "4"}, "pi2": {"prompt": "x", "ground_truth": 12.8}}"#,
         )
         .unwrap();
-        let mut c = cfg("answer", &p);
+        let mut c = cfg(DataKind::Answer, &p);
         c.example = Some("pi2".into());
         let t = train_tasks(&c).unwrap();
         assert_eq!(t.len(), 1);
-        assert_eq!(t[0].answer.as_deref(), Some("12.8"));
+        assert_eq!(t[0].answer(), Some("12.8"));
         c.example = Some("pi9".into());
         let e = format!("{:#}", train_tasks(&c).unwrap_err());
         assert!(e.contains("no example \"pi9\"") && e.contains("pi1"), "{e}");
@@ -177,12 +149,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.jsonl");
         std::fs::write(&p, "{\"problem\": \"1+1\", \"answer\": \"2\"}\n{oops\n").unwrap();
-        let e = format!("{:#}", train_tasks(&cfg("answer", &p)).unwrap_err());
+        let e = format!("{:#}", train_tasks(&cfg(DataKind::Answer, &p)).unwrap_err());
         assert!(e.contains(":2"), "{e}");
         std::fs::write(&p, "{\"problem\": \"1+1\", \"answer\": \"2\"}\n").unwrap();
-        let t = train_tasks(&cfg("answer", &p)).unwrap();
+        let t = train_tasks(&cfg(DataKind::Answer, &p)).unwrap();
         assert_eq!(
-            prompt_for(&cfg("answer", &p), &t[0]).unwrap().user_text(),
+            prompt_for(&cfg(DataKind::Answer, &p), &t[0]).user_text(),
             "1+1"
         );
     }
@@ -201,18 +173,16 @@ mod tests {
             ),
         )
         .unwrap();
-        let mut c = cfg("minif2f", &p);
+        let mut c = cfg(DataKind::Minif2f, &p);
         c.split = Some("test".into());
         let t = train_tasks(&c).unwrap();
         assert_eq!(t.len(), 1);
-        assert_eq!(t[0].id, "b");
-        assert_eq!(formal_of(&t[0]).unwrap().name, "b");
-        let prompt = prompt_for(&c, &t[0]).unwrap();
+        assert_eq!(t[0].id(), "b");
+        assert_eq!(t[0].formal().unwrap().name, "b");
+        let prompt = prompt_for(&c, &t[0]);
         assert!(prompt.user_text().contains("theorem b : 2 = 2 := by"));
         assert!(!prompt.user_text().contains("sorry"));
         c.split = Some("nope".into());
         assert!(format!("{:#}", train_tasks(&c).unwrap_err()).contains("split nope"));
-        c.kind = "weird".into();
-        assert!(format!("{:#}", train_tasks(&c).unwrap_err()).contains("expected"));
     }
 }

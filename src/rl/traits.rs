@@ -4,8 +4,9 @@
 use anyhow::Result;
 use candle_core::{Tensor, Var};
 
+use crate::data::Task;
 pub use crate::prompt::source::Prompt;
-use crate::rl::task::Task;
+use crate::verify::Status;
 
 /// Sampling settings for one call to [`Policy::generate`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -103,23 +104,13 @@ pub trait Policy {
     }
 }
 
-/// A verifier's verdict on one completion.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
-    /// Correct answer / proof accepted.
-    Accepted,
-    /// Wrong (with the reason, for logs).
-    Rejected(String),
-    /// The verifier could not decide (crash, timeout of the checker itself, …): not a
-    /// rejection; the sample is dropped from the batch and logged.
-    Error(String),
-}
-
 /// What the rewarder says about one completion.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RewardOutcome {
-    /// The verdict.
-    pub verdict: Verdict,
+    /// The verdict: accepted, rejected, or error (the verifier could not decide — crash,
+    /// timeout of the checker itself, …: not a rejection; the sample is dropped from the
+    /// batch and logged).
+    pub verdict: Status,
     /// Whether an answer / proof could be extracted (drives the format reward).
     pub well_formed: bool,
     /// What the verifier judged: the answer extracted from the completion, or the proof body
@@ -131,7 +122,7 @@ pub struct RewardOutcome {
 /// Judges completions of one task (answer checker, Lean pool, or a stand-in).
 pub trait Rewarder {
     /// One outcome per completion, in order. An `Err` aborts the step (infrastructure
-    /// failure); per-sample verifier faults are [`Verdict::Error`].
+    /// failure); per-sample verifier faults are [`Status::Error`].
     fn judge(&mut self, task: &Task, completions: &[String]) -> Result<Vec<RewardOutcome>>;
 
     /// Judges the groups of a whole step at once (one `Vec` of outcomes per group, in order).
@@ -148,7 +139,7 @@ pub trait Rewarder {
         Ok(Judging::Done(self.judge_batch(groups)?))
     }
 
-    /// True when this rewarder's [`Verdict::Error`] already comes after its own retry (the
+    /// True when this rewarder's [`Status::Error`] already comes after its own retry (the
     /// Lean pool re-runs a failed or timed-out job once on a fresh worker). The trainer then
     /// takes the error as final instead of re-checking, so a hanging proof costs one timeout
     /// plus one retry end to end, not four timeouts. Default: false (the trainer re-checks).

@@ -90,6 +90,8 @@ pub mod words;
 
 use serde::{Deserialize, Serialize};
 
+use crate::verify::Status;
+
 pub use extract::{extract_answer, ExtractMode, ExtractOptions, Extraction};
 pub use limits::Limits;
 
@@ -146,15 +148,28 @@ impl CheckerConfig {
     }
 }
 
-/// Outcome of one check.
+/// Outcome of one check: its [`Status`] (via [`AnswerCheck::status`]; the answer checker is
+/// bounded and never errors) with the answer found. Serialised as `{correct, extracted,
+/// reason}` (`prover verify --json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Verdict {
+pub struct AnswerCheck {
     /// The response's answer is equivalent to the reference.
     pub correct: bool,
     /// The answer found in the response (None: nothing found).
     pub extracted: Option<String>,
     /// Why: which rule decided, or what failed.
     pub reason: String,
+}
+
+impl AnswerCheck {
+    /// Accepted when correct, else rejected with the reason.
+    pub fn status(&self) -> Status {
+        if self.correct {
+            Status::Accepted
+        } else {
+            Status::rejected(self.reason.clone())
+        }
+    }
 }
 
 /// The answer checker. Cheap to clone; share one across threads.
@@ -174,13 +189,13 @@ impl AnswerChecker {
     }
 
     /// Check a model `response` against a `reference` answer (bare or boxed).
-    pub fn check(&self, reference: &str, response: &str) -> Verdict {
+    pub fn check(&self, reference: &str, response: &str) -> AnswerCheck {
         let lim = &self.config.limits;
         let answers = match extract::extract_detailed(response, &self.config.extract_options(), lim)
         {
             Extraction::Answers(v) => v,
             Extraction::Refused { answer, why } => {
-                return Verdict {
+                return AnswerCheck {
                     correct: false,
                     extracted: answer,
                     reason: format!("not credited: {why}"),
@@ -193,7 +208,7 @@ impl AnswerChecker {
                     }
                     _ => "no answer found in the response",
                 };
-                return Verdict {
+                return AnswerCheck {
                     correct: false,
                     extracted: None,
                     reason: why.into(),
@@ -213,7 +228,7 @@ impl AnswerChecker {
                     let all = format!("\\{{{}\\}}", answers.join(", "));
                     let (together, why_all) = self.compare_answers(&gold, &all);
                     if together {
-                        return Verdict {
+                        return AnswerCheck {
                             correct: true,
                             extracted: Some(all),
                             reason: format!("{why_all} (the {n} answers stated, as one list)"),
@@ -225,7 +240,7 @@ impl AnswerChecker {
                 } else {
                     why
                 };
-                return Verdict {
+                return AnswerCheck {
                     correct: false,
                     extracted: Some(pred.clone()),
                     reason: why,
@@ -236,7 +251,7 @@ impl AnswerChecker {
         if n > 1 {
             reason = format!("{reason} (all {n} answers stated)");
         }
-        Verdict {
+        AnswerCheck {
             correct: true,
             extracted: answers.last().cloned(),
             reason,

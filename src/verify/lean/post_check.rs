@@ -9,7 +9,8 @@
 //! - the axioms it lists are within [`AxiomPolicy`]: `propext`, `Classical.choice`,
 //!   `Quot.sound`, plus `Lean.ofReduceBool` / `Lean.trustCompiler` (or from v4.29 the per-proof
 //!   `D._native.native_decide.ax_I`) when native_decide is allowed.
-use super::verdict::{LeanMessage, Severity, Status, TheoremReport};
+pub(crate) use super::protocol::LeanOutput;
+use super::verdict::{Severity, Status, TheoremReport};
 
 /// Axioms every Mathlib proof may use.
 pub const STANDARD_AXIOMS: [&str; 3] = ["propext", "Classical.choice", "Quot.sound"];
@@ -30,17 +31,6 @@ impl AxiomPolicy {
         STANDARD_AXIOMS.contains(&axiom)
             || (self.allow_native_decide && is_native_decide_axiom(axiom))
     }
-}
-
-/// What Lean said about one job, in driver-independent form.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct LeanOutput {
-    /// Messages about the checked text (lines relative to the body).
-    pub messages: Vec<LeanMessage>,
-    /// Number of `sorry`s the REPL reported.
-    pub sorries: usize,
-    /// For each theorem, the messages of its `#print axioms` command.
-    pub axiom_messages: Vec<(String, Vec<LeanMessage>)>,
 }
 
 /// Parse a `#print axioms` message about `name`: `Some(axioms)` for "'X' depends on axioms:
@@ -192,7 +182,6 @@ pub fn decide_from_repl_replies(
     policy: AxiomPolicy,
 ) -> Result<super::verdict::Verdict, String> {
     use super::protocol::ReplResponse;
-    use super::worker::to_message;
     let body = match ReplResponse::parse(body_reply)? {
         ReplResponse::Command(c) => c,
         ReplResponse::Error(e) => {
@@ -205,24 +194,11 @@ pub fn decide_from_repl_replies(
             return Err("a proof-step reply is not a command reply".into())
         }
     };
-    let mut out = LeanOutput {
-        messages: body.messages.iter().map(to_message).collect(),
-        sorries: body.sorries.len(),
-        axiom_messages: Vec::new(),
-    };
-    for (name, reply) in axiom_replies {
-        let msgs = match ReplResponse::parse(reply)? {
-            ReplResponse::Command(c) => c.messages.iter().map(to_message).collect(),
-            ReplResponse::Error(e) => vec![LeanMessage {
-                severity: Severity::Error,
-                line: 0,
-                column: 0,
-                text: e.message,
-            }],
-            ReplResponse::ProofStep(_) => Vec::new(),
-        };
-        out.axiom_messages.push((name.clone(), msgs));
-    }
+    let replies = axiom_replies
+        .iter()
+        .map(|(name, reply)| Ok((name.clone(), ReplResponse::parse(reply)?)))
+        .collect::<Result<Vec<_>, String>>()?;
+    let out = LeanOutput::from_replies(&body, replies)?;
     let (status, reports) = post_check(&out, theorems, policy);
     Ok(super::verdict::Verdict {
         status,

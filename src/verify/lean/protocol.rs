@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::verdict::{LeanMessage, Severity};
+
 /// A request to the REPL. Variant order follows the REPL's own parse order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -338,5 +340,65 @@ mod tests {
         ));
         assert!(ReplResponse::parse("garbage").is_err());
         assert!(ReplResponse::parse(r#"{"what": 1}"#).is_err());
+    }
+}
+
+/// What Lean said about one job, in driver-independent form (the REPL and LSP drivers both
+/// produce it; [`super::post_check`] decides from it).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LeanOutput {
+    /// Messages about the checked text (lines relative to the body).
+    pub messages: Vec<LeanMessage>,
+    /// Number of `sorry`s the REPL reported.
+    pub sorries: usize,
+    /// For each theorem, the messages of its `#print axioms` command.
+    pub axiom_messages: Vec<(String, Vec<LeanMessage>)>,
+}
+
+impl LeanOutput {
+    /// The output of one job from the REPL's reply to the checked body and, per theorem, its
+    /// reply to `#print axioms NAME` (an error reply becomes one error message). Any other
+    /// kind of axioms reply is an error naming it.
+    pub(crate) fn from_replies(
+        body: &CommandResponse,
+        axiom_replies: Vec<(String, ReplResponse)>,
+    ) -> Result<Self, String> {
+        let mut out = LeanOutput {
+            messages: body.messages.iter().map(ReplMessage::to_message).collect(),
+            sorries: body.sorries.len(),
+            axiom_messages: Vec::with_capacity(axiom_replies.len()),
+        };
+        for (name, reply) in axiom_replies {
+            let msgs = match reply {
+                ReplResponse::Command(a) => {
+                    a.messages.iter().map(ReplMessage::to_message).collect()
+                }
+                ReplResponse::Error(e) => vec![LeanMessage {
+                    severity: Severity::Error,
+                    line: 0,
+                    column: 0,
+                    text: e.message,
+                }],
+                other => return Err(format!("unexpected reply to #print axioms: {other:?}")),
+            };
+            out.axiom_messages.push((name, msgs));
+        }
+        Ok(out)
+    }
+}
+
+impl ReplMessage {
+    /// The message in the verdict's form.
+    pub(crate) fn to_message(&self) -> LeanMessage {
+        LeanMessage {
+            severity: match self.severity {
+                ReplSeverity::Error => Severity::Error,
+                ReplSeverity::Warning => Severity::Warning,
+                ReplSeverity::Info => Severity::Info,
+            },
+            line: self.pos.line,
+            column: self.pos.column,
+            text: self.data.clone(),
+        }
     }
 }

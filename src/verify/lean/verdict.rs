@@ -1,42 +1,9 @@
-//! The verdict every checked proof gets: accepted, rejected (the proof is wrong or cheats) or
-//! error (the verifier itself failed: never counted as a rejection).
+//! The verdict every checked proof gets: a [`Status`] (accepted, rejected — the proof is wrong
+//! or cheats — or error: the verifier itself failed, never counted as a rejection), with Lean's
+//! messages and the axioms of each theorem.
 use serde::{Deserialize, Serialize};
 
-/// Outcome of one check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "lowercase")]
-pub enum Status {
-    /// Lean accepted the proof and every post-check passed.
-    Accepted,
-    /// The proof does not prove the statement (or tries to cheat).
-    Rejected {
-        /// Why, in words (the first failing check).
-        reason: String,
-    },
-    /// The verifier could not decide (Lean crashed twice, timed out twice, is not installed...).
-    Error {
-        /// What failed.
-        reason: String,
-    },
-}
-
-impl Status {
-    /// `"accepted"`, `"rejected"` or `"error"`.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Status::Accepted => "accepted",
-            Status::Rejected { .. } => "rejected",
-            Status::Error { .. } => "error",
-        }
-    }
-    /// The reason, if any.
-    pub fn reason(&self) -> Option<&str> {
-        match self {
-            Status::Accepted => None,
-            Status::Rejected { reason } | Status::Error { reason } => Some(reason),
-        }
-    }
-}
+pub use crate::verify::Status;
 
 /// Severity of a Lean message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,7 +50,7 @@ pub struct Verdict {
     pub messages: Vec<LeanMessage>,
     /// One report per theorem that had to be proved.
     pub theorems: Vec<TheoremReport>,
-    /// Wall-clock seconds this job took (0 for a cache hit's lookup time is not counted).
+    /// Wall-clock seconds this job took (for a cache hit: the time of the lookup).
     pub seconds: f64,
     /// True when the verdict came from the cache.
     pub cached: bool,
@@ -93,9 +60,7 @@ impl Verdict {
     /// A rejection with no Lean output (static checks).
     pub fn rejected(reason: impl Into<String>) -> Self {
         Verdict {
-            status: Status::Rejected {
-                reason: reason.into(),
-            },
+            status: Status::rejected(reason),
             messages: Vec::new(),
             theorems: Vec::new(),
             seconds: 0.0,
@@ -105,9 +70,7 @@ impl Verdict {
     /// A verifier error.
     pub fn error(reason: impl Into<String>) -> Self {
         Verdict {
-            status: Status::Error {
-                reason: reason.into(),
-            },
+            status: Status::error(reason),
             messages: Vec::new(),
             theorems: Vec::new(),
             seconds: 0.0,
@@ -116,10 +79,10 @@ impl Verdict {
     }
     /// True when accepted.
     pub fn is_accepted(&self) -> bool {
-        self.status == Status::Accepted
+        self.status.is_accepted()
     }
     /// True for a verifier error.
     pub fn is_error(&self) -> bool {
-        matches!(self.status, Status::Error { .. })
+        self.status.is_error()
     }
 }

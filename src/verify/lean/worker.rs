@@ -10,13 +10,12 @@ use tokio::process::{Child, ChildStdin, ChildStdout};
 
 use super::memory::{group_memory, GroupMemory, WORKER_ENV};
 use super::protocol::{
-    preview, CommandResponse, ReplMessage, ReplRequest, ReplResponse, ReplSeverity,
+    preview, CommandResponse, LeanOutput, ReplMessage, ReplRequest, ReplResponse, ReplSeverity,
 };
 use super::sandbox::{self, ChildPlan, SandboxConfig, SandboxDir};
-use super::soundness::LeanOutput;
 use super::stderr_tail::StderrTail;
 use super::transport::{ReplChannel, TransportError};
-use super::verdict::{LeanMessage, Severity};
+use super::verdict::LeanMessage;
 
 /// How to start a Lean process: a program, its arguments and a working directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -340,7 +339,7 @@ impl ReplWorker {
                     .messages
                     .iter()
                     .filter(|m| m.severity == ReplSeverity::Error)
-                    .map(to_message)
+                    .map(ReplMessage::to_message)
                     .collect();
                 if !errors.is_empty() {
                     return Ok(Err(errors));
@@ -376,29 +375,12 @@ impl ReplWorker {
                 )))
             }
         };
-        let mut out = LeanOutput {
-            messages: r.messages.iter().map(to_message).collect(),
-            sorries: r.sorries.len(),
-            axiom_messages: Vec::new(),
-        };
+        let mut axiom_replies = Vec::with_capacity(theorems.len());
         for name in theorems {
             let req = ReplRequest::command(format!("#print axioms {name}"), Some(r.env));
-            let msgs = match self.request(&req, deadline).await? {
-                ReplResponse::Command(a) => a.messages.iter().map(to_message).collect(),
-                ReplResponse::Error(e) => vec![LeanMessage {
-                    severity: Severity::Error,
-                    line: 0,
-                    column: 0,
-                    text: e.message,
-                }],
-                other => {
-                    return Err(WorkerError::Protocol(format!(
-                        "unexpected reply to #print axioms: {other:?}"
-                    )))
-                }
-            };
-            out.axiom_messages.push((name.clone(), msgs));
+            axiom_replies.push((name.clone(), self.request(&req, deadline).await?));
         }
+        let out = LeanOutput::from_replies(&r, axiom_replies).map_err(WorkerError::Protocol)?;
         self.jobs_done += 1;
         Ok(Ok(out))
     }
@@ -468,19 +450,6 @@ impl Drop for ReplWorker {
 }
 
 /// Convert a REPL message to the public form.
-pub(crate) fn to_message(m: &ReplMessage) -> LeanMessage {
-    LeanMessage {
-        severity: match m.severity {
-            ReplSeverity::Error => Severity::Error,
-            ReplSeverity::Warning => Severity::Warning,
-            ReplSeverity::Info => Severity::Info,
-        },
-        line: m.pos.line,
-        column: m.pos.column,
-        text: m.data.clone(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
