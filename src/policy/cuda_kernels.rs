@@ -9,9 +9,9 @@
 //! The model runs on CUDA through candle's own kernels (the primitive-op path of `model.rs`,
 //! proved equal to the fused CPU ops by tests/policy_precision.rs); these kernels are the fused
 //! replacements, checked against their references, to be wired in once measured on a GPU.
-use candle_core::op::BackpropOp;
 use candle_core::cuda_backend::cudarc::driver::{CudaView, LaunchConfig, PushKernelArg};
 use candle_core::cuda_backend::{CudaDType, WrapErr};
+use candle_core::op::BackpropOp;
 use candle_core::{CudaDevice, CudaStorage, DType, Layout, Result, Shape, Storage, Tensor};
 
 const LPE: &str = include_str!(concat!(env!("OUT_DIR"), "/logprob_entropy.ptx"));
