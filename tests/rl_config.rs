@@ -168,13 +168,21 @@ fn unsupported_dtype_or_device_is_refused_not_ignored() {
     let ok = ModelConfig::default();
     ok.check_supported().unwrap();
     for (dtype, device, needle) in [
-        ("bf16", "cpu", "dtype = \"bf16\""),
-        ("f16", "cpu", "dtype = \"f16\""),
-        ("f32", "cuda", "device = \"cuda\""),
-        ("f32", "cuda:1", "device = \"cuda:1\""),
+        ("bf16", "cpu", "dtype = \"bf16\" on the CPU"),
+        ("f16", "cpu", "dtype = \"f16\" on the CPU"),
         ("f32", "tpu", "expected \"cpu\""),
         ("f8", "cpu", "expected \"f32\""),
-    ] {
+    ]
+    .into_iter()
+    .chain(
+        // the CPU build refuses CUDA and says how to get a CUDA build
+        [
+            ("f32", "cuda", "scripts/build-cuda.sh"),
+            ("bf16", "cuda:1", "device = \"cuda:1\""),
+        ]
+        .into_iter()
+        .filter(|_| !cfg!(feature = "cuda")),
+    ) {
         let m = ModelConfig {
             dtype: dtype.into(),
             device: device.into(),

@@ -56,6 +56,12 @@ pub struct Common {
     /// .gguf file's own quantized matrices, never dequantized).
     #[arg(long, default_value = "f32", value_name = "W")]
     pub sampling_weights: SamplingWeights,
+    /// Device: cpu | cuda | cuda:N (cuda needs the CUDA build, scripts/build-cuda.sh).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Compute dtype: f32 | bf16 | f16 (bf16/f16 need device cuda).
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
     /// Output folder (results.jsonl, summary.json); re-running with it resumes.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -266,6 +272,9 @@ fn load_policy(c: &Common) -> Result<TransformerPolicy> {
         );
     }
     policy.set_sampling_weights(c.sampling_weights)?;
+    let (device, dtype) =
+        crate::policy::device::open(&c.device, &c.dtype).map_err(|e| anyhow::anyhow!("{e}"))?;
+    policy.place(&device, dtype)?;
     Ok(policy)
 }
 

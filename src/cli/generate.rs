@@ -29,8 +29,10 @@ use crate::policy::tokenizer::check_vocab;
 pub enum DTypeArg {
     /// float32.
     F32,
-    /// bfloat16.
+    /// bfloat16 (needs --device cuda).
     Bf16,
+    /// float16 (needs --device cuda).
+    F16,
 }
 
 impl DTypeArg {
@@ -39,6 +41,7 @@ impl DTypeArg {
         match self {
             Self::F32 => DType::F32,
             Self::Bf16 => DType::BF16,
+            Self::F16 => DType::F16,
         }
     }
 }
@@ -103,6 +106,9 @@ pub struct GenerateArgs {
     /// Compute precision.
     #[arg(long, value_enum, default_value_t = DTypeArg::F32)]
     pub dtype: DTypeArg,
+    /// Device: cpu | cuda | cuda:N (cuda needs the CUDA build, scripts/build-cuda.sh).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
     /// Pre-tokenizer of a GGUF tokenizer.
     #[arg(long, value_enum, default_value_t = GgufPreArg::Metadata)]
     pub gguf_pretokenizer: GgufPreArg,
@@ -178,11 +184,17 @@ pub fn prepare(args: &GenerateArgs) -> Result<Prepared> {
 }
 
 /// Loads the policy model behind the [`Decoder`] seam: the weights through
-/// [`crate::policy::weights::load_params`], the transformer in inference mode. The one place
-/// where the CLI touches the transformer.
-pub fn load_decoder(spec: &ResolvedModel, dtype: DType) -> Result<Box<dyn Decoder>> {
-    let (cfg, params) = crate::policy::weights::load_params(spec.weights_path())
+/// [`crate::policy::weights::load_params`], moved to `device` (opened by
+/// [`crate::policy::device::open`], which also checks `dtype` against it), the transformer in
+/// inference mode. The one place where the CLI touches the transformer.
+pub fn load_decoder(
+    spec: &ResolvedModel,
+    dtype: DType,
+    device: &candle_core::Device,
+) -> Result<Box<dyn Decoder>> {
+    let (cfg, mut params) = crate::policy::weights::load_params(spec.weights_path())
         .with_context(|| format!("loading the model weights of {}", spec.spec))?;
+    params.to_device(device)?;
     let model = crate::policy::model::Transformer::new_inference(&cfg, &params, dtype)
         .with_context(|| format!("building the model of {}", spec.spec))?;
     Ok(Box::new(
@@ -236,12 +248,27 @@ pub fn run_with(
 /// Runs `prover generate`; returns the process exit code.
 pub fn run(args: GenerateArgs) -> Result<u8> {
     let prepared = prepare(&args)?;
-    let mut decoder = crate::policy::sampling_weights::load_decoder(
-        prepared.model.weights_path(),
-        args.sampling_weights,
-        args.dtype.dtype(),
+    let (device, dtype) = crate::policy::device::open(
+        &args.device,
+        crate::policy::device::dtype_name(args.dtype.dtype()),
     )
-    .with_context(|| format!("loading the model of {}", prepared.model.spec))?;
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut decoder = if device.is_cpu() {
+        crate::policy::sampling_weights::load_decoder(
+            prepared.model.weights_path(),
+            args.sampling_weights,
+            dtype,
+        )
+        .with_context(|| format!("loading the model of {}", prepared.model.spec))?
+    } else {
+        if args.sampling_weights != SamplingWeights::F32 {
+            anyhow::bail!(
+                "--sampling-weights {} runs on the CPU only; on a GPU drop it and use --dtype bf16",
+                args.sampling_weights.name()
+            );
+        }
+        load_decoder(&prepared.model, dtype, &device)?
+    };
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     run_with(

@@ -26,6 +26,12 @@ pub struct TrainArgs {
     /// Override train.max_steps.
     #[arg(long)]
     pub max_steps: Option<u64>,
+    /// Device: cpu | cuda | cuda:N (overrides `[model] device`).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Compute dtype: f32 | bf16 | f16 (overrides `[model] dtype`; bf16/f16 need a GPU).
+    #[arg(long)]
+    pub dtype: Option<String>,
     /// Continue the run in DIR from its latest checkpoint (same config, same results).
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
@@ -61,6 +67,12 @@ pub fn run(args: TrainArgs) -> Result<u8> {
     if let Some(m) = &args.model {
         cfg.model.spec = m.clone();
     }
+    if let Some(d) = &args.device {
+        cfg.model.device = d.clone();
+    }
+    if let Some(d) = &args.dtype {
+        cfg.model.dtype = d.clone();
+    }
     if let Some(n) = args.max_steps {
         cfg.train.max_steps = n;
     }
@@ -79,6 +91,10 @@ pub fn run(args: TrainArgs) -> Result<u8> {
     policy
         .set_sampling_weights(cfg.sampling.weights)
         .with_context(in_config)?;
+    let (device, dtype) = crate::policy::device::open(&cfg.model.device, &cfg.model.dtype)
+        .map_err(|e| anyhow::anyhow!("[model] {e}"))
+        .with_context(in_config)?;
+    policy.place(&device, dtype)?;
     let summary = if cfg.reward.kind == RewardKind::Lean {
         let rewarder = lean_rewarder(&cfg, &config_path)?;
         crate::rl::trainer::train(cfg, policy, rewarder, train, eval, &out, resume)?

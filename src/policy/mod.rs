@@ -1,6 +1,12 @@
 //! The policy: trainable transformer, weights loading, tokenizer + chat template, sampler,
 //! scorer. Knows nothing of rewards.
+#[cfg(feature = "cuda")]
+pub mod cuda_kernels;
 pub mod decoder;
+pub mod device;
+pub mod device_memory;
+pub mod device_sampling;
+pub mod kernel_ref;
 pub mod kv_cache;
 pub mod lora;
 pub mod model;

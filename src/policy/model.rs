@@ -391,7 +391,8 @@ pub struct Rotary {
 }
 
 impl Rotary {
-    fn new(cfg: &Config, dev: &Device) -> Result<Self> {
+    /// Inverse frequencies `θ_i = rope_theta^(-2i/d)` of `cfg` on `dev`.
+    pub fn new(cfg: &Config, dev: &Device) -> Result<Self> {
         let d = cfg.head_dim;
         let inv: Vec<f32> = (0..d / 2)
             .map(|i| 1.0 / (cfg.rope_theta as f32).powf((2 * i) as f32 / d as f32))

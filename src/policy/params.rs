@@ -61,6 +61,17 @@ impl ParamStore {
         })
     }
 
+    /// Moves every parameter to `dev` (f32 masters stay f32; trainable/frozen flags and the
+    /// LoRA scale are kept). A no-op when they are already there.
+    pub fn to_device(&mut self, dev: &candle_core::Device) -> candle_core::Result<()> {
+        for var in self.vars.values_mut() {
+            if !var.device().same_device(dev) {
+                *var = Var::from_tensor(&var.as_tensor().to_device(dev)?)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The variable called `name`.
     pub fn get(&self, name: &str) -> Option<&Var> {
         self.vars.get(name)

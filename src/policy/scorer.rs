@@ -8,7 +8,10 @@
 //!
 //! The fused op computes both in chunks of rows and, in its backward, recomputes each chunk's
 //! logits: `∂log p(y)/∂z = onehot(y) − p`, `∂H/∂z = −p · (z − E_p[z])`; then
-//! `∂/∂h = (∂/∂z)·W/τ` and `∂/∂W = (∂/∂z)ᵀ·h/τ`. Peak memory is one chunk of `[rows, V]`.
+//! `∂/∂h = (∂/∂z)·W/τ` and `∂/∂W = (∂/∂z)ᵀ·h/τ`. Peak memory is one chunk of `[rows, V]`
+//! ([`take_peak_logit_elems`] reports it). The whole computation is in f32 whatever the model's
+//! compute dtype. It runs on the CPU and on CUDA (tensor ops on the device; the custom op's
+//! CUDA forward only copies in the `[N, 2]` values).
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor, D};
 
 use super::model::Transformer;
@@ -25,7 +28,20 @@ struct Stats {
     ez: Tensor,
 }
 
+thread_local! {
+    static PEAK_LOGIT_ELEMS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The largest block of logits (`rows × V` elements) the scorer materialised on this thread
+/// since the last call, forward and backward; resets it to 0. Tests use it to prove that the
+/// scorer never holds `[tokens × V]`.
+pub fn take_peak_logit_elems() -> usize {
+    PEAK_LOGIT_ELEMS.with(|c| c.replace(0))
+}
+
 fn chunk_stats(hc: &Tensor, w: &Tensor, inv_t: f64) -> Result<Stats> {
+    let elems = hc.dim(0)? * w.dim(0)?;
+    PEAK_LOGIT_ELEMS.with(|c| c.set(c.get().max(elems)));
     let z = hc.matmul(&w.t()?)?.affine(inv_t, 0.0)?;
     let m = z.max_keepdim(D::Minus1)?;
     let z = z.broadcast_sub(&m)?;
@@ -56,6 +72,25 @@ impl CustomOp2 for LogProbEntropy {
     ) -> Result<(CpuStorage, Shape)> {
         let n = l1.shape().dims()[0];
         Ok((CpuStorage::F32(self.values.clone()), Shape::from((n, 2))))
+    }
+
+    /// On CUDA the values were computed chunk by chunk with device tensor ops; only the
+    /// `[N, 2]` result is copied in (the backward is device-independent tensor code).
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        _: &candle_core::CudaStorage,
+        _: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let n = l1.shape().dims()[0];
+        let dev = s1.device.clone();
+        let slice = dev.clone_htod(self.values.as_slice())?;
+        Ok((
+            candle_core::CudaStorage::wrap_cuda_slice(slice, dev),
+            Shape::from((n, 2)),
+        ))
     }
 
     fn bwd(
@@ -155,8 +190,8 @@ pub fn token_logprobs_entropy(
         }
         s += c;
     }
-    if !h.device().is_cpu() {
-        // the fused op is CPU-only: return the values without gradient tracking off-CPU
+    if !(h.device().is_cpu() || h.device().is_cuda()) {
+        // the fused op has CPU and CUDA forwards: elsewhere, values without gradient tracking
         return Tensor::from_vec(values, (n, 2), h.device());
     }
     h.apply_op2(

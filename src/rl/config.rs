@@ -4,9 +4,11 @@
 //! Sections and keys (defaults in parentheses; `tests/rl_config.rs` checks each stated default
 //! against `RunConfig::default()` and that every key is listed here):
 //! - `[model]` `spec` (default "models/smollm2-135m-instruct/"): HF dir, `.gguf` or `hf:ORG/NAME`;
-//!   `dtype` (default "f32"): compute dtype (masters stay f32); `device` (default "cpu"); a value
-//!   this build cannot honour (today anything but f32 on the CPU) stops `prover train` with a
-//!   message saying what to set ([`ModelConfig::check_supported`]);
+//!   `dtype` (default "f32"): compute dtype "f32" | "bf16" | "f16" (master weights, AdamW state,
+//!   log-softmax, entropy, loss, KL and advantages stay f32); `device` (default "cpu"): "cpu" |
+//!   "cuda" | "cuda:N"; a pair this build cannot serve (bf16/f16 on the CPU; cuda without the
+//!   `cuda` feature) stops `prover train` with a message saying what to do
+//!   ([`ModelConfig::check_supported`], policy in `policy/device.rs`);
 //!   `lora_rank` (default 0 = full fine-tuning), `lora_alpha` (default 16.0); `chat_template` (default true).
 //! - `[data]` `train` (path), `kind` (default "answer"): "answer" (`{problem, answer}` JSONL) |
 //!   "minif2f" (Lean statements); `eval` (held-out path, optional); `one_shot` (default false): repeat
@@ -118,24 +120,13 @@ pub struct ModelConfig {
 
 impl ModelConfig {
     /// Refuses a `dtype` or `device` this build cannot honour, saying what to do, instead of
-    /// silently training in f32 on the CPU. This build computes in f32 on the CPU only.
+    /// silently training in f32 on the CPU (policy: `policy/device.rs`).
     pub fn check_supported(&self) -> Result<()> {
-        match self.device.as_str() {
-            "cpu" => {}
-            d if d == "cuda" || d.starts_with("cuda:") => anyhow::bail!(
-                "[model] device = {d:?}: this build of prover runs the policy on the CPU only \
-                 (the CUDA build is not available yet); set device = \"cpu\""
-            ),
-            d => anyhow::bail!("[model] device = {d:?}: expected \"cpu\" or \"cuda[:N]\""),
-        }
-        match self.dtype.as_str() {
-            "f32" => Ok(()),
-            d @ ("bf16" | "f16") => anyhow::bail!(
-                "[model] dtype = {d:?}: this build computes in f32 only (reduced-precision \
-                 compute comes with the CUDA build); set dtype = \"f32\""
-            ),
-            d => anyhow::bail!("[model] dtype = {d:?}: expected \"f32\", \"bf16\" or \"f16\""),
-        }
+        let dev = crate::policy::device::parse_device(&self.device)
+            .map_err(|e| anyhow::anyhow!("[model] {e}"))?;
+        let dt = crate::policy::device::parse_dtype(&self.dtype)
+            .map_err(|e| anyhow::anyhow!("[model] {e}"))?;
+        crate::policy::device::check_servable(dev, dt).map_err(|e| anyhow::anyhow!("[model] {e}"))
     }
 }
 

@@ -68,6 +68,10 @@ pub struct StepMetrics {
     pub verify_s: f64,
     /// Seconds scoring + updating.
     pub update_s: f64,
+    /// Memory of the step (`policy/device_memory.rs`): on the CPU the process's peak resident
+    /// set during the step, on CUDA the device memory in use at its end; absent when unknown.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub peak_mem_bytes: Option<u64>,
     /// Held-out accuracy, on steps with an evaluation.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub eval_accuracy: Option<f64>,
@@ -81,6 +85,7 @@ impl StepMetrics {
             gen_s: 0.0,
             verify_s: 0.0,
             update_s: 0.0,
+            peak_mem_bytes: None,
             ..self.clone()
         }
     }

@@ -96,6 +96,25 @@ impl TransformerPolicy {
         self.gguf.is_some()
     }
 
+    /// Moves the master weights (f32) to `device` and computes in `dtype` from now on (the KL
+    /// reference too, rebuilt from the current weights: call this right after `load`, before
+    /// any update). Checked by the caller with `policy::device::check_servable`.
+    pub fn place(&mut self, device: &candle_core::Device, dtype: DType) -> Result<()> {
+        if !device.is_cpu() && self.sampling_weights != SamplingWeights::F32 {
+            anyhow::bail!(
+                "reduced-precision sampling weights ({}) run on the CPU only; on a GPU use \
+                 sampling weights f32 and a compute dtype (bf16) instead",
+                self.sampling_weights.name()
+            );
+        }
+        self.params.to_device(device)?;
+        self.dtype = dtype;
+        if self.reference.is_some() {
+            self.reference = Some(Transformer::new_inference(&self.cfg, &self.params, dtype)?);
+        }
+        Ok(())
+    }
+
     /// Overwrites the weights with a checkpoint of `prover train`: its folder
     /// (`checkpoints/step-N`) or its `weights.safetensors`. Returns how many tensors were set.
     pub fn load_weights(&mut self, path: &std::path::Path) -> Result<usize> {

@@ -254,6 +254,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
         metrics.rollout_is_eff_sample_size = is_stats.eff_sample_size();
         metrics.rollout_mismatch = is_stats.mismatch();
         metrics.update_s = started.elapsed().as_secs_f64();
+        metrics.peak_mem_bytes = crate::policy::device_memory::take_step_peak();
         Ok((metrics, logs))
     }
 

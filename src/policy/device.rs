@@ -1,0 +1,109 @@
+//! Where and in what precision the policy computes: `--device cpu|cuda[:N]` / `[model] device`
+//! and `--dtype f32|bf16|f16` / `[model] dtype`.
+//!
+//! Policy (what each build serves):
+//! - the default (CPU) build: `device = "cpu"` with `dtype = "f32"`. `cuda` is refused with the
+//!   way to get a CUDA build (`scripts/build-cuda.sh`).
+//! - the `cuda` build (`cargo build --release --features cuda`): also `cuda[:N]` with `f32`,
+//!   `bf16` or `f16`.
+//! - `bf16`/`f16` on the CPU are refused by the command line and the run config (candle's CPU
+//!   half-precision matmuls are several times slower than f32, so such a run would only be slower
+//!   and less precise). The library still computes in them on the CPU
+//!   ([`crate::policy::model::Transformer::new`] with `DType::F16`): the mixed-precision tests use
+//!   that to check master/compute handling without a GPU.
+//!
+//! Whatever the compute dtype, master weights and AdamW moments stay f32 (`ParamStore`,
+//! `rl/optimizer.rs`), and log-softmax, entropy, loss, KL and advantages are computed in f32
+//! (`scorer.rs` casts the hidden rows and output matrix to f32 chunk by chunk).
+use candle_core::{DType, Device};
+
+/// A parsed `device` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceSpec {
+    /// The CPU.
+    Cpu,
+    /// CUDA device ordinal `N`.
+    Cuda(usize),
+}
+
+/// Whether this binary was built with the `cuda` feature.
+pub const CUDA_BUILD: bool = cfg!(feature = "cuda");
+
+/// Parses `cpu`, `cuda` (= `cuda:0`) or `cuda:N`.
+pub fn parse_device(s: &str) -> Result<DeviceSpec, String> {
+    match s.trim() {
+        "cpu" => Ok(DeviceSpec::Cpu),
+        "cuda" => Ok(DeviceSpec::Cuda(0)),
+        d => match d.strip_prefix("cuda:").map(str::parse::<usize>) {
+            Some(Ok(n)) => Ok(DeviceSpec::Cuda(n)),
+            _ => Err(format!(
+                "device {d:?}: expected \"cpu\", \"cuda\" or \"cuda:N\" (N = GPU ordinal)"
+            )),
+        },
+    }
+}
+
+/// Parses `f32`, `bf16` or `f16`.
+pub fn parse_dtype(s: &str) -> Result<DType, String> {
+    match s.trim() {
+        "f32" => Ok(DType::F32),
+        "bf16" => Ok(DType::BF16),
+        "f16" => Ok(DType::F16),
+        d => Err(format!(
+            "dtype {d:?}: expected \"f32\", \"bf16\" or \"f16\""
+        )),
+    }
+}
+
+/// The name of a compute dtype as the config spells it.
+pub fn dtype_name(d: DType) -> &'static str {
+    match d {
+        DType::BF16 => "bf16",
+        DType::F16 => "f16",
+        _ => "f32",
+    }
+}
+
+/// Checks that this build serves `dtype` on `device` (see the module docs), without touching a
+/// GPU. The error says what to do.
+pub fn check_servable(device: DeviceSpec, dtype: DType) -> Result<(), String> {
+    match device {
+        DeviceSpec::Cuda(n) if !CUDA_BUILD => Err(format!(
+            "device = \"cuda:{n}\": this binary was built without CUDA; build the GPU binary with \
+             scripts/build-cuda.sh (or `cargo build --release --features cuda` with a CUDA \
+             toolkit), or use device \"cpu\""
+        )),
+        DeviceSpec::Cpu if dtype != DType::F32 => Err(format!(
+            "dtype = \"{}\" on the CPU: the CPU computes in f32 only (its half-precision matmuls \
+             are slower than f32); use dtype \"f32\", or device \"cuda\" with a CUDA build \
+             (scripts/build-cuda.sh), where f32, bf16 and f16 are served",
+            dtype_name(dtype)
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Parses and checks `device`/`dtype` strings, then opens the device (CUDA: creates its
+/// context; fails with a message when no such GPU is present).
+pub fn open(device: &str, dtype: &str) -> Result<(Device, DType), String> {
+    let spec = parse_device(device)?;
+    let dt = parse_dtype(dtype)?;
+    check_servable(spec, dt)?;
+    Ok((open_device(spec)?, dt))
+}
+
+/// Opens a parsed device.
+pub fn open_device(spec: DeviceSpec) -> Result<Device, String> {
+    match spec {
+        DeviceSpec::Cpu => Ok(Device::Cpu),
+        DeviceSpec::Cuda(n) => Device::new_cuda(n)
+            .inspect(super::device_memory::register)
+            .map_err(|e| {
+                format!(
+                "device \"cuda:{n}\": could not open the GPU ({e}); check `nvidia-smi` and that \
+                 libcuda.so.1 and the CUDA 13 libraries are on LD_LIBRARY_PATH (see README, \
+                 \"GPU build\")"
+            )
+            }),
+    }
+}
