@@ -39,7 +39,7 @@ pub enum Command {
     /// Sample completions of prompts from a policy model.
     Generate(generate::GenerateArgs),
     /// Evaluate a model: `eval math` (accuracy) or `eval minif2f` (pass@k with Lean).
-    Eval(eval::EvalArgs),
+    Eval(Box<eval::EvalArgs>),
     /// Train the policy with GRPO on verifiable rewards.
     Train(train::TrainArgs),
     /// Redraw a run's curves (curves.svg) from its metrics.jsonl.
@@ -86,7 +86,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Train(args) => train::run(args),
-        Command::Eval(args) => eval::run(args),
+        Command::Eval(args) => eval::run(*args),
         Command::Plot(args) => train::plot(args),
         Command::Serve(args) => serve::run(args),
     };
