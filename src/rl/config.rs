@@ -56,8 +56,8 @@
 //! - `[lean]` (read when `reward.kind = "lean"`; [`LeanConfig`]): `workers` (default: `min(cores − 1,
 //!   RAM / 8 GiB)`, at least 1): local REPL processes; `backend` (default "repl"): the training
 //!   pool drives the REPL, "lsp" is refused; `timeout_s` (default 60): wall-clock seconds per
-//!   proof (header import, proof, axiom queries); `project` (default `$PROVER_LEAN_PROJECT`, else
-//!   `lean/`): the Lake project with Mathlib and the REPL built; `repl_cmd` (default none): a
+//!   proof (header import, proof, axiom queries); `project` (default: `$PROVER_LEAN_PROJECT`, else
+//!   `lean/`): the Lake project with Mathlib and the REPL built; `repl_cmd` (default: none): a
 //!   command line that starts one REPL instead (over ssh, a container, the stand-in);
 //!   `allow_native_decide` (default false): accept proofs whose axioms include native_decide's
 //!   (`Lean.ofReduceBool`, `Lean.trustCompiler`); `servers` (default [] = a local pool):
