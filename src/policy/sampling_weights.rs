@@ -8,7 +8,7 @@
 //!
 //! The copy is made from the current f32 weights and refreshed after each optimizer step (see
 //! [`SamplerCache`]); the training model still computes the log-probs that enter the loss, and
-//! rollout correction ([`crate::rl::rollout_correction`]) corrects for the difference.
+//! rollout correction (`rl/rollout_correction.rs`, in the layer above) corrects for the difference.
 use std::path::Path;
 
 use candle_core::quantized::GgmlDType;

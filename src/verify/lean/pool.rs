@@ -291,21 +291,11 @@ impl Pool {
     /// Check many jobs; verdicts come back in input order. At most `queue_capacity` are queued
     /// at once; the rest wait.
     pub async fn verify_batch(&self, jobs: Vec<Job>) -> Vec<Verdict> {
-        let handles: Vec<_> = jobs
-            .into_iter()
-            .map(|j| {
-                let p = self.clone();
-                tokio::spawn(async move { p.verify(j).await })
-            })
-            .collect();
-        let mut out = Vec::with_capacity(handles.len());
-        for h in handles {
-            out.push(match h.await {
-                Ok(v) => v,
-                Err(e) => Verdict::error(format!("verification task failed: {e}")),
-            });
-        }
-        out
+        super::verdict::verify_each(jobs, |j| {
+            let p = self.clone();
+            async move { p.verify(j).await }
+        })
+        .await
     }
 
     /// A snapshot of the counters.

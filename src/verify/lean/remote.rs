@@ -184,21 +184,11 @@ impl RemotePool {
 
     /// Check many jobs concurrently; verdicts in input order.
     pub async fn verify_batch(&self, jobs: Vec<Job>) -> Vec<Verdict> {
-        let handles: Vec<_> = jobs
-            .into_iter()
-            .map(|j| {
-                let p = self.clone();
-                tokio::spawn(async move { p.verify(j).await })
-            })
-            .collect();
-        let mut out = Vec::with_capacity(handles.len());
-        for h in handles {
-            out.push(match h.await {
-                Ok(v) => v,
-                Err(e) => Verdict::error(format!("verification task failed: {e}")),
-            });
-        }
-        out
+        super::verdict::verify_each(jobs, |j| {
+            let p = self.clone();
+            async move { p.verify(j).await }
+        })
+        .await
     }
 
     /// Check one job: exactly one verdict.

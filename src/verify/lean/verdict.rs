@@ -86,3 +86,22 @@ impl Verdict {
         self.status.is_error()
     }
 }
+
+/// Runs `check` on every job concurrently, one tokio task each, and returns the verdicts in
+/// input order. A task that panics or is cancelled gives an `error` verdict for its job, so every
+/// job gets exactly one verdict.
+pub(crate) async fn verify_each<J, F, Fut>(jobs: Vec<J>, check: F) -> Vec<Verdict>
+where
+    F: Fn(J) -> Fut,
+    Fut: std::future::Future<Output = Verdict> + Send + 'static,
+{
+    let handles: Vec<_> = jobs.into_iter().map(|j| tokio::spawn(check(j))).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(match h.await {
+            Ok(v) => v,
+            Err(e) => Verdict::error(format!("verification task failed: {e}")),
+        });
+    }
+    out
+}

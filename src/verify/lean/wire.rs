@@ -1,5 +1,5 @@
 //! The JSON of `prover serve`'s sound endpoint, `POST /prove`, shared by the server
-//! (`crate::serve`) and the remote client ([`super::remote`]) so both sides read one
+//! (the `serve` module) and the remote client ([`super::remote`]) so both sides read one
 //! definition.
 //!
 //! Request: `{"items": [ProveItem, ...]}` (or a bare array of items). Each item is a line of
