@@ -6,8 +6,8 @@
 use std::time::Instant;
 
 use candle_core::{Device, Tensor, Var};
+use prover::policy::logprob::token_logp_entropy;
 use prover::rl::aggregate::AggNorm;
-use prover::rl::logprob::token_logp_entropy;
 use prover::rl::loss::{grpo_loss, LossConfig, LossInputs};
 
 fn main() -> anyhow::Result<()> {

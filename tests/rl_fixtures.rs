@@ -4,10 +4,10 @@
 mod common;
 
 use candle_core::{DType, Device, Tensor, Var};
+use prover::policy::logprob::token_logp_entropy;
 use prover::rl::advantage::group_advantages;
 use prover::rl::aggregate::{AggNorm, Aggregation};
 use prover::rl::kl::KlEstimator;
-use prover::rl::logprob::token_logp_entropy;
 use prover::rl::loss::{grpo_loss, LossConfig, LossInputs};
 use serde_json::Value;
 

@@ -1,9 +1,9 @@
 //! Loss pieces beyond the fixtures: micro-batch accumulation equals the full batch, the other
 //! KL estimators, temperature, Dr. GRPO normalizer.
 use candle_core::{Device, Tensor, Var};
+use prover::policy::logprob::token_logp_entropy;
 use prover::rl::aggregate::{aggregate, AggNorm, Aggregation};
 use prover::rl::kl::{kl_per_token, KlEstimator};
-use prover::rl::logprob::token_logp_entropy;
 use prover::rl::loss::{grpo_loss, LossConfig, LossInputs};
 
 fn det(n: usize, seed: u32) -> Vec<f32> {

@@ -8,6 +8,7 @@ pub mod device_memory;
 pub mod device_sampling;
 pub mod kernel_ref;
 pub mod kv_cache;
+pub mod logprob;
 pub mod lora;
 pub mod model;
 pub mod ops;

@@ -217,15 +217,10 @@ pub fn token_logprobs_entropy_reference(
     let n = h.dim(0)?;
     let z = h
         .to_dtype(DType::F32)?
-        .matmul(&w.to_dtype(DType::F32)?.t()?)?
-        .affine(1.0 / temperature, 0.0)?;
-    let m = z.max_keepdim(D::Minus1)?.detach();
-    let lse = (z.broadcast_sub(&m)?.exp()?.sum_keepdim(D::Minus1)?.log()? + m)?;
-    let tgt = Tensor::from_vec(targets.to_vec(), (n, 1), h.device())?;
-    let lp = (z.gather(&tgt, 1)? - &lse)?;
-    let p = z.broadcast_sub(&lse)?.exp()?;
-    let ent = (&lse - (p * &z)?.sum_keepdim(D::Minus1)?)?;
-    Tensor::cat(&[lp, ent], 1)
+        .matmul(&w.to_dtype(DType::F32)?.t()?)?;
+    let ids = Tensor::from_vec(targets.to_vec(), (1, n), h.device())?;
+    let s = super::logprob::token_logp_entropy(&z.unsqueeze(0)?, &ids, temperature)?;
+    Tensor::stack(&[s.logp.squeeze(0)?, s.entropy.squeeze(0)?], 1)
 }
 
 /// Scores of a batch of completions: `[B, C]` f32 tensors, `C` = longest completion; entries

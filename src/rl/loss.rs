@@ -5,7 +5,7 @@
 //! - `pg = max(−A·ρ, −A·clip(ρ, 1 − clip_low, 1 + clip_high))`
 //! - dual clip (`dual_clip = c`, default 3, verl's `clip_ratio_c`): for `A < 0`,
 //!   `pg = min(pg, −A·c)`; disabled with `dual_clip = 0`
-//! - entropy `H = logsumexp(z) − Σ softmax(z)·z` (see [`crate::rl::logprob`])
+//! - entropy `H = logsumexp(z) − Σ softmax(z)·z` (see [`crate::policy::logprob`])
 //! - KL to the frozen reference by `kl_estimator` (see [`crate::rl::kl`])
 //! - rollout correction (`rollout_is`, `rollout_is_threshold`): `pg ← w·pg` with the detached
 //!   truncated importance weight `w` of [`crate::rl::rollout_correction`] (1 when off)

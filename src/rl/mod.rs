@@ -8,7 +8,7 @@
 //! run's curves. Files: [`config`] (TOML run config), [`reward`] (verdict → reward + shaping),
 //! [`answer_reward`] / [`lean_reward`] (the verifiers as rewarders), [`report`] (progress lines
 //! and the end-of-run summary),
-//! [`advantage`], [`logprob`] (differentiable log-probs / entropy), [`loss`] ([`kl`],
+//! [`advantage`] (log-probs and entropies come from [`crate::policy::logprob`]), [`loss`] ([`kl`],
 //! [`aggregate`], [`rollout_correction`]), [`optimizer`] (AdamW), [`schedule`], [`checkpoint`], [`metrics`], [`plot`],
 //! [`run_data`] (the run's tasks, as [`crate::data::Task`], and their prompts), [`traits`]
 //! (policy and rewarder traits), [`trainer`], [`transformer_policy`], [`toy`] (bigram test
@@ -20,7 +20,6 @@ pub mod checkpoint;
 pub mod config;
 pub mod kl;
 pub mod lean_reward;
-pub mod logprob;
 pub mod loss;
 pub mod metrics;
 pub mod optimizer;

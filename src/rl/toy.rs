@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor, Var};
 use rand::{Rng, SeedableRng};
 
-use crate::rl::logprob::token_logp_entropy;
+use crate::policy::logprob::token_logp_entropy;
 use crate::rl::traits::{Policy, Prompt, Rollout, SamplingParams, ScoreItem, ScoreOut};
 
 /// Vocabulary size of the toy model.

@@ -72,7 +72,7 @@ pub trait Policy {
     ) -> Result<Vec<Vec<Rollout>>>;
 
     /// Teacher-forced per-token log-probs and entropies of the completions (see
-    /// [`crate::rl::logprob::token_logp_entropy`] for a differentiable implementation from
+    /// [`crate::policy::logprob::token_logp_entropy`] for a differentiable implementation from
     /// logits).
     fn score(&mut self, items: &[ScoreItem], temperature: f64) -> Result<ScoreOut>;
 
