@@ -110,6 +110,14 @@ pub struct ReplResult {
     pub id: String,
     /// Seconds from admission to verdict.
     pub time: f64,
+    /// Lean's reply or the error, and prover's verdict.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// What `/api/check` and `/verify` report for one item beside its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
     /// Set when the server could not decide.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -120,6 +128,28 @@ pub struct ReplResult {
     pub verdict: String,
     /// Why (null when accepted).
     pub reason: Option<String>,
+}
+
+impl Outcome {
+    /// The outcome of `v`; `time_in_response` puts its seconds into the response (`/verify`
+    /// reports them there, `/api/check` beside the id).
+    fn of(v: &Verdict, time_in_response: bool) -> Self {
+        let (error, response) = match command_response(v) {
+            Ok(mut r) => {
+                if time_in_response {
+                    r.time = Some(v.seconds);
+                }
+                (None, Some(r))
+            }
+            Err(e) => (Some(e), None),
+        };
+        Outcome {
+            error,
+            response,
+            verdict: v.status.label().into(),
+            reason: v.status.reason().map(str::to_string),
+        }
+    }
 }
 
 /// `POST /api/check` response.
@@ -178,16 +208,9 @@ pub struct VerifyRequest {
 pub struct VerifyResult {
     /// The code's id.
     pub custom_id: serde_json::Value,
-    /// Set when the server could not decide.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Set when Lean answered; carries `time`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub response: Option<CommandResponse>,
-    /// prover's verdict.
-    pub verdict: String,
-    /// Why (null when accepted).
-    pub reason: Option<String>,
+    /// Lean's reply (carrying `time`) or the error, and prover's verdict.
+    #[serde(flatten)]
+    pub outcome: Outcome,
 }
 
 /// `POST /verify` response.
@@ -301,35 +324,18 @@ fn reason_position(reason: &str) -> Option<Pos> {
 
 /// The `/api/check` result of one snippet.
 pub fn check_result(id: &str, v: &Verdict) -> ReplResult {
-    let (error, response) = match command_response(v) {
-        Ok(r) => (None, Some(r)),
-        Err(e) => (Some(e), None),
-    };
     ReplResult {
         id: id.to_string(),
         time: v.seconds,
-        error,
-        response,
-        verdict: v.status.label().into(),
-        reason: v.status.reason().map(str::to_string),
+        outcome: Outcome::of(v, false),
     }
 }
 
 /// The `/verify` result of one code.
 pub fn verify_result(custom_id: &serde_json::Value, v: &Verdict) -> VerifyResult {
-    let (error, response) = match command_response(v) {
-        Ok(mut r) => {
-            r.time = Some(v.seconds);
-            (None, Some(r))
-        }
-        Err(e) => (Some(e), None),
-    };
     VerifyResult {
         custom_id: custom_id.clone(),
-        error,
-        response,
-        verdict: v.status.label().into(),
-        reason: v.status.reason().map(str::to_string),
+        outcome: Outcome::of(v, true),
     }
 }
 
