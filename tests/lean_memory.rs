@@ -3,10 +3,12 @@
 //! worker's whole process group. Workers get `MALLOC_ARENA_MAX=2`.
 use std::time::Duration;
 
-use prover::verify::lean::{Job, LeanCommand, Pool, PoolConfig, ReplProbe, Verdict};
+use prover::verify::lean::{Job, LeanCommand, Pool, PoolConfig, ReplProbe};
+
+mod common;
+use common::reason;
 
 const HEADER: &str = "import Mathlib\n\nopen Nat\n\n";
-const STATEMENT: &str = "theorem t (x : ℕ) : x + 0 = x := by sorry";
 
 /// `sh` runs the stand-in REPL as its child and waits for it (`; exit` keeps the shell from
 /// exec-ing it), like `lake env`: the worker's own process is the small shell.
@@ -32,15 +34,7 @@ fn config(cmd: LeanCommand) -> PoolConfig {
 }
 
 fn job(proof: &str) -> Job {
-    Job::Proof {
-        header: HEADER.into(),
-        formal_statement: STATEMENT.into(),
-        proof: proof.into(),
-    }
-}
-
-fn reason(v: &Verdict) -> &str {
-    v.status.reason().unwrap_or("")
+    common::x_plus_zero_job(HEADER, proof)
 }
 
 #[tokio::test]

@@ -5,10 +5,10 @@
 mod common;
 use std::time::Duration;
 
-use prover::verify::lean::{AxiomPolicy, Job, LeanCommand, Pool, PoolConfig, Status, Verdict};
+use prover::verify::lean::{AxiomPolicy, Job, LeanCommand, Pool, PoolConfig, Status};
 
 const HEADER: &str = "import Mathlib\nimport Aesop\n\nset_option maxHeartbeats 400000\n\nopen BigOperators Real Nat Topology Rat\n\n";
-const STATEMENT: &str = "theorem t (x : ℕ) : x + 0 = x := by sorry";
+use common::{reason, X_PLUS_ZERO as STATEMENT};
 
 fn standin(extra: &[&str], env: Vec<(String, String)>) -> LeanCommand {
     LeanCommand {
@@ -25,15 +25,7 @@ fn config(workers: usize) -> PoolConfig {
 }
 
 fn job(proof: &str) -> Job {
-    Job::Proof {
-        header: HEADER.into(),
-        formal_statement: STATEMENT.into(),
-        proof: proof.into(),
-    }
-}
-
-fn reason(v: &Verdict) -> &str {
-    v.status.reason().unwrap_or("")
+    common::x_plus_zero_job(HEADER, proof)
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use prover::verify::lean::sandbox::support;
 use prover::verify::lean::{Job, Pool, PoolConfig, Status, Verdict};
 
 const HEADER: &str = "import Mathlib\nimport Aesop\n\nopen BigOperators Real Nat Topology Rat\n\n";
-const STATEMENT: &str = "theorem t (x : ℕ) : x + 0 = x := by sorry";
+use common::reason;
 
 fn config(workers: usize) -> PoolConfig {
     let mut c = PoolConfig::new(common::repl_standin(&["--sim"]));
@@ -21,15 +21,7 @@ fn config(workers: usize) -> PoolConfig {
 }
 
 fn job(proof: &str) -> Job {
-    Job::Proof {
-        header: HEADER.into(),
-        formal_statement: STATEMENT.into(),
-        proof: proof.into(),
-    }
-}
-
-fn reason(v: &Verdict) -> &str {
-    v.status.reason().unwrap_or("")
+    common::x_plus_zero_job(HEADER, proof)
 }
 
 /// The text of the stand-in's probe report (`SIM_WRITE …: failed: …`) in a verdict.

@@ -98,3 +98,20 @@ pub fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
         .to_scalar::<f32>()
         .unwrap()
 }
+
+/// The statement the pool tests prove, with `sorry` where the proof goes.
+pub const X_PLUS_ZERO: &str = "theorem t (x : ℕ) : x + 0 = x := by sorry";
+
+/// A proof job for [`X_PLUS_ZERO`] under `header`.
+pub fn x_plus_zero_job(header: &str, proof: &str) -> prover::verify::lean::Job {
+    prover::verify::lean::Job::Proof {
+        header: header.into(),
+        formal_statement: X_PLUS_ZERO.into(),
+        proof: proof.into(),
+    }
+}
+
+/// A verdict's reason ("" when accepted).
+pub fn reason(v: &prover::verify::lean::Verdict) -> &str {
+    v.status.reason().unwrap_or("")
+}
