@@ -183,25 +183,6 @@ pub fn prepare(args: &GenerateArgs) -> Result<Prepared> {
     })
 }
 
-/// Loads the policy model behind the [`Decoder`] seam: the weights through
-/// [`crate::policy::weights::load_params`], moved to `device` (opened by
-/// [`crate::policy::device::open`], which also checks `dtype` against it), the transformer in
-/// inference mode. The one place where the CLI touches the transformer.
-pub fn load_decoder(
-    spec: &ResolvedModel,
-    dtype: DType,
-    device: &candle_core::Device,
-) -> Result<Box<dyn Decoder>> {
-    let (cfg, mut params) = crate::policy::weights::load_params(spec.weights_path())
-        .with_context(|| format!("loading the model weights of {}", spec.spec))?;
-    params.to_device(device)?;
-    let model = crate::policy::model::Transformer::new_inference(&cfg, &params, dtype)
-        .with_context(|| format!("building the model of {}", spec.spec))?;
-    Ok(Box::new(
-        crate::policy::transformer_decoder::PolicyDecoder::new(model),
-    ))
-}
-
 /// Samples with a ready decoder and prints: JSON lines or human text to `out`, throughput to
 /// `err`. Returns the samples.
 pub fn run_with(
@@ -253,22 +234,13 @@ pub fn run(args: GenerateArgs) -> Result<u8> {
         crate::policy::device::dtype_name(args.dtype.dtype()),
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut decoder = if device.is_cpu() {
-        crate::policy::sampling_weights::load_decoder(
-            prepared.model.weights_path(),
-            args.sampling_weights,
-            dtype,
-        )
-        .with_context(|| format!("loading the model of {}", prepared.model.spec))?
-    } else {
-        if args.sampling_weights != SamplingWeights::F32 {
-            anyhow::bail!(
-                "--sampling-weights {} runs on the CPU only; on a GPU drop it and use --dtype bf16",
-                args.sampling_weights.name()
-            );
-        }
-        load_decoder(&prepared.model, dtype, &device)?
-    };
+    let mut decoder = crate::policy::sampling_weights::load_decoder(
+        prepared.model.weights_path(),
+        args.sampling_weights,
+        dtype,
+        &device,
+    )
+    .with_context(|| format!("loading the model of {}", prepared.model.spec))?;
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     run_with(

@@ -120,14 +120,22 @@ impl SamplerCache {
 
 /// A decoder over the model file `weights_path` (an HF directory or a `.gguf`) with `weights`:
 /// f32 computes in `dtype` through the training [`super::model::Transformer`]; the others
-/// decode from reduced-precision matrices (and need `dtype` f32 for the rest).
+/// decode from reduced-precision matrices on the CPU (and need `dtype` f32 for the rest). The
+/// f32 weights move to `device` (opened by [`super::device::open`], which checks `dtype`).
 pub fn load_decoder(
     weights_path: &Path,
     weights: SamplingWeights,
     dtype: candle_core::DType,
+    device: &candle_core::Device,
 ) -> anyhow::Result<Box<dyn super::decoder::Decoder>> {
     use super::transformer_decoder::PolicyDecoder;
     use anyhow::Context;
+    if !device.is_cpu() && weights != SamplingWeights::F32 {
+        anyhow::bail!(
+            "sampling weights {} run on the CPU only; on a GPU use f32 weights and dtype bf16",
+            weights.name()
+        );
+    }
     if weights != SamplingWeights::F32 && dtype != candle_core::DType::F32 {
         anyhow::bail!(
             "sampling weights {:?} compute the rest in f32; drop --dtype or use \
@@ -142,8 +150,9 @@ pub fn load_decoder(
             weights_path.display()
         );
     }
-    let (cfg, params) = super::weights::load_params(weights_path)
+    let (cfg, mut params) = super::weights::load_params(weights_path)
         .with_context(|| format!("loading the model weights of {}", weights_path.display()))?;
+    params.to_device(device)?;
     let mut cache = SamplerCache::default();
     Ok(
         match cache.get(weights, &cfg, &params, is_gguf.then_some(weights_path))? {
