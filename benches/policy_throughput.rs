@@ -6,6 +6,7 @@
 //! Prints a table with tokens/s and the peak RSS (VmHWM). Peer: `benches/hf_peer.py`.
 //!
 //! usage: cargo bench --bench policy_throughput [-- MODEL_PATH]
+//! (`BENCH_ROWS=bf16,score` runs only the rows whose label contains one of the words)
 //! (default models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf or $PROVER_TEST_MODEL)
 use std::path::PathBuf;
 use std::time::Instant;
@@ -35,6 +36,14 @@ fn ids(n: usize, seed: usize, vocab: usize) -> Vec<u32> {
     (0..n)
         .map(|i| ((i * 7919 + seed * 104_729 + 17) % (vocab - 100) + 100) as u32)
         .collect()
+}
+
+/// Whether the row `label` was asked for (`BENCH_ROWS`, comma-separated words; unset: all).
+fn wanted(label: &str) -> bool {
+    match std::env::var("BENCH_ROWS") {
+        Ok(words) => words.split(',').any(|w| label.contains(w.trim())),
+        Err(_) => true,
+    }
 }
 
 /// Prefill + 64 greedy steps; prints the two rows, `label` naming the weights.
@@ -99,26 +108,73 @@ fn main() -> anyhow::Result<()> {
         "benchmark", "seconds", "tokens/s", "VmHWM MB"
     );
 
+    // (0) the bf16 projection kernel alone, on this model's shapes (16 rows, one layer's
+    // seven matrices + the output head)
+    if wanted("kernel") {
+        use prover::policy::bf16_matmul::Bf16Matrix;
+        let (h, f, kv) = (
+            cfg.hidden_size,
+            cfg.intermediate_size,
+            cfg.num_key_value_heads * cfg.head_dim,
+        );
+        let shapes = [(h, h), (kv, h), (kv, h), (h, h), (f, h), (f, h), (h, f), (v, h)];
+        for m in [16usize, 560] {
+            let mats: Vec<(Bf16Matrix, Vec<f32>)> = shapes
+                .iter()
+                .map(|&(n, k)| {
+                    let w: Vec<f32> = (0..n * k).map(|i| ((i % 97) as f32 - 48.0) / 97.0).collect();
+                    let x: Vec<f32> = (0..m * k).map(|i| ((i % 89) as f32 - 44.0) / 89.0).collect();
+                    (Bf16Matrix::from_f32(&w, n, k).unwrap(), x)
+                })
+                .collect();
+            let reps = if m == 16 { 50 } else { 2 };
+            let t0 = Instant::now();
+            let mut flops = 0.0;
+            for _ in 0..reps {
+                for ((mat, x), &(n, k)) in mats.iter().zip(&shapes) {
+                    std::hint::black_box(mat.matmul(x, m).unwrap());
+                    flops += 2.0 * (m * n * k) as f64;
+                }
+            }
+            let secs = t0.elapsed().as_secs_f64();
+            println!(
+                "{:<44} {:>10.3} {:>12} {:>10.0}",
+                format!("bf16 kernel {m} rows: {:.1} GFLOP/s", flops / secs / 1e9),
+                secs,
+                "-",
+                vm_hwm_mb()
+            );
+        }
+    }
+
     // (a) generation: 16 prompts of 20..50 tokens, 64 greedy tokens each
-    let model = Transformer::new_inference(&cfg, &params, DType::F32)?;
     let prompts: Vec<Vec<u32>> = (0..16).map(|r| ids(20 + (r * 2) % 31, r, v)).collect();
-    generation_rows(&mut PolicyDecoder::new(model), &prompts, "f32")?;
+    if wanted("f32") {
+        let model = Transformer::new_inference(&cfg, &params, DType::F32)?;
+        generation_rows(&mut PolicyDecoder::new(model), &prompts, "f32")?;
+    }
     use candle_core::quantized::GgmlDType;
     for (dt, label) in [
         (GgmlDType::BF16, "bf16"),
         (GgmlDType::F16, "f16"),
         (GgmlDType::Q8_0, "q8_0"),
     ] {
+        if !wanted(label) {
+            continue;
+        }
         let q = QuantizedTransformer::from_params(&cfg, &params, dt)?;
         generation_rows(&mut PolicyDecoder::new(q), &prompts, label)?;
     }
-    if path.extension().and_then(|e| e.to_str()) == Some("gguf") {
+    if path.extension().and_then(|e| e.to_str()) == Some("gguf") && wanted("gguf") {
         let q = QuantizedTransformer::from_gguf(&cfg, &path)?;
         let label = format!("gguf {:?}", q.weights_dtype()).to_lowercase();
         generation_rows(&mut PolicyDecoder::new(q), &prompts, &label)?;
     }
 
     // (b) forward + backward of the scorer loss over 16 x 128 tokens (1 prompt + 127 scored)
+    if !wanted("score") {
+        return Ok(());
+    }
     let model = Transformer::new(&cfg, &params, DType::F32)?;
     let batch: Vec<(Vec<u32>, Vec<u32>)> = (0..16)
         .map(|r| {

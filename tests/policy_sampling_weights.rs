@@ -141,3 +141,111 @@ fn smollm2_q4_1_and_q8_0_agree_with_the_f32_path() {
     assert!(r_q8 >= 0.9, "q8_0 agreement {r_q8}");
     assert!(r_bf >= 0.9, "bf16 agreement {r_bf}");
 }
+
+// ---- the bf16 kernel (policy::bf16_matmul) ----
+
+/// A small deterministic generator (xorshift64*), values in [-1, 1).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> f32 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let v = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 40;
+        v as f32 / (1u64 << 23) as f32 - 1.0
+    }
+    fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|_| self.next() * scale).collect()
+    }
+}
+
+#[test]
+fn bf16_rounding_is_nearest_even() {
+    use prover::policy::bf16_matmul::{bf16_bits, bf16_value};
+    // exactly representable values stay
+    for v in [0.0f32, -0.0, 1.0, -2.5, 65280.0, f32::INFINITY, f32::NEG_INFINITY] {
+        assert_eq!(bf16_value(bf16_bits(v)).to_bits(), v.to_bits(), "{v}");
+    }
+    // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties go to the even mantissa (1.0)
+    assert_eq!(bf16_value(bf16_bits(1.0 + 1.0 / 256.0)), 1.0);
+    // 1 + 3·2^-8 is halfway between 1 + 2^-7 (odd) and 1 + 2^-6 (even)
+    assert_eq!(bf16_value(bf16_bits(1.0 + 3.0 / 256.0)), 1.0 + 1.0 / 64.0);
+    // just above a tie rounds up
+    assert_eq!(
+        bf16_value(bf16_bits(f32::from_bits((1.0f32).to_bits() + 0x8001))),
+        1.0 + 1.0 / 128.0
+    );
+    // the largest finite f32 rounds to infinity; NaN stays NaN
+    assert_eq!(bf16_value(bf16_bits(f32::MAX)), f32::INFINITY);
+    assert!(bf16_value(bf16_bits(f32::NAN)).is_nan());
+    // relative rounding error at most 2^-8 (8 significant bits) on random normal values
+    let mut rng = Rng(7);
+    for _ in 0..10_000 {
+        let v = rng.next() * 1e3;
+        let r = bf16_value(bf16_bits(v));
+        assert!((r - v).abs() <= v.abs() / 256.0, "{v} -> {r}");
+    }
+}
+
+/// `y[r, j] = Σ bf16(x)·bf16(W)` in f64: the reference's own formula, independently.
+fn bf16_matmul_f64(x: &[f32], w: &[f32], m: usize, n: usize, k: usize) -> (Vec<f64>, Vec<f64>) {
+    use prover::policy::bf16_matmul::{bf16_bits, bf16_value};
+    let r = |v: f32| bf16_value(bf16_bits(v)) as f64;
+    let mut y = vec![0f64; m * n];
+    let mut mag = vec![0f64; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            for c in 0..k {
+                let p = r(x[i * k + c]) * r(w[j * k + c]);
+                y[i * n + j] += p;
+                mag[i * n + j] += p.abs();
+            }
+        }
+    }
+    (y, mag)
+}
+
+#[test]
+fn bf16_kernel_and_reference_agree_with_the_formula() {
+    use prover::policy::bf16_matmul::Bf16Matrix;
+    if !Bf16Matrix::kernel_available() {
+        common::skip("this CPU has no AVX512-BF16: only the reference loop runs here");
+    }
+    let mut rng = Rng(42);
+    // shapes: tile remainders in rows (1..8, 9, 17), blocks (n not a multiple of 16 or 48),
+    // odd k (a padded pair)
+    let shapes = [
+        (1, 16, 32),
+        (3, 48, 64),
+        (8, 96, 576),
+        (9, 50, 33),
+        (16, 192, 576),
+        (17, 7, 5),
+        (5, 130, 1536),
+        (2, 1, 1),
+    ];
+    for (m, n, k) in shapes {
+        let x = rng.vec(m * k, 2.0);
+        let w = rng.vec(n * k, 0.5);
+        let mat = Bf16Matrix::from_f32(&w, n, k).unwrap();
+        assert_eq!((mat.rows(), mat.cols()), (n, k));
+        let (exact, mag) = bf16_matmul_f64(&x, &w, m, n, k);
+        let fast = mat.matmul(&x, m).unwrap();
+        let reference = mat.matmul_reference(&x, m).unwrap();
+        for (i, ((&e, &g), (&f, &r))) in exact.iter().zip(&mag).zip(fast.iter().zip(&reference)).enumerate() {
+            let tol = 1e-6 * (k as f64).sqrt() * g + 1e-7;
+            assert!((f as f64 - e).abs() <= tol, "{m}x{n}x{k} [{i}]: kernel {f} vs {e}");
+            assert!((r as f64 - e).abs() <= tol, "{m}x{n}x{k} [{i}]: reference {r} vs {e}");
+        }
+    }
+}
+
+#[test]
+fn bf16_matmul_refuses_wrong_sizes() {
+    use prover::policy::bf16_matmul::Bf16Matrix;
+    let err = Bf16Matrix::from_f32(&[1.0; 5], 2, 3).unwrap_err();
+    assert!(err.contains("5 values for a 2 × 3"), "{err}");
+    let mat = Bf16Matrix::from_f32(&[1.0; 6], 2, 3).unwrap();
+    let err = mat.matmul(&[1.0; 4], 2).unwrap_err();
+    assert!(err.contains("4 input values for 2 rows of 3"), "{err}");
+}

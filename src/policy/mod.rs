@@ -2,6 +2,8 @@
 //! scorer. Knows nothing of rewards.
 #[cfg(feature = "cuda")]
 pub mod cuda_kernels;
+pub mod bf16_matmul;
+pub mod decode_attention;
 pub mod decoder;
 pub mod device;
 pub mod device_memory;

@@ -17,6 +17,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Module, Result, Tensor, D};
 use serde_json::Value;
 
+use super::decode_attention::DecodeAttentionOp;
 use super::kv_cache::KvCache;
 use super::ops::{fused_ok, MaskedSoftmaxOp, RmsNormOp, RotaryOp, SwiGluOp};
 use super::params::ParamStore;
@@ -494,6 +495,12 @@ impl Attention {
             Some(c) => c.append(&k, &v)?,
             None => (k, v),
         };
+        if let (Some(f), true) = (&ctx.fused, ctx.inference) {
+            let op = DecodeAttentionOp {
+                bias: f.bias.clone(),
+            };
+            return self.o.forward(&q.apply_op3_no_bwd(&k, &v, &op)?);
+        }
         let s = k.dim(2)?;
         let rep = self.heads / self.kv_heads;
         // group query heads by their kv head: [B, kvh, rep*T, d]
@@ -576,6 +583,9 @@ pub struct Ctx {
     sin: Tensor,
     bias: Tensor,
     fused: Option<FusedCtx>,
+    /// No graph is recorded (an inference model): attention may use the one-pass
+    /// [`DecodeAttentionOp`], which has no backward.
+    inference: bool,
 }
 
 struct FusedCtx {
@@ -597,6 +607,28 @@ pub fn causal_bias(b: usize, t: usize, past: usize, dev: &Device) -> Result<Tens
     Tensor::from_vec(v, (1, 1, t, s), dev)?.broadcast_as((b, 1, t, s))
 }
 
+/// The attention bias of one forward over `ids [B, T]` after `past` cached positions: the
+/// given one, or [`causal_bias`]; an error when `past + T` exceeds the model context.
+pub fn forward_bias(
+    cfg: &Config,
+    ids: &Tensor,
+    attn_bias: Option<&Tensor>,
+    past: usize,
+) -> Result<Tensor> {
+    let (b, t) = ids.dims2()?;
+    if past + t > cfg.max_position_embeddings {
+        candle_core::bail!(
+            "sequence of {} tokens exceeds the model context of {} (max_position_embeddings)",
+            past + t,
+            cfg.max_position_embeddings
+        );
+    }
+    match attn_bias {
+        Some(x) => Ok(x.clone()),
+        None => causal_bias(b, t, past, ids.device()),
+    }
+}
+
 /// The decoder-only transformer (llama / qwen2 families).
 #[derive(Debug, Clone)]
 pub struct Transformer {
@@ -610,6 +642,8 @@ pub struct Transformer {
     rotary: Rotary,
     dtype: DType,
     fused: bool,
+    /// Built by [`Transformer::new_inference`] (every weight detached).
+    inference: bool,
 }
 
 impl Transformer {
@@ -687,6 +721,7 @@ impl Transformer {
             lm_head,
             dtype,
             fused: true,
+            inference: !track,
         })
     }
 
@@ -730,17 +765,7 @@ impl Transformer {
     ) -> Result<Tensor> {
         let (b, t) = ids.dims2()?;
         let past = cache.as_ref().map(|c| c.len()).unwrap_or(0);
-        if past + t > self.cfg.max_position_embeddings {
-            candle_core::bail!(
-                "sequence of {} tokens exceeds the model context of {} (max_position_embeddings)",
-                past + t,
-                self.cfg.max_position_embeddings
-            );
-        }
-        let bias = match attn_bias {
-            Some(x) => x.clone(),
-            None => causal_bias(b, t, past, ids.device())?,
-        };
+        let bias = forward_bias(&self.cfg, ids, attn_bias, past)?;
         let (cos, sin) = self.rotary.tables(positions, self.dtype)?;
         let fused = if self.fused && fused_ok(&self.embed) {
             Some(FusedCtx {
@@ -756,6 +781,7 @@ impl Transformer {
             sin,
             bias,
             fused,
+            inference: self.inference,
         };
         let mut x = self.embed.index_select(&ids.flatten_all()?, 0)?.reshape((
             b,

@@ -1,7 +1,9 @@
 //! The transformer for decoding from reduced-precision weights: every projection matrix
-//! (q, k, v, o, gate, up, down and the output head) is a candle [`QMatMul`] over a
-//! [`QTensor`] in bf16, f16 or a GGML block format (q8_0, or a GGUF file's own q4_1, q4_k, …);
-//! the embedding table, norms, biases, rotary tables, attention and the KV cache stay f32.
+//! (q, k, v, o, gate, up, down and the output head) is held in bf16 (our own kernel,
+//! [`crate::policy::bf16_matmul`], which also rounds the activations entering each projection
+//! to bf16), or as a candle [`QMatMul`] over a [`QTensor`] in f16 or a GGML block format (q8_0,
+//! or a GGUF file's own q4_1, q4_k, …); the embedding table, norms, biases, rotary tables,
+//! attention and the KV cache stay f32.
 //! Same formulas as [`crate::policy::model`] (and its fused f32 CPU kernels), so with f32
 //! weights it computes the same logits; no graph, no gradients (sampling only).
 //!
@@ -15,17 +17,42 @@ use std::sync::Arc;
 use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QStorage, QTensor};
 use candle_core::{DType, Device, Module, Result, Tensor, D};
 
+use super::bf16_matmul::Bf16Matrix;
+use super::decode_attention::DecodeAttentionOp;
 use super::kv_cache::{KvCache, LayerCache};
-use super::model::{causal_bias, Config, Family};
-use super::ops::{MaskedSoftmaxOp, RmsNormOp, RotaryOp, SwiGluOp};
+use super::model::{forward_bias, Config, Family};
+use super::ops::{RmsNormOp, RotaryOp, SwiGluOp};
 use super::params::ParamStore;
 use super::transformer_decoder::DecodingModel;
 use super::weights::gguf_to_hf_name;
 
-/// A projection `y = x·Wᵀ (+ b)` with `W` held as a [`QMatMul`].
+/// A projection matrix: a candle [`QMatMul`] (f32, f16, GGML blocks), or bf16 with our own
+/// kernel ([`Bf16Matrix`]: candle's bf16 CPU matmul is several times slower than f32).
+#[derive(Debug, Clone)]
+enum Matrix {
+    Q(QMatMul),
+    Bf16(Arc<Bf16Matrix>),
+}
+
+impl Matrix {
+    /// `x [rows, k] · Wᵀ`.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Matrix::Q(q) => q.forward(x),
+            Matrix::Bf16(w) => {
+                let rows = x.dim(0)?;
+                let xs: Vec<f32> = x.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
+                let y = w.matmul(&xs, rows).map_err(candle_core::Error::Msg)?;
+                Tensor::from_vec(y, (rows, w.rows()), x.device())
+            }
+        }
+    }
+}
+
+/// A projection `y = x·Wᵀ (+ b)`.
 #[derive(Debug, Clone)]
 struct QLinear {
-    w: QMatMul,
+    w: Matrix,
     b: Option<Tensor>,
 }
 
@@ -60,7 +87,7 @@ struct QLayer {
 /// Where the matrices come from: a name (HF naming) → its weight as a [`QTensor`], the f32
 /// tensors (norms, biases, embedding) → plain tensors.
 trait WeightSource {
-    fn matrix(&mut self, name: &str) -> Result<QMatMul>;
+    fn matrix(&mut self, name: &str) -> Result<Matrix>;
     fn tensor(&mut self, name: &str) -> Result<Tensor>;
 }
 
@@ -71,7 +98,7 @@ pub struct QuantizedTransformer {
     embed: Tensor,
     layers: Vec<QLayer>,
     norm: Tensor,
-    lm_head: QMatMul,
+    lm_head: Matrix,
     /// `θ^(-2i/d)` for `i < d/2`.
     inv_freq: Vec<f32>,
     weights: GgmlDType,
@@ -95,11 +122,18 @@ struct FromParams<'a> {
 }
 
 impl WeightSource for FromParams<'_> {
-    fn matrix(&mut self, name: &str) -> Result<QMatMul> {
+    fn matrix(&mut self, name: &str) -> Result<Matrix> {
         let t = self.tensor(name)?;
         let cols = t.dim(D::Minus1)?;
-        if self.dtype == GgmlDType::F32 {
-            return Ok(QMatMul::Tensor(t));
+        match self.dtype {
+            GgmlDType::F32 => return Ok(Matrix::Q(QMatMul::Tensor(t))),
+            GgmlDType::BF16 => {
+                let (n, k) = t.dims2()?;
+                let w = Bf16Matrix::from_f32(&t.flatten_all()?.to_vec1()?, n, k)
+                    .map_err(candle_core::Error::Msg)?;
+                return Ok(Matrix::Bf16(Arc::new(w)));
+            }
+            _ => {}
         }
         if cols % self.dtype.block_size() != 0 {
             candle_core::bail!(
@@ -109,7 +143,7 @@ impl WeightSource for FromParams<'_> {
                 self.dtype.block_size()
             );
         }
-        Ok(qmatmul(QTensor::quantize(&t, self.dtype)?))
+        Ok(Matrix::Q(qmatmul(QTensor::quantize(&t, self.dtype)?)))
     }
     fn tensor(&mut self, name: &str) -> Result<Tensor> {
         let v = self
@@ -172,8 +206,8 @@ fn unpermute_rows(q: &QTensor, n_head: usize) -> Result<QTensor> {
 }
 
 impl WeightSource for FromGguf {
-    fn matrix(&mut self, name: &str) -> Result<QMatMul> {
-        Ok(qmatmul(self.read(name)?))
+    fn matrix(&mut self, name: &str) -> Result<Matrix> {
+        Ok(Matrix::Q(qmatmul(self.read(name)?)))
     }
     fn tensor(&mut self, name: &str) -> Result<Tensor> {
         self.read(name)?
@@ -324,22 +358,7 @@ impl QuantizedTransformer {
             Some(c) => c.append(&k, &v)?,
             None => (k, v),
         };
-        let s = k.dim(2)?;
-        let rep = heads / kvh;
-        let q = q.reshape((b, kvh, rep * t, d))?;
-        let p = q
-            .matmul(&k.t()?)?
-            .reshape((b, heads, t, s))?
-            .apply_op1(MaskedSoftmaxOp {
-                bias: bias.clone(),
-                t,
-            })?
-            .reshape((b, kvh, rep * t, s))?;
-        let y = p
-            .matmul(&v)?
-            .reshape((b, heads, t, d))?
-            .transpose(1, 2)?
-            .reshape((b, t, heads * d))?;
+        let y = q.apply_op3_no_bwd(&k, &v, &DecodeAttentionOp { bias: bias.clone() })?;
         l.o.forward(&y)
     }
 }
@@ -362,10 +381,7 @@ impl DecodingModel for QuantizedTransformer {
     ) -> Result<Tensor> {
         let (b, t) = ids.dims2()?;
         let past = cache.as_ref().map(|c| c.len()).unwrap_or(0);
-        let bias = match attn_bias {
-            Some(x) => x.clone(),
-            None => causal_bias(b, t, past, ids.device())?,
-        };
+        let bias = forward_bias(&self.cfg, ids, attn_bias, past)?;
         // rotary tables [B, T, d/2] as in `Rotary::tables`
         let pos: Vec<u32> = positions.flatten_all()?.to_dtype(DType::U32)?.to_vec1()?;
         let mut cos = Vec::with_capacity(pos.len() * self.inv_freq.len());
