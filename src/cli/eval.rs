@@ -6,11 +6,14 @@ use clap::{Args, Subcommand};
 
 use crate::data::benchmarks::{read_formal, read_informal, AnswerField, MathBench};
 use crate::eval::math::{run_math_eval, Graded, MathEvalSettings};
-use crate::eval::minif2f::{run_minif2f_eval, AttemptVerdict, ProofChecker, ProofEvalSettings};
+use crate::eval::lean_checker::LeanChecker;
+use crate::eval::minif2f::{run_minif2f_eval, ProofEvalSettings};
 use crate::eval::protocol::{qwen_data, qwen_question, Grader};
 use crate::policy::sampling_weights::SamplingWeights;
 use crate::prompt::style::{MathPrompt, MathPromptStyle, ProofPromptStyle};
-use crate::rl::transformer_policy::{EvalSampling, EvalSource, TransformerPolicy};
+use crate::rl::completion_source::PolicySource;
+use crate::rl::traits::SamplingParams;
+use crate::rl::transformer_policy::TransformerPolicy;
 use crate::verify::answer::AnswerChecker;
 use crate::verify::lean::launch::LeanSettings;
 
@@ -199,15 +202,14 @@ fn math(a: MathArgs) -> Result<u8> {
         .common
         .temperature
         .unwrap_or(if sampled { 0.6 } else { 0.0 });
-    let sampling = EvalSampling {
+    let sampling = SamplingParams {
         temperature,
         top_p: a.common.top_p.unwrap_or(protocol.top_p),
         max_new_tokens: a.common.max_new_tokens.unwrap_or(protocol.max_new_tokens),
-        seed: a.common.seed,
         stop_strings: protocol.stop_strings.clone(),
     };
     let mut policy = load_policy(&a.common)?;
-    let mut source = EvalSource::new(&mut policy, sampling.clone());
+    let mut source = PolicySource::new(&mut policy, sampling.clone(), a.common.seed);
     let checker = if grader == Grader::Lenient {
         AnswerChecker::new(crate::verify::answer::CheckerConfig::lenient())
     } else {
@@ -278,26 +280,6 @@ fn load_policy(c: &Common) -> Result<TransformerPolicy> {
     Ok(policy)
 }
 
-struct PoolChecker {
-    rt: tokio::runtime::Runtime,
-    pool: crate::verify::lean::LeanVerifier,
-}
-
-impl ProofChecker for PoolChecker {
-    fn check(&self, task: &crate::data::FormalTask, body: &str) -> AttemptVerdict {
-        let job = crate::verify::lean::Job::Proof {
-            header: task.header.clone(),
-            formal_statement: task.formal_statement.clone(),
-            proof: body.to_string(),
-        };
-        let v = self.rt.block_on(self.pool.verify(job));
-        AttemptVerdict {
-            status: v.status,
-            seconds: v.seconds,
-        }
-    }
-}
-
 fn minif2f(a: Minif2fArgs) -> Result<u8> {
     let path = a.data.clone().unwrap_or_else(|| {
         crate::data::benchmarks::datasets_dir().join("minif2f/minif2f-lean4-v4.24.0.jsonl")
@@ -328,13 +310,8 @@ fn minif2f(a: Minif2fArgs) -> Result<u8> {
         api_key: super::lean_setup::server_key(),
         ..LeanSettings::repl(a.timeout)
     };
-    let (rt, pool) = super::lean_setup::start_verifier(&settings).map_err(|e| anyhow!(e))?;
-    // as many proofs in flight as the pool has workers (remote: a few per server)
-    let workers = match &pool {
-        crate::verify::lean::LeanVerifier::Local(p) => p.config().workers,
-        crate::verify::lean::LeanVerifier::Remote(r) => 4 * r.config().servers.len(),
-    };
-    let checker = PoolChecker { rt, pool };
+    let (rt, verifier) = super::lean_setup::start_verifier(&settings).map_err(|e| anyhow!(e))?;
+    let checker = LeanChecker::new(rt, verifier);
     let protocol = a.prompt_style.protocol();
     let temperature =
         a.common
@@ -344,20 +321,19 @@ fn minif2f(a: Minif2fArgs) -> Result<u8> {
                     .temperature
                     .unwrap_or(if a.samples > 1 { 1.0 } else { 0.0 }),
             );
-    let sampling = EvalSampling {
+    let sampling = SamplingParams {
         temperature,
         top_p: a.common.top_p.unwrap_or(protocol.top_p),
         max_new_tokens: a.common.max_new_tokens.unwrap_or(protocol.max_new_tokens),
-        seed: a.common.seed,
         stop_strings: protocol.stop_strings.clone(),
     };
     let mut policy = load_policy(&a.common)?;
-    let mut source = EvalSource::new(&mut policy, sampling);
+    let mut source = PolicySource::new(&mut policy, sampling, a.common.seed);
     let settings = ProofEvalSettings {
         style: a.prompt_style,
         prompt_header,
         samples: a.samples,
-        verify_threads: workers,
+        verify_threads: checker.proofs_in_flight(),
         out: a.common.out.clone(),
         progress: true,
     };
@@ -374,7 +350,7 @@ fn minif2f(a: Minif2fArgs) -> Result<u8> {
     println!("time       {:.1} s", s.seconds);
     println!(
         "pool       {}",
-        serde_json::to_string(&checker.pool.metrics_json())?
+        serde_json::to_string(&checker.metrics_json())?
     );
     Ok(0)
 }
