@@ -5,9 +5,9 @@ use anyhow::{bail, Context, Result};
 
 use crate::data::Task;
 use crate::heldout::{run_eval_items, EvalItem, Graded, MathEvalSettings};
+use crate::rl::completion_source::PolicySource;
 use crate::rl::report::{best_eval, EvalPoint, EvalScore};
 use crate::rl::run_data::prompt_for;
-use crate::rl::completion_source::PolicySource;
 use crate::rl::traits::{Policy, Rewarder, SamplingParams};
 use crate::verify::Status;
 

@@ -21,8 +21,8 @@ use super::schedule;
 use super::soundness::{assemble, plan_file, Assembled, AxiomPolicy};
 use super::verdict::{Status, Verdict};
 use super::verdict_cache::VerdictCache;
-pub use super::worker::{shell_split, LeanCommand};
 use super::worker::ReplWorker;
+pub use super::worker::{shell_split, LeanCommand};
 
 /// Pool settings. Defaults: see [`PoolConfig::new`].
 #[derive(Debug, Clone)]
@@ -436,4 +436,3 @@ async fn worker_loop(inner: Arc<Inner>, id: usize) {
         w.kill();
     }
 }
-
