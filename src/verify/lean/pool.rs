@@ -167,7 +167,6 @@ struct Prepared {
 struct Pending {
     job: Arc<Prepared>,
     reply: oneshot::Sender<Verdict>,
-    started: Instant,
 }
 
 #[derive(Default)]
@@ -272,7 +271,6 @@ impl Pool {
             q.jobs.push_back(Pending {
                 job: Arc::new(prepared),
                 reply: tx,
-                started,
             });
         }
         self.inner.notify.notify_waiters();
@@ -299,14 +297,10 @@ impl Pool {
 
     /// A snapshot of the counters.
     pub fn metrics(&self) -> PoolMetrics {
-        let (depth, running) = {
-            let q = self.inner.queue.lock().unwrap();
-            (q.jobs.len(), 0)
-        };
+        let depth = self.inner.queue.lock().unwrap().jobs.len();
         let c = self.inner.counters.lock().unwrap();
         let mut m = c.m.clone();
         m.queue_depth = depth;
-        let _ = running;
         m.in_flight = (self.inner.cfg.queue_capacity.max(1) - self.inner.slots.available_permits())
             .saturating_sub(depth);
         if let Some(t0) = c.first_submit {
@@ -429,7 +423,6 @@ async fn worker_loop(inner: Arc<Inner>, id: usize) {
             c.overhead_sum += (service - lean_seconds).max(0.0) * 1e3;
             c.overhead_n += 1;
         }
-        let _ = p.started;
         let _ = p.reply.send(verdict);
     }
     if let Some(mut w) = slot.take() {
