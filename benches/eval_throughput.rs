@@ -11,7 +11,9 @@ use std::time::Instant;
 use prover::data::benchmarks::{read_informal, AnswerField};
 use prover::eval::math::{run_math_eval, Graded, MathEvalSettings};
 use prover::eval::prompts::{MathPrompt, MathPromptStyle};
-use prover::rl::transformer_policy::{EvalSampling, EvalSource, TransformerPolicy};
+use prover::rl::completion_source::PolicySource;
+use prover::rl::traits::SamplingParams;
+use prover::rl::transformer_policy::TransformerPolicy;
 use prover::verify::answer::AnswerChecker;
 
 fn main() -> anyhow::Result<()> {
@@ -66,15 +68,15 @@ fn main() -> anyhow::Result<()> {
         "batch problems", "max tokens", "seconds", "problems/min", "tokens/s", "accuracy"
     );
     for (batch, max_new) in [(1usize, 48usize), (8, 48), (32, 48), (8, 128)] {
-        let mut source = EvalSource::new(
+        let mut source = PolicySource::new(
             &mut policy,
-            EvalSampling {
+            SamplingParams {
                 temperature: 0.0,
                 top_p: 1.0,
                 max_new_tokens: max_new,
-                seed: 0,
                 stop_strings: Vec::new(),
             },
+            0,
         );
         let settings = MathEvalSettings {
             prompt: MathPrompt::new(MathPromptStyle::Chat),

@@ -4,6 +4,7 @@
 //! by file and line, exit codes.
 use std::path::PathBuf;
 
+use prover::cli::lean_args::LeanArgs;
 use prover::cli::verify::{Backend, VerifyArgs};
 use prover::cli::verify_lean::{run, verdict_json};
 use prover::verify::lean::Verdict;
@@ -12,16 +13,18 @@ fn args(file: PathBuf, against: Option<PathBuf>, repl_cmd: &str) -> VerifyArgs {
     VerifyArgs {
         file: Some(file),
         lean: false,
-        workers: None,
         reference: None,
         response: None,
         against,
         backend: Backend::Repl,
-        repl_cmd: Some(repl_cmd.to_string()),
-        lean_project: None,
-        lean_servers: Vec::new(),
-        timeout: 20.0,
-        allow_native_decide: false,
+        lean_args: LeanArgs {
+            repl_cmd: Some(repl_cmd.to_string()),
+            lean_project: None,
+            lean_servers: Vec::new(),
+            workers: None,
+            timeout: 20.0,
+            allow_native_decide: false,
+        },
         lenient: false,
         json: true,
     }

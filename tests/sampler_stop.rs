@@ -93,3 +93,45 @@ fn non_prefix_stable_decoders_still_stop() {
     assert_eq!(&sc.text()[..pos], "ab");
     assert_eq!(sc.text(), "abZc");
 }
+
+/// `rl::traits::SamplingParams::stop_strings` reach the transformer policy's sampler: with a
+/// stop string taken from the middle of a greedy completion, the same greedy completion ends
+/// just before its first occurrence.
+#[test]
+fn the_policy_stops_at_the_stop_strings_of_its_sampling_params() {
+    use prover::rl::traits::{Policy, Prompt, SamplingParams};
+    use prover::rl::transformer_policy::TransformerPolicy;
+    let Some(dir) = common::tiny_model("tiny-llama") else {
+        return;
+    };
+    let mut policy = TransformerPolicy::load(dir.to_str().unwrap(), false, 0, 16.0, false).unwrap();
+    let prompts = [Prompt::Raw("The answer is".into())];
+    let mut params = SamplingParams {
+        temperature: 0.0,
+        top_p: 1.0,
+        max_new_tokens: 16,
+        stop_strings: Vec::new(),
+    };
+    let free = policy.generate(&prompts, 1, &params, 0).unwrap()[0][0].clone();
+    let chars: Vec<char> = free.text.chars().collect();
+    assert!(
+        chars.len() >= 8,
+        "a long enough completion: {:?}",
+        free.text
+    );
+    let stop: String = chars[chars.len() / 2..chars.len() / 2 + 3].iter().collect();
+    params.stop_strings = vec![stop.clone()];
+    let stopped = policy.generate(&prompts, 1, &params, 0).unwrap()[0][0].clone();
+    let cut = free.text.find(&stop).unwrap();
+    assert_eq!(stopped.text, free.text[..cut], "stop string {stop:?}");
+    assert!(
+        !stopped.truncated,
+        "it ended at the stop string, not at the length limit"
+    );
+    assert!(stopped.completion_ids.len() <= free.completion_ids.len());
+    assert_eq!(
+        stopped.completion_ids[..],
+        free.completion_ids[..stopped.completion_ids.len()],
+        "the same greedy tokens up to the stop"
+    );
+}

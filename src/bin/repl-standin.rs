@@ -60,6 +60,21 @@ fn get_query(input: &mut impl BufRead) -> Option<String> {
     }
 }
 
+/// The next JSON request on stdin, comment queries (`#…`, `--…`) skipped; malformed JSON
+/// ends the process as the REPL does.
+fn next_request(input: &mut impl BufRead) -> Option<Value> {
+    loop {
+        let q = get_query(input)?;
+        if q.starts_with('#') || q.starts_with("--") {
+            continue;
+        }
+        return Some(match serde_json::from_str(&q) {
+            Ok(v) => v,
+            Err(e) => die_malformed(&q, &e.to_string()),
+        });
+    }
+}
+
 fn die_malformed(query: &str, err: &str) -> ! {
     eprintln!(
         "uncaught exception: {}",
@@ -127,14 +142,7 @@ fn replay(dirs: &[PathBuf]) {
     let mut input = stdin.lock();
     let mut out = std::io::stdout().lock();
     let mut history: Vec<Value> = Vec::new();
-    while let Some(q) = get_query(&mut input) {
-        if q.starts_with('#') || q.starts_with("--") {
-            continue;
-        }
-        let v: Value = match serde_json::from_str(&q) {
-            Ok(v) => v,
-            Err(e) => die_malformed(&q, &e.to_string()),
-        };
+    while let Some(v) = next_request(&mut input) {
         if let Some(reply) = check_reply(&v, history.len() as u64) {
             // the sentinel is not part of any transcript: answer it, keep the history as is
             let text = serde_json::to_string_pretty(&reply).unwrap();
@@ -218,14 +226,7 @@ fn sim(state_dir: Option<PathBuf>, delay: std::time::Duration) {
     let mut out = std::io::stdout().lock();
     let mut envs: Vec<SimEnv> = Vec::new();
     let mut hoard: Vec<Vec<u8>> = Vec::new();
-    while let Some(q) = get_query(&mut input) {
-        if q.starts_with('#') || q.starts_with("--") {
-            continue;
-        }
-        let v: Value = match serde_json::from_str(&q) {
-            Ok(v) => v,
-            Err(e) => die_malformed(&q, &e.to_string()),
-        };
+    while let Some(v) = next_request(&mut input) {
         let cmd = v.get("cmd").and_then(Value::as_str).unwrap_or("");
         if !delay.is_zero() && !cmd.starts_with('#') {
             // --delay-ms: Lean's time on a header or a proof (not on #check / #print axioms)

@@ -5,14 +5,19 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 
 use crate::data::benchmarks::{read_formal, read_informal, AnswerField, MathBench};
+use crate::eval::lean_checker::LeanChecker;
 use crate::eval::math::{run_math_eval, Graded, MathEvalSettings};
-use crate::eval::minif2f::{run_minif2f_eval, AttemptVerdict, ProofChecker, ProofEvalSettings};
+use crate::eval::minif2f::{run_minif2f_eval, ProofEvalSettings};
 use crate::eval::protocol::{qwen_data, qwen_question, Grader};
 use crate::policy::sampling_weights::SamplingWeights;
 use crate::prompt::style::{MathPrompt, MathPromptStyle, ProofPromptStyle};
-use crate::rl::transformer_policy::{EvalSampling, EvalSource, TransformerPolicy};
+use crate::rl::completion_source::PolicySource;
+use crate::rl::traits::SamplingParams;
+use crate::rl::transformer_policy::TransformerPolicy;
 use crate::verify::answer::AnswerChecker;
-use crate::verify::lean::launch::LeanSettings;
+use crate::verify::lean::launch::LeanBackend;
+
+use super::lean_args::LeanArgs;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -65,6 +70,25 @@ pub struct Common {
     /// Output folder (results.jsonl, summary.json); re-running with it resumes.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+impl Common {
+    /// The sampling settings: these flags over the protocol's `temperature`, `top_p` and
+    /// `max_new_tokens`, with its stop strings.
+    fn sampling(
+        &self,
+        temperature: f64,
+        top_p: f64,
+        max_new_tokens: usize,
+        stop_strings: &[String],
+    ) -> SamplingParams {
+        SamplingParams {
+            temperature: self.temperature.unwrap_or(temperature),
+            top_p: self.top_p.unwrap_or(top_p),
+            max_new_tokens: self.max_new_tokens.unwrap_or(max_new_tokens),
+            stop_strings: stop_strings.to_vec(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -137,24 +161,8 @@ pub struct Minif2fArgs {
     /// tasks' own header and no informal prefix. Proofs are always checked against --data.
     #[arg(long, value_name = "FILE")]
     pub deepseek_data: Option<PathBuf>,
-    /// Command that starts the REPL (default: `lake env repl` in --lean-project).
-    #[arg(long)]
-    pub repl_cmd: Option<String>,
-    #[arg(long)]
-    pub lean_project: Option<PathBuf>,
-    /// Check proofs on this `prover serve` instead of a local pool (repeat for several; jobs go
-    /// to the one with the fewest in flight and move to another on failure; the post-checks are
-    /// re-applied here). The key, if the servers want one, comes from $PROVER_LEAN_SERVER_KEY.
-    #[arg(long = "lean-server", value_name = "URL")]
-    pub lean_servers: Vec<String>,
-    /// Lean workers (default: cores − 1).
-    #[arg(long)]
-    pub workers: Option<usize>,
-    /// Seconds per proof.
-    #[arg(long, default_value_t = 300.0)]
-    pub timeout: f64,
-    #[arg(long)]
-    pub allow_native_decide: bool,
+    #[command(flatten)]
+    pub lean: LeanArgs,
     #[command(flatten)]
     pub common: Common,
 }
@@ -195,19 +203,14 @@ fn math(a: MathArgs) -> Result<u8> {
         }
     }
     let samples = a.samples.unwrap_or(if sampled { 8 } else { 1 });
-    let temperature = a
-        .common
-        .temperature
-        .unwrap_or(if sampled { 0.6 } else { 0.0 });
-    let sampling = EvalSampling {
-        temperature,
-        top_p: a.common.top_p.unwrap_or(protocol.top_p),
-        max_new_tokens: a.common.max_new_tokens.unwrap_or(protocol.max_new_tokens),
-        seed: a.common.seed,
-        stop_strings: protocol.stop_strings.clone(),
-    };
+    let sampling = a.common.sampling(
+        if sampled { 0.6 } else { 0.0 },
+        protocol.top_p,
+        protocol.max_new_tokens,
+        &protocol.stop_strings,
+    );
     let mut policy = load_policy(&a.common)?;
-    let mut source = EvalSource::new(&mut policy, sampling.clone());
+    let mut source = PolicySource::new(&mut policy, sampling.clone(), a.common.seed);
     let checker = if grader == Grader::Lenient {
         AnswerChecker::new(crate::verify::answer::CheckerConfig::lenient())
     } else {
@@ -241,8 +244,8 @@ fn math(a: MathArgs) -> Result<u8> {
     println!("benchmark  {}", path.display());
     println!("problems   {}", s.problems);
     println!(
-        "samples    {} per problem (temperature {temperature}, top-p {}, up to {} new tokens)",
-        s.samples_per_problem, sampling.top_p, sampling.max_new_tokens
+        "samples    {} per problem (temperature {}, top-p {}, up to {} new tokens)",
+        s.samples_per_problem, sampling.temperature, sampling.top_p, sampling.max_new_tokens
     );
     println!("grader     {grader:?}");
     println!(
@@ -278,26 +281,6 @@ fn load_policy(c: &Common) -> Result<TransformerPolicy> {
     Ok(policy)
 }
 
-struct PoolChecker {
-    rt: tokio::runtime::Runtime,
-    pool: crate::verify::lean::LeanVerifier,
-}
-
-impl ProofChecker for PoolChecker {
-    fn check(&self, task: &crate::data::FormalTask, body: &str) -> AttemptVerdict {
-        let job = crate::verify::lean::Job::Proof {
-            header: task.header.clone(),
-            formal_statement: task.formal_statement.clone(),
-            proof: body.to_string(),
-        };
-        let v = self.rt.block_on(self.pool.verify(job));
-        AttemptVerdict {
-            status: v.status,
-            seconds: v.seconds,
-        }
-    }
-}
-
 fn minif2f(a: Minif2fArgs) -> Result<u8> {
     let path = a.data.clone().unwrap_or_else(|| {
         crate::data::benchmarks::datasets_dir().join("minif2f/minif2f-lean4-v4.24.0.jsonl")
@@ -319,45 +302,25 @@ fn minif2f(a: Minif2fArgs) -> Result<u8> {
         );
     }
     let prompt_header = deepseek_prompt_parts(&a, &mut tasks)?;
-    let settings = LeanSettings {
-        repl_cmd: a.repl_cmd.clone(),
-        project: a.lean_project.clone(),
-        workers: a.workers,
-        allow_native_decide: a.allow_native_decide,
-        servers: a.lean_servers.clone(),
-        api_key: super::lean_setup::server_key(),
-        ..LeanSettings::repl(a.timeout)
-    };
-    let (rt, pool) = super::lean_setup::start_verifier(&settings).map_err(|e| anyhow!(e))?;
-    // as many proofs in flight as the pool has workers (remote: a few per server)
-    let workers = match &pool {
-        crate::verify::lean::LeanVerifier::Local(p) => p.config().workers,
-        crate::verify::lean::LeanVerifier::Remote(r) => 4 * r.config().servers.len(),
-    };
-    let checker = PoolChecker { rt, pool };
+    let settings = a.lean.settings(LeanBackend::Repl);
+    let (rt, verifier) = super::lean_setup::start_verifier(&settings).map_err(|e| anyhow!(e))?;
+    let checker = LeanChecker::new(rt, verifier);
     let protocol = a.prompt_style.protocol();
-    let temperature =
-        a.common
+    let sampling = a.common.sampling(
+        protocol
             .temperature
-            .unwrap_or(
-                protocol
-                    .temperature
-                    .unwrap_or(if a.samples > 1 { 1.0 } else { 0.0 }),
-            );
-    let sampling = EvalSampling {
-        temperature,
-        top_p: a.common.top_p.unwrap_or(protocol.top_p),
-        max_new_tokens: a.common.max_new_tokens.unwrap_or(protocol.max_new_tokens),
-        seed: a.common.seed,
-        stop_strings: protocol.stop_strings.clone(),
-    };
+            .unwrap_or(if a.samples > 1 { 1.0 } else { 0.0 }),
+        protocol.top_p,
+        protocol.max_new_tokens,
+        &protocol.stop_strings,
+    );
     let mut policy = load_policy(&a.common)?;
-    let mut source = EvalSource::new(&mut policy, sampling);
+    let mut source = PolicySource::new(&mut policy, sampling, a.common.seed);
     let settings = ProofEvalSettings {
         style: a.prompt_style,
         prompt_header,
         samples: a.samples,
-        verify_threads: workers,
+        verify_threads: checker.proofs_in_flight(),
         out: a.common.out.clone(),
         progress: true,
     };
@@ -374,7 +337,7 @@ fn minif2f(a: Minif2fArgs) -> Result<u8> {
     println!("time       {:.1} s", s.seconds);
     println!(
         "pool       {}",
-        serde_json::to_string(&checker.pool.metrics_json())?
+        serde_json::to_string(&checker.metrics_json())?
     );
     Ok(0)
 }

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 pub mod eval;
 pub mod generate;
+pub mod lean_args;
 mod lean_setup;
 pub mod serve;
 pub mod train;

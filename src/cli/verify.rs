@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 
+use super::lean_args::LeanArgs;
 use crate::verify::answer::{AnswerChecker, CheckerConfig};
 use crate::verify::lean::launch::{LeanBackend, LeanSettings};
 
@@ -25,9 +26,6 @@ pub struct VerifyArgs {
     /// {"id", "verdict", "reason", "axioms", "seconds"} line per input line, in input order.
     #[arg(long)]
     pub lean: bool,
-    /// Lean: worker processes for a --lean batch (default: cores − 1).
-    #[arg(long, value_name = "N")]
-    pub workers: Option<usize>,
     /// Reference answer (with --response: check one pair).
     #[arg(long, requires = "response")]
     pub reference: Option<String>,
@@ -43,23 +41,8 @@ pub struct VerifyArgs {
     /// Lean: driver to use.
     #[arg(long, value_enum, default_value_t = Backend::Repl)]
     pub backend: Backend,
-    /// Lean: command that starts the REPL (default: `lake env <repl>` in the Lake project).
-    #[arg(long, value_name = "CMD")]
-    pub repl_cmd: Option<String>,
-    /// Lean: the Lake project (default: ./lean or $PROVER_LEAN_PROJECT).
-    #[arg(long, value_name = "DIR")]
-    pub lean_project: Option<PathBuf>,
-    /// Lean: check on this `prover serve` instead of a local pool (repeat for several; jobs go
-    /// to the one with the fewest in flight and move on failure; the post-checks are re-applied
-    /// here). The key, if the servers want one, comes from $PROVER_LEAN_SERVER_KEY.
-    #[arg(long = "lean-server", value_name = "URL")]
-    pub lean_servers: Vec<String>,
-    /// Lean: wall-clock limit per file, seconds.
-    #[arg(long, default_value_t = 300.0)]
-    pub timeout: f64,
-    /// Lean: allow `Lean.ofReduceBool`/`Lean.trustCompiler` (native_decide) in axiom reports.
-    #[arg(long)]
-    pub allow_native_decide: bool,
+    #[command(flatten)]
+    pub lean_args: LeanArgs,
     /// Answers: also accept answers outside \\boxed{} ("the answer is …", a final $…$, a bold
     /// **…**, a bare number). The default (strict) grades only the last \\boxed{}, as in RL.
     #[arg(long)]
@@ -82,20 +65,10 @@ impl VerifyArgs {
 
     /// The Lean settings these flags describe.
     pub fn settings(&self) -> LeanSettings {
-        LeanSettings {
-            backend: match self.backend {
-                Backend::Repl => LeanBackend::Repl,
-                Backend::Lsp => LeanBackend::Lsp,
-            },
-            repl_cmd: self.repl_cmd.clone(),
-            project: self.lean_project.clone(),
-            workers: self.workers,
-            timeout_s: self.timeout,
-            allow_native_decide: self.allow_native_decide,
-            queue_capacity: None,
-            servers: self.lean_servers.clone(),
-            api_key: super::lean_setup::server_key(),
-        }
+        self.lean_args.settings(match self.backend {
+            Backend::Repl => LeanBackend::Repl,
+            Backend::Lsp => LeanBackend::Lsp,
+        })
     }
 }
 

@@ -1,4 +1,5 @@
 //! Evaluation: pass@k on miniF2F with the Lean pool, accuracy on the math benchmarks.
+pub mod lean_checker;
 pub mod math;
 pub mod minif2f;
 pub mod passk;

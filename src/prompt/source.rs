@@ -1,5 +1,6 @@
 //! What an evaluation needs from a model: completions for prompts. The policy implements it
-//! (`rl::transformer_policy::EvalSource`); tests implement it with scripted answers.
+//! (`rl::completion_source::PolicySource`, over any `rl::traits::Policy`); tests implement it
+//! with scripted answers.
 use anyhow::Result;
 
 /// A prompt before rendering: raw text, or a chat conversation that the model's own chat

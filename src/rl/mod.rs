@@ -7,7 +7,8 @@
 //! resume)` or [`trainer::Trainer::new`] → (`resume()`) → `run()`; [`plot::plot_run`] redraws a
 //! run's curves. Files: [`config`] (TOML run config), [`reward`] (verdict → reward + shaping),
 //! [`answer_reward`] / [`lean_reward`] (the verifiers as rewarders), [`report`] (progress lines
-//! and the end-of-run summary),
+//! and the end-of-run summary), [`completion_source`] (a policy as the evaluation loops'
+//! completion source),
 //! [`advantage`] (log-probs and entropies come from [`crate::policy::logprob`]), [`loss`] ([`kl`],
 //! [`aggregate`], [`rollout_correction`]), [`optimizer`] (AdamW), [`schedule`], [`checkpoint`], [`metrics`], [`plot`],
 //! [`run_data`] (the run's tasks, as [`crate::data::Task`], and their prompts), [`traits`]
@@ -17,6 +18,7 @@ pub mod advantage;
 pub mod aggregate;
 pub mod answer_reward;
 pub mod checkpoint;
+pub mod completion_source;
 pub mod config;
 pub mod kl;
 pub mod lean_reward;

@@ -1,7 +1,8 @@
 //! A tiny trainable policy for tests and demos: a bigram model over a 16-token vocabulary
 //! (`logits(next | prev) = W[prev]`, `W` a trainable `[16, 16]` f32 matrix) with its own
 //! sampler. Token 0 is EOS. Prompts and completions are written as space-separated token
-//! numbers ("3 5 9"). The reference policy is the initial `W`.
+//! numbers ("3 5 9"). The reference policy is the initial `W`. Generation ignores
+//! [`SamplingParams::stop_strings`]: a completion ends at EOS or `max_new_tokens` only.
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor, Var};
 use rand::{Rng, SeedableRng};

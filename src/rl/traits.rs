@@ -9,7 +9,7 @@ pub use crate::prompt::source::Prompt;
 use crate::verify::Status;
 
 /// Sampling settings for one call to [`Policy::generate`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SamplingParams {
     /// Temperature (0 = greedy).
     pub temperature: f64,
@@ -17,6 +17,10 @@ pub struct SamplingParams {
     pub top_p: f64,
     /// Max new tokens per completion.
     pub max_new_tokens: usize,
+    /// Stop strings (an evaluation protocol's, see [`crate::policy::stop`]): a completion ends
+    /// at the first one, its text cut before it. Empty: EOS and `max_new_tokens` only (what
+    /// the trainer uses). A policy that cannot stop at text says so in its docs.
+    pub stop_strings: Vec<String>,
 }
 
 /// One sampled completion.

@@ -221,7 +221,7 @@ impl Policy for TransformerPolicy {
             params.top_p,
             params.max_new_tokens,
             seed,
-            &[],
+            &params.stop_strings,
         )?;
         let mut out: Vec<Vec<Rollout>> = (0..prompts.len()).map(|_| Vec::new()).collect();
         for s in samples {
@@ -278,68 +278,5 @@ impl Policy for TransformerPolicy {
         }
         self.sampler.invalidate();
         Ok(())
-    }
-}
-
-/// Sampling settings when the policy serves an evaluation.
-#[derive(Debug, Clone)]
-pub struct EvalSampling {
-    pub temperature: f64,
-    pub top_p: f64,
-    pub max_new_tokens: usize,
-    pub seed: u64,
-    /// Stop strings of the protocol (see [`crate::policy::stop`]); empty: EOS only.
-    pub stop_strings: Vec<String>,
-}
-
-/// The policy as a completion source for `prover eval` (raw prompts are tokenized as they are;
-/// chat prompts go through the model's chat template).
-pub struct EvalSource<'a> {
-    pub policy: &'a mut TransformerPolicy,
-    pub sampling: EvalSampling,
-    calls: u64,
-}
-
-impl<'a> EvalSource<'a> {
-    pub fn new(policy: &'a mut TransformerPolicy, sampling: EvalSampling) -> Self {
-        Self {
-            policy,
-            sampling,
-            calls: 0,
-        }
-    }
-}
-
-impl crate::prompt::source::CompletionSource for EvalSource<'_> {
-    fn complete(
-        &mut self,
-        prompts: &[crate::prompt::source::Prompt],
-        n: usize,
-    ) -> Result<Vec<Vec<crate::prompt::source::Completion>>> {
-        use crate::prompt::source::Completion;
-        let ids: Vec<Vec<u32>> = prompts
-            .iter()
-            .map(|p| self.policy.prompt_ids(p))
-            .collect::<Result<_>>()?;
-        let e = &self.sampling;
-        let seed = e.seed.wrapping_add(self.calls);
-        self.calls += 1;
-        let samples = self.policy.sample(
-            &ids,
-            n,
-            e.temperature,
-            e.top_p,
-            e.max_new_tokens,
-            seed,
-            &e.stop_strings,
-        )?;
-        let mut out: Vec<Vec<Completion>> = (0..prompts.len()).map(|_| Vec::new()).collect();
-        for s in samples {
-            out[s.prompt_index].push(Completion {
-                tokens: s.token_ids.len(),
-                text: s.text,
-            });
-        }
-        Ok(out)
     }
 }

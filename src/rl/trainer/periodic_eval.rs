@@ -5,41 +5,14 @@ use anyhow::{bail, Context, Result};
 
 use crate::data::Task;
 use crate::heldout::{run_eval_items, EvalItem, Graded, MathEvalSettings};
-use crate::prompt::source::{Completion, CompletionSource};
+use crate::rl::completion_source::PolicySource;
 use crate::rl::report::{best_eval, EvalPoint, EvalScore};
 use crate::rl::run_data::prompt_for;
-use crate::rl::traits::{Policy, Prompt, Rewarder, SamplingParams};
+use crate::rl::traits::{Policy, Rewarder, SamplingParams};
 use crate::verify::Status;
 
 use super::order::SALT_EVAL;
 use super::Trainer;
-
-/// The policy as a completion source for the evaluation loop.
-pub(super) struct PolicySource<'a, P: Policy> {
-    policy: &'a mut P,
-    params: SamplingParams,
-    seed: u64,
-    calls: u64,
-}
-
-impl<P: Policy> CompletionSource for PolicySource<'_, P> {
-    fn complete(&mut self, prompts: &[Prompt], n: usize) -> Result<Vec<Vec<Completion>>> {
-        let seed = self.seed.wrapping_add(self.calls);
-        self.calls += 1;
-        let rolls = self.policy.generate(prompts, n, &self.params, seed)?;
-        Ok(rolls
-            .into_iter()
-            .map(|g| {
-                g.into_iter()
-                    .map(|r| Completion {
-                        tokens: r.completion_ids.len(),
-                        text: r.text,
-                    })
-                    .collect()
-            })
-            .collect())
-    }
-}
 
 impl<P: Policy, R: Rewarder> Trainer<P, R> {
     /// Held-out accuracy: one sample per task at `sampling.eval_temperature`, prompted like
@@ -74,16 +47,13 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                 .with_context(|| format!("cannot clear {}", dir.display()))?;
         }
         let seed = self.seed_for(self.step, SALT_EVAL);
-        let mut source = PolicySource {
-            policy: &mut self.policy,
-            params: SamplingParams {
-                temperature: self.cfg.sampling.eval_temperature,
-                top_p: self.cfg.sampling.top_p,
-                max_new_tokens: self.cfg.sampling.max_new_tokens,
-            },
-            seed,
-            calls: 0,
+        let params = SamplingParams {
+            temperature: self.cfg.sampling.eval_temperature,
+            top_p: self.cfg.sampling.top_p,
+            max_new_tokens: self.cfg.sampling.max_new_tokens,
+            stop_strings: Vec::new(),
         };
+        let mut source = PolicySource::new(&mut self.policy, params, seed);
         let rewarder = &mut self.rewarder;
         let mut grade = |item: &EvalItem, responses: &[String]| -> Result<Vec<Graded>> {
             let task = by_id

@@ -77,6 +77,7 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
             temperature: s.temperature,
             top_p: s.top_p,
             max_new_tokens: s.max_new_tokens,
+            stop_strings: Vec::new(),
         };
         let tries = if s.dynamic_sampling {
             s.max_sampling_tries

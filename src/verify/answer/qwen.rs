@@ -476,8 +476,9 @@ fn remove_unit_exact(s: &[char], unit: &[char]) -> Vec<char> {
     out
 }
 
-/// `re.sub(r"\\text\{(.*?)\}", r"\1", s)` (and with an empty replacement for `\mbox{`).
-fn replace_lazy_group(s: &str, open: &str, keep: bool) -> String {
+/// `re.sub(OPEN + r"(.*?)\}", REPLACEMENT, s)` for a literal `open` ending in `{`: each
+/// `open…}` (up to the first `}`) becomes `replace(…)`; an unclosed `open` ends the rewriting.
+fn replace_lazy_braced(s: &str, open: &str, replace: impl Fn(&str) -> &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(p) = rest.find(open) {
@@ -485,29 +486,7 @@ fn replace_lazy_group(s: &str, open: &str, keep: bool) -> String {
         match after.find('}') {
             Some(q) => {
                 out.push_str(&rest[..p]);
-                if keep {
-                    out.push_str(&after[..q]);
-                }
-                rest = &after[q + 1..];
-            }
-            None => break,
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// `re.sub(r"\\begin\{array\}\{.*?\}", r"\\begin{pmatrix}", s)`.
-fn replace_array_begin(s: &str) -> String {
-    let open = "\\begin{array}{";
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(p) = rest.find(open) {
-        let after = &rest[p + open.len()..];
-        match after.find('}') {
-            Some(q) => {
-                out.push_str(&rest[..p]);
-                out.push_str("\\begin{pmatrix}");
+                out.push_str(replace(&after[..q]));
                 rest = &after[q + 1..];
             }
             None => break,
@@ -802,7 +781,8 @@ pub fn strip_string(input: &str, skip_unit: bool) -> String {
     let mut s = input.trim().replace('\n', "");
     s = s.trim_end_matches('.').to_string();
     s = s.replace("\\!", "");
-    s = replace_array_begin(&s);
+    // `re.sub(r"\\begin\{array\}\{.*?\}", r"\\begin{pmatrix}", s)`
+    s = replace_lazy_braced(&s, "\\begin{array}{", |_| "\\begin{pmatrix}");
     s = s.replace("\\end{array}", "\\end{pmatrix}");
     s = s.replace("bmatrix", "pmatrix");
     s = s.replace("tfrac", "frac").replace("dfrac", "frac");
@@ -832,7 +812,7 @@ pub fn strip_string(input: &str, skip_unit: bool) -> String {
     if let Some(n) = word_to_num(&s) {
         s = n;
     }
-    s = replace_lazy_group(&s, "\\text{", true);
+    s = replace_lazy_braced(&s, "\\text{", |group| group); // r"\\text\{(.*?)\}" → r"\1"
     for key in [
         "x=", "y=", "z=", "x\\in", "y\\in", "z\\in", "x\\to", "y\\to", "z\\to",
     ] {
@@ -858,7 +838,7 @@ pub fn strip_string(input: &str, skip_unit: bool) -> String {
     s = s.replace("+\\inity", "\\infty");
     s = s.replace("and", "");
     s = s.replace("\\mathbf", "");
-    s = replace_lazy_group(&s, "\\mbox{", false);
+    s = replace_lazy_braced(&s, "\\mbox{", |_| ""); // r"\\mbox\{.*?\}" → ""
     if s.contains('j') && !s.contains('i') {
         s = s.replace('j', "i");
     }

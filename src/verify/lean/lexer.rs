@@ -337,6 +337,8 @@ impl<'a> Lexer<'a> {
             };
             let glued = prev_end == Some(i);
             let next = self.at(i + 1);
+            // the resolved components of an identifier or a name literal
+            let mut name = Vec::new();
             let (kind, j) = if c == '"' {
                 let prev = out.last().filter(|t| t.end == self.bytes[i]);
                 let forced =
@@ -361,32 +363,22 @@ impl<'a> Lexer<'a> {
                 let field = glued && out.last().is_some_and(|t| t.text == ".");
                 (TokKind::Num, self.number(i, field)?)
             } else if c == '`' && next.is_some_and(|n| is_id_first(n) || n == '«') {
-                let (j, name) = self.ident(i + 1)?;
-                let mut t = self.token(TokKind::NameLit, i, j, glued);
-                t.name = name;
-                out.push(t);
-                prev_sym = None;
-                prev_end = Some(j);
-                i = j;
-                continue;
+                let (j, parts) = self.ident(i + 1)?;
+                name = parts;
+                (TokKind::NameLit, j)
             } else if c == 'r' && self.raw_start(i + 1) {
                 (TokKind::Str, self.raw_string(i)?)
             } else if c == '/' && next == Some('-') {
                 // `/--` or `/-!` (whitespace() returns here only for those)
                 (TokKind::DocComment, self.block_comment_end(i, i + 3)?)
             } else if is_id_first(c) || c == '«' {
-                let (j, name) = self.ident(i)?;
+                let (j, parts) = self.ident(i)?;
                 let sym_end = self.symbol_end(i);
                 if sym_end > j {
                     (TokKind::Sym, sym_end)
                 } else {
-                    let mut t = self.token(TokKind::Ident, i, j, glued);
-                    t.name = name;
-                    out.push(t);
-                    prev_sym = None;
-                    prev_end = Some(j);
-                    i = j;
-                    continue;
+                    name = parts;
+                    (TokKind::Ident, j)
                 }
             } else {
                 if until_close {
@@ -401,7 +393,8 @@ impl<'a> Lexer<'a> {
                 }
                 (TokKind::Sym, self.symbol_end(i))
             };
-            let t = self.token(kind, i, j, glued);
+            let mut t = self.token(kind, i, j, glued);
+            t.name = name;
             prev_sym = (kind == TokKind::Sym).then(|| t.text.clone());
             prev_end = Some(j);
             out.push(t);

@@ -10,7 +10,9 @@
 //! - [`launch`]: the command that starts Lean (or what to install), settings, pool start-up.
 //! - [`memory`]: process-group memory, which limit applies where, default worker count.
 //! - `stderr_tail`: drains a child's stderr into a bounded tail (a full pipe would block Lean).
-//! - [`pool`]: scheduling, backpressure, retry, cache, metrics.
+//! - [`pool`]: the public pool: queue, backpressure, worker loop, metrics; `schedule` (which
+//!   queued job a free worker takes), `run_job` (one job on one worker, retry once, verdict),
+//!   `verdict_cache` (bounded FIFO of verdicts).
 //! - `lexer` → `guard` → `assemble` / `file_plan` → `post_check`: the soundness ladder, one
 //!   stage per file, re-exported through [`soundness`].
 //! - [`verdict`]: what every job gets back.
@@ -30,11 +32,14 @@ mod post_check;
 mod protocol;
 pub mod remote;
 mod repl_probe;
+mod run_job;
 pub mod sandbox;
+mod schedule;
 pub mod soundness;
 mod stderr_tail;
 mod transport;
 pub mod verdict;
+mod verdict_cache;
 pub mod verifier;
 pub mod wire;
 mod worker;

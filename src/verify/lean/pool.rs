@@ -1,11 +1,11 @@
 //! The verifier pool: N REPL workers behind a bounded queue, with header reuse, per-job
-//! limits, retry-once on worker failure, a verdict cache and metrics.
-//!
-//! Scheduling: each worker process holds one header environment. A free worker takes the
-//! oldest queued job whose header it already holds, unless the oldest job's header is held by
-//! no worker at all, in which case it takes that one (re-importing: its old header is evicted).
+//! limits, retry-once on worker failure, a verdict cache and metrics. This file holds the
+//! public [`Pool`], its configuration and metrics, the queue and the worker loop; which job a
+//! free worker takes is decided in `schedule.rs` (each worker process holds one header
+//! environment, and jobs go preferably to a worker already holding theirs), running one job on
+//! a worker in `run_job.rs`, and the verdict cache is `verdict_cache.rs`.
 //! Every submitted job gets exactly one verdict (a oneshot channel per job).
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,13 +13,16 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::{oneshot, Notify, Semaphore};
 
-use super::memory::{self, WorkerChoice};
+use super::memory::WorkerChoice;
 pub use super::repl_probe::{ProbeReply, ReplProbe};
+use super::run_job::run_job;
 use super::sandbox::{self, SandboxConfig, SandboxReport};
-use super::soundness::{assemble, plan_file, post_check, Assembled, AxiomPolicy};
-use super::verdict::{LeanMessage, Status, Verdict};
+use super::schedule;
+use super::soundness::{assemble, plan_file, Assembled, AxiomPolicy};
+use super::verdict::{Status, Verdict};
+use super::verdict_cache::VerdictCache;
+use super::worker::ReplWorker;
 pub use super::worker::{shell_split, LeanCommand};
-use super::worker::{ReplWorker, WorkerError, WorkerLimits};
 
 /// Pool settings. Defaults: see [`PoolConfig::new`].
 #[derive(Debug, Clone)]
@@ -145,9 +148,10 @@ pub struct PoolMetrics {
     pub sandbox: SandboxReport,
 }
 
+/// The pool's counters behind [`PoolMetrics`], with what the percentiles and rates need.
 #[derive(Default)]
-struct Counters {
-    m: PoolMetrics,
+pub(super) struct Counters {
+    pub(super) m: PoolMetrics,
     first_submit: Option<Instant>,
     latencies: VecDeque<f64>,
     overhead_sum: f64,
@@ -163,7 +167,6 @@ struct Prepared {
 struct Pending {
     job: Arc<Prepared>,
     reply: oneshot::Sender<Verdict>,
-    started: Instant,
 }
 
 #[derive(Default)]
@@ -173,18 +176,12 @@ struct Queue {
     holders: Vec<Option<String>>,
 }
 
-#[derive(Default)]
-struct Cache {
-    map: HashMap<[u8; 32], Verdict>,
-    order: VecDeque<[u8; 32]>,
-}
-
 struct Inner {
     cfg: PoolConfig,
     queue: Mutex<Queue>,
     notify: Notify,
     slots: Semaphore,
-    cache: Mutex<Cache>,
+    cache: Mutex<VerdictCache>,
     counters: Mutex<Counters>,
 }
 
@@ -216,7 +213,7 @@ impl Pool {
                 ..Default::default()
             }),
             notify: Notify::new(),
-            cache: Mutex::new(Cache::default()),
+            cache: Mutex::new(VerdictCache::new(cfg.cache_capacity)),
             counters: Mutex::new(Counters {
                 m: PoolMetrics {
                     workers,
@@ -253,7 +250,8 @@ impl Pool {
             Ok(p) => p,
             Err(reason) => return self.finish(Verdict::rejected(reason), started, false),
         };
-        if let Some(mut v) = self.cache_get(&prepared.key) {
+        let cached = self.inner.cache.lock().unwrap().get(&prepared.key);
+        if let Some(mut v) = cached {
             v.cached = true;
             v.seconds = started.elapsed().as_secs_f64();
             return self.finish(v, started, true);
@@ -273,7 +271,6 @@ impl Pool {
             q.jobs.push_back(Pending {
                 job: Arc::new(prepared),
                 reply: tx,
-                started,
             });
         }
         self.inner.notify.notify_waiters();
@@ -283,7 +280,7 @@ impl Pool {
         };
         verdict.seconds = started.elapsed().as_secs_f64();
         if !verdict.is_error() {
-            self.cache_put(key, &verdict);
+            self.inner.cache.lock().unwrap().put(key, &verdict);
         }
         self.finish(verdict, started, false)
     }
@@ -300,14 +297,10 @@ impl Pool {
 
     /// A snapshot of the counters.
     pub fn metrics(&self) -> PoolMetrics {
-        let (depth, running) = {
-            let q = self.inner.queue.lock().unwrap();
-            (q.jobs.len(), 0)
-        };
+        let depth = self.inner.queue.lock().unwrap().jobs.len();
         let c = self.inner.counters.lock().unwrap();
         let mut m = c.m.clone();
         m.queue_depth = depth;
-        let _ = running;
         m.in_flight = (self.inner.cfg.queue_capacity.max(1) - self.inner.slots.available_permits())
             .saturating_sub(depth);
         if let Some(t0) = c.first_submit {
@@ -364,29 +357,6 @@ impl Pool {
         })
     }
 
-    fn cache_get(&self, key: &[u8; 32]) -> Option<Verdict> {
-        if self.inner.cfg.cache_capacity == 0 {
-            return None;
-        }
-        self.inner.cache.lock().unwrap().map.get(key).cloned()
-    }
-
-    fn cache_put(&self, key: [u8; 32], v: &Verdict) {
-        let cap = self.inner.cfg.cache_capacity;
-        if cap == 0 {
-            return;
-        }
-        let mut c = self.inner.cache.lock().unwrap();
-        if c.map.insert(key, v.clone()).is_none() {
-            c.order.push_back(key);
-            while c.order.len() > cap {
-                if let Some(old) = c.order.pop_front() {
-                    c.map.remove(&old);
-                }
-            }
-        }
-    }
-
     fn finish(&self, mut v: Verdict, started: Instant, cached: bool) -> Verdict {
         if v.seconds == 0.0 {
             v.seconds = started.elapsed().as_secs_f64();
@@ -409,7 +379,8 @@ impl Pool {
     }
 }
 
-/// Take the next job for worker `id` holding `mine`, or `None` when the pool is closed.
+/// Take the next job for worker `id` (chosen by [`schedule::pick`]), waiting while the queue is
+/// empty; `None` when the pool is closed.
 async fn next_job(inner: &Inner, id: usize) -> Option<Pending> {
     loop {
         let notified = inner.notify.notified();
@@ -417,23 +388,8 @@ async fn next_job(inner: &Inner, id: usize) -> Option<Pending> {
         notified.as_mut().enable();
         {
             let mut q = inner.queue.lock().unwrap();
-            if !q.jobs.is_empty() {
-                let mine = q.holders[id].clone();
-                let oldest = &q.jobs[0].job.assembled.header;
-                let oldest_held_elsewhere = q
-                    .holders
-                    .iter()
-                    .enumerate()
-                    .any(|(k, h)| k != id && h.as_ref() == Some(oldest));
-                let pick = match &mine {
-                    Some(h) if h == oldest => 0,
-                    Some(h) if oldest_held_elsewhere => q
-                        .jobs
-                        .iter()
-                        .position(|p| &p.job.assembled.header == h)
-                        .unwrap_or(0),
-                    _ => 0,
-                };
+            let headers = q.jobs.iter().map(|p| p.job.assembled.header.as_str());
+            if let Some(pick) = schedule::pick(headers, &q.holders, id) {
                 let p = q.jobs.remove(pick).expect("index in range");
                 q.holders[id] = Some(p.job.assembled.header.clone());
                 return Some(p);
@@ -453,196 +409,23 @@ async fn worker_loop(inner: Arc<Inner>, id: usize) {
         if p.reply.is_closed() {
             continue; // the caller went away
         }
-        let (verdict, lean_seconds) = run_job(&inner, &mut slot, &p.job).await;
+        let (verdict, lean_seconds) = run_job(
+            &inner.cfg,
+            &inner.counters,
+            &mut slot,
+            &p.job.assembled,
+            p.job.trusted_header,
+        )
+        .await;
         let service = service_start.elapsed().as_secs_f64();
         {
             let mut c = inner.counters.lock().unwrap();
             c.overhead_sum += (service - lean_seconds).max(0.0) * 1e3;
             c.overhead_n += 1;
         }
-        let _ = p.started;
         let _ = p.reply.send(verdict);
     }
     if let Some(mut w) = slot.take() {
         w.kill();
-    }
-}
-
-/// Lines of messages about the body, moved into the user's text (see
-/// [`Assembled::body_line_offset`]); a message on the trusted statement gets line 0.
-fn shift_lines(mut msgs: Vec<LeanMessage>, offset: i64) -> Vec<LeanMessage> {
-    for m in &mut msgs {
-        if m.line > 0 {
-            m.line = (m.line as i64 + offset).max(0) as u64;
-        }
-    }
-    msgs
-}
-
-/// Run one job with one retry on worker failure. Returns the verdict and the seconds spent
-/// waiting on Lean.
-async fn run_job(inner: &Inner, slot: &mut Option<ReplWorker>, job: &Prepared) -> (Verdict, f64) {
-    let cfg = &inner.cfg;
-    let a = &job.assembled;
-    let limits = WorkerLimits {
-        memory_limit_bytes: cfg.memory_limit_bytes,
-        max_reply_bytes: cfg.max_reply_bytes,
-        sandbox: cfg.sandbox.clone(),
-    };
-    let mut failures: Vec<String> = Vec::new();
-    let mut lean_seconds = 0.0;
-    for _attempt in 0..2 {
-        let deadline = Instant::now() + cfg.timeout;
-        if slot
-            .as_ref()
-            .is_some_and(|w| w.header() != Some(a.header.as_str()) && w.header().is_some())
-        {
-            if let Some(mut w) = slot.take() {
-                w.kill();
-            }
-        }
-        if slot.is_none() {
-            match ReplWorker::spawn(&cfg.command, &limits) {
-                Ok(w) => {
-                    inner.counters.lock().unwrap().m.spawned += 1;
-                    *slot = Some(w);
-                }
-                Err(e) => {
-                    failures.push(e.to_string());
-                    continue;
-                }
-            }
-        }
-        let w = slot.as_mut().expect("worker present");
-        let pgid = w.pgid();
-        let work = async {
-            // every path ends with the sentinel: no verdict from an unsealed channel
-            let env = match w.ensure_header(&a.header, deadline).await? {
-                Ok(env) => env,
-                Err(errors) => {
-                    w.seal(None, deadline).await?;
-                    return Ok(Outcome::HeaderErrors(errors));
-                }
-            };
-            let outcome = match w.check(env, &a.body, &a.theorems, deadline).await? {
-                Ok(out) => Outcome::Output(out),
-                Err(msg) => Outcome::Refused(msg),
-            };
-            w.seal(env, deadline).await?;
-            Ok::<Outcome, WorkerError>(outcome)
-        };
-        let outcome: Result<Outcome, WorkerError> = match cfg.rss_limit_bytes {
-            None => work.await,
-            Some(limit) => tokio::select! {
-                o = work => o,
-                m = memory::exceeds(pgid, limit, memory::POLL_EVERY) => {
-                    Err(WorkerError::MemoryLimit { used: m, limit })
-                }
-            },
-        };
-        lean_seconds += w.last_lean_seconds;
-        match outcome {
-            Err(WorkerError::ChannelAnomaly(why)) => {
-                // a forged frame: never a verdict, never retried (the same text would forge
-                // again), the worker is gone
-                {
-                    let mut c = inner.counters.lock().unwrap();
-                    c.m.restarts += 1;
-                    c.m.channel_anomalies += 1;
-                }
-                if let Some(mut w) = slot.take() {
-                    w.kill();
-                }
-                tracing::warn!("Lean worker replaced after a channel anomaly: {why}");
-                return (
-                    Verdict::error(format!(
-                        "the Lean channel carried a frame nobody asked for (forged output?): \
-                         {why}; the worker was replaced"
-                    )),
-                    lean_seconds,
-                );
-            }
-            Err(e) => {
-                {
-                    let mut c = inner.counters.lock().unwrap();
-                    c.m.restarts += 1;
-                    if matches!(e, WorkerError::Timeout(_)) {
-                        c.m.timeouts += 1;
-                    }
-                }
-                failures.push(e.to_string());
-                if let Some(mut w) = slot.take() {
-                    w.kill();
-                }
-            }
-            Ok(Outcome::HeaderErrors(header_errors)) => {
-                if let Some(mut w) = slot.take() {
-                    w.kill();
-                }
-                let first = header_errors
-                    .first()
-                    .map(|m| format!("line {}: {}", m.line, m.text))
-                    .unwrap_or_default();
-                let mut v = if job.trusted_header {
-                    Verdict::error(format!("the trusted header does not elaborate: {first}"))
-                } else {
-                    Verdict::rejected(format!("the file's header does not elaborate: {first}"))
-                };
-                v.messages = header_errors;
-                return (v, lean_seconds);
-            }
-            Ok(Outcome::Refused(repl_message)) => {
-                let v = if repl_message.contains("Unknown environment") {
-                    Verdict::error(format!("REPL lost the header environment: {repl_message}"))
-                } else {
-                    Verdict::rejected(format!("Lean could not run the proof: {repl_message}"))
-                };
-                maybe_recycle(inner, slot);
-                return (v, lean_seconds);
-            }
-            Ok(Outcome::Output(mut out)) => {
-                // reasons and messages quote lines of the user's text, not of the body
-                out.messages = shift_lines(out.messages, a.body_line_offset);
-                let (status, theorems) = post_check(&out, &a.theorems, cfg.axioms);
-                let v = Verdict {
-                    status,
-                    messages: out.messages,
-                    theorems,
-                    seconds: 0.0,
-                    cached: false,
-                };
-                maybe_recycle(inner, slot);
-                return (v, lean_seconds);
-            }
-        }
-    }
-    (
-        Verdict::error(format!(
-            "the Lean worker failed twice: {}",
-            failures.join("; then: ")
-        )),
-        lean_seconds,
-    )
-}
-
-enum Outcome {
-    HeaderErrors(Vec<LeanMessage>),
-    Refused(String),
-    Output(super::soundness::LeanOutput),
-}
-
-fn maybe_recycle(inner: &Inner, slot: &mut Option<ReplWorker>) {
-    let cfg = &inner.cfg;
-    let Some(w) = slot.as_ref() else { return };
-    let too_many = w.jobs_done >= cfg.max_jobs_per_worker;
-    // the whole group (`lake env` runs the REPL as its child), private memory only: see memory
-    let too_big = cfg
-        .max_rss_bytes
-        .is_some_and(|cap| w.memory().is_some_and(|m| m.private_bytes > cap));
-    if too_many || too_big {
-        if let Some(mut w) = slot.take() {
-            w.kill();
-        }
-        inner.counters.lock().unwrap().m.recycles += 1;
     }
 }
