@@ -117,13 +117,26 @@ fn main() -> anyhow::Result<()> {
             cfg.intermediate_size,
             cfg.num_key_value_heads * cfg.head_dim,
         );
-        let shapes = [(h, h), (kv, h), (kv, h), (h, h), (f, h), (f, h), (h, f), (v, h)];
+        let shapes = [
+            (h, h),
+            (kv, h),
+            (kv, h),
+            (h, h),
+            (f, h),
+            (f, h),
+            (h, f),
+            (v, h),
+        ];
         for m in [16usize, 560] {
             let mats: Vec<(Bf16Matrix, Vec<f32>)> = shapes
                 .iter()
                 .map(|&(n, k)| {
-                    let w: Vec<f32> = (0..n * k).map(|i| ((i % 97) as f32 - 48.0) / 97.0).collect();
-                    let x: Vec<f32> = (0..m * k).map(|i| ((i % 89) as f32 - 44.0) / 89.0).collect();
+                    let w: Vec<f32> = (0..n * k)
+                        .map(|i| ((i % 97) as f32 - 48.0) / 97.0)
+                        .collect();
+                    let x: Vec<f32> = (0..m * k)
+                        .map(|i| ((i % 89) as f32 - 44.0) / 89.0)
+                        .collect();
                     (Bf16Matrix::from_f32(&w, n, k).unwrap(), x)
                 })
                 .collect();

@@ -163,7 +163,15 @@ impl Rng {
 fn bf16_rounding_is_nearest_even() {
     use prover::policy::bf16_matmul::{bf16_bits, bf16_value};
     // exactly representable values stay
-    for v in [0.0f32, -0.0, 1.0, -2.5, 65280.0, f32::INFINITY, f32::NEG_INFINITY] {
+    for v in [
+        0.0f32,
+        -0.0,
+        1.0,
+        -2.5,
+        65280.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+    ] {
         assert_eq!(bf16_value(bf16_bits(v)).to_bits(), v.to_bits(), "{v}");
     }
     // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties go to the even mantissa (1.0)
@@ -232,10 +240,21 @@ fn bf16_kernel_and_reference_agree_with_the_formula() {
         let (exact, mag) = bf16_matmul_f64(&x, &w, m, n, k);
         let fast = mat.matmul(&x, m).unwrap();
         let reference = mat.matmul_reference(&x, m).unwrap();
-        for (i, ((&e, &g), (&f, &r))) in exact.iter().zip(&mag).zip(fast.iter().zip(&reference)).enumerate() {
+        for (i, ((&e, &g), (&f, &r))) in exact
+            .iter()
+            .zip(&mag)
+            .zip(fast.iter().zip(&reference))
+            .enumerate()
+        {
             let tol = 1e-6 * (k as f64).sqrt() * g + 1e-7;
-            assert!((f as f64 - e).abs() <= tol, "{m}x{n}x{k} [{i}]: kernel {f} vs {e}");
-            assert!((r as f64 - e).abs() <= tol, "{m}x{n}x{k} [{i}]: reference {r} vs {e}");
+            assert!(
+                (f as f64 - e).abs() <= tol,
+                "{m}x{n}x{k} [{i}]: kernel {f} vs {e}"
+            );
+            assert!(
+                (r as f64 - e).abs() <= tol,
+                "{m}x{n}x{k} [{i}]: reference {r} vs {e}"
+            );
         }
     }
 }
@@ -248,4 +267,26 @@ fn bf16_matmul_refuses_wrong_sizes() {
     let mat = Bf16Matrix::from_f32(&[1.0; 6], 2, 3).unwrap();
     let err = mat.matmul(&[1.0; 4], 2).unwrap_err();
     assert!(err.contains("4 input values for 2 rows of 3"), "{err}");
+}
+
+#[test]
+fn auto_sampling_weights_pick_bf16_only_where_the_kernel_runs() {
+    use candle_core::Device;
+    use prover::policy::bf16_matmul::Bf16Matrix;
+    use prover::policy::sampling_weights::SamplingWeights;
+    let auto: SamplingWeights = "auto".parse().unwrap();
+    assert_eq!(auto, SamplingWeights::Auto);
+    let want = if Bf16Matrix::kernel_available() {
+        SamplingWeights::Bf16
+    } else {
+        SamplingWeights::F32
+    };
+    assert_eq!(auto.resolve(&Device::Cpu), want);
+    // explicit choices are never changed
+    for w in ["f32", "bf16", "f16", "q8_0", "gguf"] {
+        let w: SamplingWeights = w.parse().unwrap();
+        assert_eq!(w.resolve(&Device::Cpu), w);
+    }
+    let err = "fp8".parse::<SamplingWeights>().unwrap_err();
+    assert!(err.contains("auto"), "{err}");
 }

@@ -358,15 +358,16 @@ fn resume_without_checkpoint_is_a_clear_error_and_old_checkpoints_are_pruned() {
     let mut cfg = config(8);
     cfg.train.save_every = 1;
     cfg.train.keep_checkpoints = 2;
-    let s = prover::rl::trainer::train(
+    let s = Trainer::new(
         cfg,
         BigramPolicy::new(2).unwrap(),
         EmitSeven { error_on_13: false },
         tasks(4),
         vec![],
         dir.path(),
-        false,
     )
+    .unwrap()
+    .train(false)
     .unwrap();
     assert_eq!(s.steps, 8);
     let mut names: Vec<String> = std::fs::read_dir(dir.path().join("checkpoints"))
@@ -376,15 +377,16 @@ fn resume_without_checkpoint_is_a_clear_error_and_old_checkpoints_are_pruned() {
     names.sort();
     assert_eq!(names, vec!["latest", "step-00000007", "step-00000008"]);
     // resuming a finished run does nothing more
-    let again = prover::rl::trainer::train(
+    let again = Trainer::new(
         config(8),
         BigramPolicy::new(2).unwrap(),
         EmitSeven { error_on_13: false },
         tasks(4),
         vec![],
         dir.path(),
-        true,
     )
+    .unwrap()
+    .train(true)
     .unwrap();
     assert_eq!(again.steps, 8);
     assert!(again.metrics.is_empty());

@@ -411,8 +411,34 @@ fn logprobs_equal_log_softmax_of_the_mock_logits() {
             (out[0].policy_logprobs[k] - log_softmax_at(&table[prev], tok as usize).unwrap()).abs()
                 < 1e-5
         );
+        assert!(
+            (out[0].tempered_logprobs[k] - log_softmax_at(&scaled, tok as usize).unwrap()).abs()
+                < 1e-5
+        );
         prev = tok as usize;
     }
+    // With top-p truncation, `logprobs` is renormalised over the kept tokens; the tempered
+    // log-prob (what the trainer scores at this temperature) is not.
+    let mut m = TableModel::new(table.clone());
+    let p = SamplingParams {
+        temperature: 0.5,
+        top_p: 0.5,
+        max_new_tokens: 10,
+        ..params()
+    };
+    let out = generate(&mut m, &Letters, &[vec![4]], &p).unwrap();
+    let mut prev = 4;
+    let mut renormalised = 0;
+    for (k, &tok) in out[0].token_ids.iter().enumerate() {
+        let scaled: Vec<f32> = table[prev].iter().map(|z| z / 0.5).collect();
+        let want = log_softmax_at(&scaled, tok as usize).unwrap();
+        assert!((out[0].tempered_logprobs[k] - want).abs() < 1e-5);
+        if out[0].logprobs[k] > want + 1e-4 {
+            renormalised += 1;
+        }
+        prev = tok as usize;
+    }
+    assert!(renormalised > 0, "top-p 0.5 should renormalise some step");
 }
 
 #[test]

@@ -113,7 +113,8 @@ pub struct GenerateArgs {
     #[arg(long, value_enum, default_value_t = GgufPreArg::Metadata)]
     pub gguf_pretokenizer: GgufPreArg,
     /// Weights to decode from: f32 | bf16 | f16 | q8_0 (copies of the matrices) | gguf (a
-    /// .gguf file's own quantized matrices, never dequantized).
+    /// .gguf file's own quantized matrices, never dequantized) | auto (bf16 on a CPU with
+    /// AVX512-BF16, else f32). bf16 also rounds the activations entering each matrix.
     #[arg(long, default_value = "f32", value_name = "W")]
     pub sampling_weights: SamplingWeights,
 }

@@ -97,10 +97,10 @@ pub fn run(args: TrainArgs) -> Result<u8> {
     policy.place(&device, dtype)?;
     let summary = if cfg.reward.kind == RewardKind::Lean {
         let rewarder = lean_rewarder(&cfg, &config_path)?;
-        crate::rl::trainer::train(cfg, policy, rewarder, train, eval, &out, resume)?
+        crate::rl::trainer::Trainer::new(cfg, policy, rewarder, train, eval, &out)?.train(resume)?
     } else {
         let rewarder = AnswerRewarder::new(cfg.reward.lenient);
-        crate::rl::trainer::train(cfg, policy, rewarder, train, eval, &out, resume)?
+        crate::rl::trainer::Trainer::new(cfg, policy, rewarder, train, eval, &out)?.train(resume)?
     };
     eprintln!("{}", summary.report);
     eprintln!(

@@ -102,7 +102,11 @@ impl Bf16Matrix {
     /// `bf16(W[j, c])` as f32.
     pub fn weight(&self, j: usize, c: usize) -> f32 {
         let word = self.packed[((j / BLOCK) * self.pairs + c / 2) * BLOCK + j % BLOCK];
-        bf16_value(if c % 2 == 0 { word as u16 } else { (word >> 16) as u16 })
+        bf16_value(if c.is_multiple_of(2) {
+            word as u16
+        } else {
+            (word >> 16) as u16
+        })
     }
 
     /// Whether this CPU runs the AVX512-BF16 kernel (otherwise [`Bf16Matrix::matmul`] is the
@@ -169,7 +173,9 @@ impl Bf16Matrix {
         let blocks = n.div_ceil(BLOCK);
         let panels = blocks.div_ceil(PANEL_BLOCKS);
         let block_stride = self.pairs * BLOCK;
-        let mut y = vec![0f32; m * n];
+        // every element is written by exactly one tile (the masked stores cover each row's
+        // valid columns), so the buffer is not zero-filled first
+        let mut y: Vec<f32> = Vec::with_capacity(m * n);
         let out = SendPtr(y.as_mut_ptr());
         let w = SendPtr(self.packed.as_ptr() as *mut u32);
         let x = SendPtr(xp.as_ptr() as *mut u32);
@@ -201,6 +207,8 @@ impl Bf16Matrix {
                 r0 += mr;
             }
         });
+        // SAFETY: all m·n elements were written above (panels cover 0..n, row tiles 0..m).
+        unsafe { y.set_len(m * n) };
         y
     }
 }

@@ -21,7 +21,12 @@ use rayon::prelude::*;
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 16];
     let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
     for (x, y) in ca.zip(cb) {
         for i in 0..16 {
             acc[i] += x[i] * y[i];
@@ -105,29 +110,35 @@ impl CustomOp3 for DecodeAttentionOp {
         y.par_chunks_mut(t * h * d)
             .enumerate()
             .for_each(|(bi, yb)| {
-                let mut p = vec![0f32; s];
-                for hi in 0..h {
-                    let g = hi / rep;
+                // the `rep` query heads of a key/value group share each key and value row
+                let mut p = vec![0f32; rep * s];
+                for g in 0..kvh {
                     for ti in 0..t {
-                        let qr = q.row(bi, hi, ti, d);
                         let bias = &self.bias[(bi * t + ti) * s..(bi * t + ti + 1) * s];
-                        let mut m = f32::NEG_INFINITY;
-                        for (j, (pj, &c)) in p.iter_mut().zip(bias).enumerate() {
+                        for (j, &c) in bias.iter().enumerate() {
                             let kr = k.row(bi, g, j, d);
-                            *pj = dot(qr, kr) + c;
-                            m = m.max(*pj);
+                            for r in 0..rep {
+                                p[r * s + j] = dot(q.row(bi, g * rep + r, ti, d), kr) + c;
+                            }
                         }
-                        let mut sum = 0f32;
-                        for pj in p.iter_mut() {
-                            *pj = (*pj - m).exp();
-                            sum += *pj;
+                        for pr in p.chunks_mut(s) {
+                            let m = pr.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+                            let mut sum = 0f32;
+                            for x in pr.iter_mut() {
+                                *x = (*x - m).exp();
+                                sum += *x;
+                            }
+                            let inv = 1.0 / sum;
+                            pr.iter_mut().for_each(|x| *x *= inv);
                         }
-                        let inv = 1.0 / sum;
-                        let out = &mut yb[(ti * h + hi) * d..(ti * h + hi + 1) * d];
-                        for (j, &pj) in p.iter().enumerate() {
-                            let w = pj * inv;
-                            for (o, &vv) in out.iter_mut().zip(v.row(bi, g, j, d)) {
-                                *o += w * vv;
+                        let out = &mut yb[(ti * h + g * rep) * d..(ti * h + (g + 1) * rep) * d];
+                        for j in 0..s {
+                            let vr = v.row(bi, g, j, d);
+                            for (r, o) in out.chunks_mut(d).enumerate() {
+                                let w = p[r * s + j];
+                                for (a, &vv) in o.iter_mut().zip(vr) {
+                                    *a += w * vv;
+                                }
                             }
                         }
                     }

@@ -1,8 +1,8 @@
 //! The policy: trainable transformer, weights loading, tokenizer + chat template, sampler,
 //! scorer. Knows nothing of rewards.
+pub mod bf16_matmul;
 #[cfg(feature = "cuda")]
 pub mod cuda_kernels;
-pub mod bf16_matmul;
 pub mod decode_attention;
 pub mod decoder;
 pub mod device;

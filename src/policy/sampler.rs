@@ -154,6 +154,9 @@ pub struct Sample {
     pub logprobs: Vec<f32>,
     /// Per token: log-softmax of the raw logits.
     pub policy_logprobs: Vec<f32>,
+    /// Per token: log-softmax of the logits divided by the temperature, untruncated (the raw
+    /// one when greedy): the RL loss's `logπ_rollout` (see [`crate::policy::token_choice`]).
+    pub tempered_logprobs: Vec<f32>,
     /// Why generation ended.
     pub finish: FinishReason,
     /// The stop string that ended it (for `FinishReason::Stop`).
@@ -174,6 +177,7 @@ struct Row {
     ids: Vec<u32>,
     logprobs: Vec<f32>,
     policy_logprobs: Vec<f32>,
+    tempered_logprobs: Vec<f32>,
     finish: Option<FinishReason>,
     stop: Option<usize>,
     scanner: StopScanner,
@@ -263,6 +267,7 @@ fn run_batch(
             ids: Vec::new(),
             logprobs: Vec::new(),
             policy_logprobs: Vec::new(),
+            tempered_logprobs: Vec::new(),
             finish: if params.max_new_tokens == 0 {
                 Some(FinishReason::Length)
             } else {
@@ -297,6 +302,7 @@ fn run_batch(
                 row.ids.push(c.token);
                 row.logprobs.push(c.logprob);
                 row.policy_logprobs.push(c.policy_logprob);
+                row.tempered_logprobs.push(c.tempered_logprob);
                 if !params.ignore_eos && params.eos_ids.contains(&c.token) {
                     row.finish = Some(FinishReason::Eos);
                     continue;
@@ -348,6 +354,7 @@ fn run_batch(
                 text,
                 logprobs: row.logprobs,
                 policy_logprobs: row.policy_logprobs,
+                tempered_logprobs: row.tempered_logprobs,
                 finish: row.finish.unwrap_or(FinishReason::Length),
                 stop_string,
             })

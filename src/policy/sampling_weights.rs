@@ -1,6 +1,9 @@
 //! Which weights the sampler decodes from (`[sampling] weights`, `--sampling-weights`):
 //! - "f32": the training weights themselves (the [`crate::policy::model::Transformer`]);
-//! - "bf16" | "f16": a copy of every projection matrix rounded to bf16 / f16;
+//! - "bf16" | "f16": a copy of every projection matrix rounded to bf16 / f16 (bf16 runs our
+//!   AVX512-BF16 kernel, [`crate::policy::bf16_matmul`]; without that instruction set it falls
+//!   back to a slow reference loop);
+//! - "auto": "bf16" on a CPU with AVX512-BF16, else "f32" (also "f32" on a GPU);
 //! - "q8_0": a copy in GGML's q8_0 blocks (32 weights share one f16 scale `d = max|w|/127`,
 //!   `w ≈ d·round(w/d)`), multiplied by candle's quantized CPU kernels;
 //! - "gguf": a `.gguf` model's matrices as the file stores them (e.g. q4_1), never dequantized
@@ -37,6 +40,9 @@ pub enum SamplingWeights {
     /// A GGUF file's own (quantized) matrices.
     #[serde(rename = "gguf")]
     Gguf,
+    /// bf16 where this CPU has the kernel, else f32 ([`SamplingWeights::resolve`]).
+    #[serde(rename = "auto")]
+    Auto,
 }
 
 impl SamplingWeights {
@@ -48,6 +54,21 @@ impl SamplingWeights {
             SamplingWeights::F16 => "f16",
             SamplingWeights::Q8_0 => "q8_0",
             SamplingWeights::Gguf => "gguf",
+            SamplingWeights::Auto => "auto",
+        }
+    }
+
+    /// What the sampler uses on `device`: `auto` becomes bf16 on a CPU with AVX512-BF16 and f32
+    /// elsewhere; every other value stays.
+    pub fn resolve(self, device: &candle_core::Device) -> SamplingWeights {
+        match self {
+            SamplingWeights::Auto
+                if device.is_cpu() && super::bf16_matmul::Bf16Matrix::kernel_available() =>
+            {
+                SamplingWeights::Bf16
+            }
+            SamplingWeights::Auto => SamplingWeights::F32,
+            w => w,
         }
     }
 
@@ -57,7 +78,7 @@ impl SamplingWeights {
             SamplingWeights::Bf16 => Some(GgmlDType::BF16),
             SamplingWeights::F16 => Some(GgmlDType::F16),
             SamplingWeights::Q8_0 => Some(GgmlDType::Q8_0),
-            SamplingWeights::F32 | SamplingWeights::Gguf => None,
+            SamplingWeights::F32 | SamplingWeights::Gguf | SamplingWeights::Auto => None,
         }
     }
 }
@@ -71,9 +92,10 @@ impl std::str::FromStr for SamplingWeights {
             "f16" => SamplingWeights::F16,
             "q8_0" => SamplingWeights::Q8_0,
             "gguf" => SamplingWeights::Gguf,
+            "auto" => SamplingWeights::Auto,
             _ => {
                 return Err(format!(
-                    "unknown sampling weights {s:?}: expected f32, bf16, f16, q8_0 or gguf"
+                    "unknown sampling weights {s:?}: expected f32, bf16, f16, q8_0, gguf or auto"
                 ))
             }
         })
@@ -88,7 +110,8 @@ pub struct SamplerCache {
 }
 
 impl SamplerCache {
-    /// The model for `weights` (`None` for f32: decode with the training model). `gguf` is the
+    /// The model for `weights` (`None` for f32, or auto resolved to f32 on the parameters'
+    /// device: decode with the training model). `gguf` is the
     /// model file when it is a `.gguf` (required by `SamplingWeights::Gguf`).
     pub fn get(
         &mut self,
@@ -97,6 +120,11 @@ impl SamplerCache {
         params: &ParamStore,
         gguf: Option<&Path>,
     ) -> candle_core::Result<Option<QuantizedTransformer>> {
+        let device = params
+            .iter()
+            .next()
+            .map_or(candle_core::Device::Cpu, |(_, v)| v.device().clone());
+        let weights = weights.resolve(&device);
         if weights == SamplingWeights::F32 {
             return Ok(None);
         }
@@ -130,6 +158,7 @@ pub fn load_decoder(
 ) -> anyhow::Result<Box<dyn super::decoder::Decoder>> {
     use super::transformer_decoder::PolicyDecoder;
     use anyhow::Context;
+    let weights = weights.resolve(device);
     if !device.is_cpu() && weights != SamplingWeights::F32 {
         anyhow::bail!(
             "sampling weights {} run on the CPU only; on a GPU use f32 weights and dtype bf16",

@@ -15,6 +15,9 @@
 //!   sampler is a point mass and `logprob = 0`.
 //! * `policy_logprob = z_x − logsumexp(z)`, the log-softmax of the raw logits (T = 1, no
 //!   truncation): the model's own log-probability, what a scorer recomputes by teacher forcing.
+//! * `tempered_logprob = z_x/T − logsumexp(z/T)`, the log-softmax at the sampling temperature
+//!   without truncation (the raw one when greedy): what the trainer's scorer computes at that
+//!   temperature, so the RL loss's `logπ_rollout` / `logπ_old`.
 //!
 //! Neither top-k nor top-p sorts the whole vocabulary: top-k is a linear-time selection, top-p
 //! selects and sorts growing prefixes (64, 256, 1024, ... tokens) until they hold mass `p`.
@@ -50,6 +53,8 @@ pub struct TokenChoice {
     pub logprob: f32,
     /// `log_softmax(z)_x` of the raw logits.
     pub policy_logprob: f32,
+    /// `log_softmax(z/T)_x`, untruncated (`policy_logprob` when greedy).
+    pub tempered_logprob: f32,
 }
 
 /// Reusable buffers (one per thread / sampler) so a draw allocates nothing.
@@ -222,10 +227,12 @@ pub fn choose<R: Rng + ?Sized>(
     let (best, max_z) = argmax(logits)?;
     if t.temperature == 0.0 {
         let lse = logsumexp_with_max(logits, max_z);
+        let policy_logprob = (f64::from(logits[best]) - lse) as f32;
         return Ok(TokenChoice {
             token: best as u32,
             logprob: 0.0,
-            policy_logprob: (f64::from(logits[best]) - lse) as f32,
+            policy_logprob,
+            tempered_logprob: policy_logprob,
         });
     }
     let temp = t.temperature;
@@ -272,10 +279,13 @@ pub fn choose<R: Rng + ?Sized>(
         }
     }
     // log π_x = (z_x/T − m) − ln Σ_kept w, computed from the logit, not from the rounded weight.
-    let logprob = (f64::from(logits[pick] / temp - max_z / temp) - kept_mass.ln()) as f32;
+    let scaled = f64::from(logits[pick] / temp - max_z / temp);
+    let logprob = (scaled - kept_mass.ln()) as f32;
     Ok(TokenChoice {
         token: pick as u32,
         logprob,
         policy_logprob: policy(pick),
+        // `total` = Σ_all exp((z − max z)/T): the untruncated normaliser
+        tempered_logprob: (scaled - total.ln()) as f32,
     })
 }

@@ -10,7 +10,7 @@ use super::model::{Config, Transformer, MASK_VALUE};
 
 /// What [`PolicyDecoder`] needs of a model: the f32 [`Transformer`], or the reduced-precision
 /// [`crate::policy::quantized_decoder::QuantizedTransformer`].
-pub trait DecodingModel {
+pub trait DecodingModel: Send {
     /// The configuration.
     fn config(&self) -> &Config;
     /// The device holding the weights.
@@ -93,6 +93,26 @@ impl<M: DecodingModel> Decoder for PolicyDecoder<M> {
     }
 
     fn prefill(&mut self, prompts: &[Vec<u32>]) -> Result<Tensor> {
+        on_worker(|| self.prefill_here(prompts))
+    }
+
+    fn step(&mut self, tokens: &[u32]) -> Result<Tensor> {
+        on_worker(|| self.step_here(tokens))
+    }
+}
+
+/// Runs `f` on a thread of rayon's pool: the kernels' parallel loops inside it then start on
+/// a warm worker instead of waking the pool from outside (a cold start per loop, hundreds of
+/// times per decoding step).
+fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_thread_index().is_some() {
+        return f();
+    }
+    rayon::scope(|_| f())
+}
+
+impl<M: DecodingModel> PolicyDecoder<M> {
+    fn prefill_here(&mut self, prompts: &[Vec<u32>]) -> Result<Tensor> {
         if prompts.is_empty() {
             candle_core::bail!("prefill: no prompts");
         }
@@ -141,7 +161,7 @@ impl<M: DecodingModel> Decoder for PolicyDecoder<M> {
         self.last_logits(&h)
     }
 
-    fn step(&mut self, tokens: &[u32]) -> Result<Tensor> {
+    fn step_here(&mut self, tokens: &[u32]) -> Result<Tensor> {
         let b = self.pad.len();
         if b == 0 {
             candle_core::bail!("step called before prefill");

@@ -3,8 +3,8 @@
 //! The trainer talks to the model and the verifiers only through the traits of [`traits`], so
 //! tests run it with a tiny model ([`toy`]) and stand-in verifiers.
 //!
-//! Entry point: [`trainer::train`]`(config, policy, rewarder, train_tasks, eval_tasks, out_dir,
-//! resume)` or [`trainer::Trainer::new`] → (`resume()`) → `run()`; [`plot::plot_run`] redraws a
+//! Entry point: [`trainer::Trainer::new`]`(config, policy, rewarder, train_tasks, eval_tasks,
+//! out_dir)` → `train(resume)` (or `resume()` → `run()` step by step); [`plot::plot_run`] redraws a
 //! run's curves. Files: [`config`] (TOML run config), [`reward`] (verdict → reward + shaping),
 //! [`answer_reward`] / [`lean_reward`] (the verifiers as rewarders), [`report`] (progress lines
 //! and the end-of-run summary), [`completion_source`] (a policy as the evaluation loops'

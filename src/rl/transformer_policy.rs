@@ -100,7 +100,12 @@ impl TransformerPolicy {
     /// reference too, rebuilt from the current weights: call this right after `load`, before
     /// any update). Checked by the caller with `policy::device::check_servable`.
     pub fn place(&mut self, device: &candle_core::Device, dtype: DType) -> Result<()> {
-        if !device.is_cpu() && self.sampling_weights != SamplingWeights::F32 {
+        if !device.is_cpu()
+            && !matches!(
+                self.sampling_weights,
+                SamplingWeights::F32 | SamplingWeights::Auto
+            )
+        {
             anyhow::bail!(
                 "reduced-precision sampling weights ({}) run on the CPU only; on a GPU use \
                  sampling weights f32 and a compute dtype (bf16) instead",
@@ -227,7 +232,7 @@ impl Policy for TransformerPolicy {
         for s in samples {
             out[s.prompt_index].push(Rollout {
                 prompt_ids: ids[s.prompt_index].clone(),
-                sampling_logp: Some(s.policy_logprobs.clone()),
+                sampling_logp: Some(s.tempered_logprobs.clone()),
                 truncated: matches!(s.finish, FinishReason::Length),
                 completion_ids: s.token_ids,
                 text: s.text,

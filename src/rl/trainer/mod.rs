@@ -45,24 +45,6 @@ use crate::rl::traits::{Policy, Rewarder, Rollout};
 
 use order::enforce_prompt_limit;
 
-/// Trains `policy` on `train` (evaluating on `eval`) into `out_dir`; with `resume`, continues
-/// from the run directory's latest checkpoint. The usual entry point of `prover train`.
-pub fn train<P: Policy, R: Rewarder>(
-    cfg: RunConfig,
-    policy: P,
-    rewarder: R,
-    train: Vec<Task>,
-    eval: Vec<Task>,
-    out_dir: &Path,
-    resume: bool,
-) -> Result<RunSummary> {
-    let mut t = Trainer::new(cfg, policy, rewarder, train, eval, out_dir)?;
-    if resume {
-        t.resume()?;
-    }
-    t.run()
-}
-
 /// What a finished run reports.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
@@ -170,6 +152,16 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
     /// The run configuration.
     pub fn config(&self) -> &RunConfig {
         &self.cfg
+    }
+
+    /// Trains to the end: with `resume`, first continues from the run directory's latest
+    /// checkpoint ([`Trainer::resume`]), then [`Trainer::run`]. The usual entry point of
+    /// `prover train`.
+    pub fn train(mut self, resume: bool) -> Result<RunSummary> {
+        if resume {
+            self.resume()?;
+        }
+        self.run()
     }
 
     /// Runs until `train.max_steps`, writing metrics, samples, the plot and checkpoints.
