@@ -119,7 +119,7 @@ fn main() -> anyhow::Result<()> {
             _ => {
                 let ro: Vec<Option<&[f32]>> = samples
                     .iter()
-                    .map(|s| Some(s.policy_logprobs.as_slice()))
+                    .map(|s| Some(s.tempered_logprobs.as_slice()))
                     .collect();
                 batch_weights(&out.logprobs, &ro, &vec![t_new; g], RolloutIs::Token, 2.0)?
                     .map(|(w, _)| w)
@@ -140,7 +140,7 @@ fn main() -> anyhow::Result<()> {
             mask: &out.mask,
         };
         let lo = grpo_loss(&inp, &lp, &AggNorm::from_mask(&out.mask)?)?;
-        let grads = lo.total.backward()?;
+        let grads = prover::util::on_rayon_worker(|| lo.total.backward())?;
         let mut acc = GradAccumulator::new();
         acc.add(&trainable, &grads)?;
         drop(grads);

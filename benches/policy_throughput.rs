@@ -203,7 +203,8 @@ fn main() -> anyhow::Result<()> {
         let loss = ((out.logprobs.sum_all()? + out.entropy.sum_all()?.affine(0.01, 0.0)?)?
             .neg()?
             / n.to_scalar::<f32>()? as f64)?;
-        let grads = loss.backward()?;
+        // as the trainer runs it (rl/trainer/update.rs): on a rayon worker
+        let grads = prover::util::on_rayon_worker(|| loss.backward())?;
         let t_all = t0.elapsed().as_secs_f64();
         let g: &Tensor = grads
             .get(params.get("model.embed_tokens.weight").unwrap().as_tensor())

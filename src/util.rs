@@ -67,3 +67,14 @@ pub fn tune_allocator() -> bool {
         false
     }
 }
+
+/// Runs `f` on a thread of rayon's global pool (at once when already on one). The parallel
+/// loops inside `f` — ours, and gemm's matrix products — then start from a warm worker that
+/// shares their work, instead of each waking the pool from outside: a decoding step or a
+/// backward pass starts hundreds of them.
+pub fn on_rayon_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_thread_index().is_some() {
+        return f();
+    }
+    rayon::scope(|_| f())
+}

@@ -244,7 +244,9 @@ pub fn score_completions(
     seqs: &[(Vec<u32>, Vec<u32>)],
     temperature: f64,
 ) -> Result<ScoreOutput> {
-    score_completions_chunked(model, seqs, temperature, DEFAULT_CHUNK)
+    crate::util::on_rayon_worker(|| {
+        score_completions_chunked(model, seqs, temperature, DEFAULT_CHUNK)
+    })
 }
 
 /// [`score_completions`] with an explicit chunk size (rows of logits at once).

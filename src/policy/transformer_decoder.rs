@@ -93,22 +93,12 @@ impl<M: DecodingModel> Decoder for PolicyDecoder<M> {
     }
 
     fn prefill(&mut self, prompts: &[Vec<u32>]) -> Result<Tensor> {
-        on_worker(|| self.prefill_here(prompts))
+        crate::util::on_rayon_worker(|| self.prefill_here(prompts))
     }
 
     fn step(&mut self, tokens: &[u32]) -> Result<Tensor> {
-        on_worker(|| self.step_here(tokens))
+        crate::util::on_rayon_worker(|| self.step_here(tokens))
     }
-}
-
-/// Runs `f` on a thread of rayon's pool: the kernels' parallel loops inside it then start on
-/// a warm worker instead of waking the pool from outside (a cold start per loop, hundreds of
-/// times per decoding step).
-fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    if rayon::current_thread_index().is_some() {
-        return f();
-    }
-    rayon::scope(|_| f())
 }
 
 impl<M: DecodingModel> PolicyDecoder<M> {

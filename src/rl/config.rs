@@ -28,9 +28,10 @@
 //!   `top_p` (default 1.0); `max_new_tokens` (default 512); `dynamic_sampling` (default false): drop groups whose
 //!   rewards are all equal and sample more, at most `max_sampling_tries` (default 4) rounds;
 //!   `eval_temperature` (default 0.0 = greedy); `weights` (default "f32"): "f32" | "bf16" |
-//!   "f16" | "q8_0", the sampler decodes from a copy of the weights in that precision,
-//!   refreshed after each optimizer step (see [`crate::policy::sampling_weights`]); the f32
-//!   model still computes the loss's log-probs — pair it with `[loss] rollout_is`.
+//!   "f16" | "q8_0" | "auto" (bf16 on a CPU with AVX512-BF16, else f32), the sampler decodes
+//!   from a copy of the weights in that precision, refreshed after each optimizer step (see
+//!   [`crate::policy::sampling_weights`]); the f32 model still computes the loss's log-probs —
+//!   pair it with `[loss] rollout_is` (`configs/default-bf16.toml`).
 //! - `[reward]` `kind` (default "answer"): "answer" | "lean" | "entropy-only" (reward 0 for every
 //!   sample; only the entropy term trains; accuracy is still logged); shaping keys (each off
 //!   by default, formulas in [`crate::rl::reward`]): `format_reward`, `format_penalty`,

@@ -221,7 +221,8 @@ impl<P: Policy, R: Rewarder> Trainer<P, R> {
                     if !total.is_finite() {
                         bail!("non-finite loss ({total}) at step {step}; no update applied");
                     }
-                    let grads = loss_out.total.backward()?;
+                    let loss = &loss_out.total;
+                    let grads = crate::util::on_rayon_worker(|| loss.backward())?;
                     grads_acc.add(&params, &grads)?;
                     loss_sum += total;
                     pg_loss_sum += scalar(&loss_out.pg)?;
