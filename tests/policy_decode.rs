@@ -122,3 +122,54 @@ fn scorer_rejects_overlong_and_empty_prompts() {
         .to_string();
     assert!(e.contains("temperature"), "{e}");
 }
+
+/// The inference model's one-pass attention (`policy::decode_attention`) against the training
+/// model's attention (matmuls, fused masked softmax, transposes): the same logits at every
+/// position, incrementally decoded left-padded rows included.
+#[test]
+fn one_pass_attention_matches_the_training_attention() {
+    for family in [Family::Llama, Family::Qwen2] {
+        let cfg = Config::tiny(family);
+        let params = random_params(&cfg, 21, 0.3).unwrap();
+        let infer = Transformer::new_inference(&cfg, &params, DType::F32).unwrap();
+        let train = Transformer::new(&cfg, &params, DType::F32).unwrap();
+        let ids: Vec<u32> = (0..19)
+            .map(|i| (i * 7 + 3) % cfg.vocab_size as u32)
+            .collect();
+        let x = Tensor::new(ids.as_slice(), &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        let a: Vec<Vec<f32>> = infer.logits(&x).unwrap().get(0).unwrap().to_vec2().unwrap();
+        let b: Vec<Vec<f32>> = train.logits(&x).unwrap().get(0).unwrap().to_vec2().unwrap();
+        let scale = b.iter().flatten().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(scale > 0.1, "{family:?}: logits are all near zero");
+        for (t, (ra, rb)) in a.iter().zip(&b).enumerate() {
+            let d = max_diff(ra, rb);
+            assert!(
+                d < 1e-4 * scale.max(1.0),
+                "{family:?} position {t}: |Δlogit| {d}"
+            );
+        }
+        // incremental decoding of two left-padded rows with the inference model against the
+        // training model's full forward of each row
+        let rows = [ids[..7].to_vec(), ids[3..15].to_vec()];
+        let mut dec = PolicyDecoder::new(infer);
+        let mut got = dec.prefill(&rows).unwrap().to_vec2::<f32>().unwrap();
+        let mut seqs = rows.to_vec();
+        for step in 0..4u32 {
+            for (r, seq) in seqs.iter().enumerate() {
+                let d = max_diff(&got[r], &full_last_logits(&train, seq));
+                assert!(
+                    d < 1e-4 * scale.max(1.0),
+                    "{family:?} row {r} step {step}: {d}"
+                );
+            }
+            let next = [step + 5, step + 11];
+            for (seq, &tok) in seqs.iter_mut().zip(&next) {
+                seq.push(tok);
+            }
+            got = dec.step(&next).unwrap().to_vec2::<f32>().unwrap();
+        }
+    }
+}
