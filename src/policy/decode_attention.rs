@@ -35,6 +35,9 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// Bias values at or below this are masked keys (see [`crate::policy::model::MASK_VALUE`]).
+const MASKED: f32 = crate::policy::model::MASK_VALUE * 0.5;
+
 /// The op; `bias` is row-major `[B, T, S]`.
 pub struct DecodeAttentionOp {
     pub bias: Arc<Vec<f32>>,
@@ -116,6 +119,15 @@ impl CustomOp3 for DecodeAttentionOp {
                     for ti in 0..t {
                         let bias = &self.bias[(bi * t + ti) * s..(bi * t + ti + 1) * s];
                         for (j, &c) in bias.iter().enumerate() {
+                            if c <= MASKED {
+                                // a masked key (padding, or the future in a prefill): its
+                                // score is the mask value whatever q·k is (|q·k| is far below
+                                // the mask's last place), so the dot product is skipped
+                                for r in 0..rep {
+                                    p[r * s + j] = c;
+                                }
+                                continue;
+                            }
                             let kr = k.row(bi, g, j, d);
                             for r in 0..rep {
                                 p[r * s + j] = dot(q.row(bi, g * rep + r, ti, d), kr) + c;
@@ -125,7 +137,9 @@ impl CustomOp3 for DecodeAttentionOp {
                             let m = pr.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
                             let mut sum = 0f32;
                             for x in pr.iter_mut() {
-                                *x = (*x - m).exp();
+                                // exp underflows to 0 below −103 (and libm's slow path
+                                // handles it): give 0 at once
+                                *x = if *x - m < -104.0 { 0.0 } else { (*x - m).exp() };
                                 sum += *x;
                             }
                             let inv = 1.0 / sum;
@@ -133,6 +147,9 @@ impl CustomOp3 for DecodeAttentionOp {
                         }
                         let out = &mut yb[(ti * h + g * rep) * d..(ti * h + (g + 1) * rep) * d];
                         for j in 0..s {
+                            if (0..rep).all(|r| p[r * s + j] == 0.0) {
+                                continue; // no weight on this value row
+                            }
                             let vr = v.row(bi, g, j, d);
                             for (r, o) in out.chunks_mut(d).enumerate() {
                                 let w = p[r * s + j];
