@@ -8,7 +8,6 @@
 //! (STEPS, default 3: prints every step and `GRPO_STEP_SECONDS` = the best after the first;
 //! with reduced-precision sampling weights the loss applies token-level rollout correction.)
 //! `scripts/bench-grpo.sh` runs it and the TRL peer one after the other.
-use std::path::PathBuf;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
@@ -27,6 +26,10 @@ use prover::rl::loss::{grpo_loss, LossConfig, LossInputs};
 use prover::rl::optimizer::{AdamW, AdamWParams, GradAccumulator};
 use prover::rl::rollout_correction::{batch_weights, RolloutIs};
 
+#[path = "common/model_path.rs"]
+mod model_path;
+use model_path::model_path;
+
 fn main() -> anyhow::Result<()> {
     prover::util::tune_allocator();
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -39,22 +42,14 @@ fn main() -> anyhow::Result<()> {
             .unwrap_or_default(),
         None => SamplingWeights::F32,
     };
-    let path = args
+    let arg = args
         .iter()
         .enumerate()
         .find(|(i, a)| !a.starts_with("--") && (*i == 0 || args[i - 1] != "--sampling-weights"))
-        .map(|(_, a)| PathBuf::from(a))
-        .or_else(|| std::env::var("PROVER_TEST_MODEL").ok().map(PathBuf::from))
-        .unwrap_or_else(|| {
-            PathBuf::from("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf")
-        });
-    if !path.exists() {
-        eprintln!(
-            "skipping: {} not found (run scripts/fetch-model.sh)",
-            path.display()
-        );
+        .map(|(_, a)| a.as_str());
+    let Some(path) = model_path(arg) else {
         return Ok(());
-    }
+    };
     let steps: usize = std::env::var("STEPS")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -8,7 +8,6 @@
 //! usage: cargo bench --bench policy_throughput [-- MODEL_PATH]
 //! (`BENCH_ROWS=bf16,score` runs only the rows whose label contains one of the words)
 //! (default models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf or $PROVER_TEST_MODEL)
-use std::path::PathBuf;
 use std::time::Instant;
 
 use candle_core::{DType, Tensor, D};
@@ -79,23 +78,17 @@ fn generation_rows(
     Ok(())
 }
 
+#[path = "common/model_path.rs"]
+mod model_path;
+use model_path::model_path;
+
 fn main() -> anyhow::Result<()> {
     // the allocator set-up of the `prover` binary (PROVER_MALLOC_TUNE=0: glibc defaults)
     let tuned = prover::util::tune_allocator();
     let arg = std::env::args().skip(1).find(|a| !a.starts_with("--"));
-    let path = arg
-        .map(PathBuf::from)
-        .or_else(|| std::env::var("PROVER_TEST_MODEL").ok().map(PathBuf::from))
-        .unwrap_or_else(|| {
-            PathBuf::from("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf")
-        });
-    if !path.exists() {
-        eprintln!(
-            "skipping: {} not found (run scripts/fetch-model.sh)",
-            path.display()
-        );
+    let Some(path) = model_path(arg.as_deref()) else {
         return Ok(());
-    }
+    };
     let (cfg, params) = load_params(&path)?;
     let v = cfg.vocab_size;
     let threads = candle_core::utils::get_num_threads();
