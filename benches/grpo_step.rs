@@ -107,6 +107,7 @@ fn main() -> anyhow::Result<()> {
             .iter()
             .map(|s| (prompt.clone(), s.token_ids.clone()))
             .collect();
+        let t1 = Instant::now();
         let model = Transformer::new(&cfg, &params, DType::F32)?;
         let out = score_completions(&model, &seqs, 1.0)?;
         let is_w = match weights {
@@ -135,15 +136,21 @@ fn main() -> anyhow::Result<()> {
             mask: &out.mask,
         };
         let lo = grpo_loss(&inp, &lp, &AggNorm::from_mask(&out.mask)?)?;
+        let t_fwd = t1.elapsed().as_secs_f64();
+        let t2 = Instant::now();
         let grads = prover::util::on_rayon_worker(|| lo.total.backward())?;
+        let t_bwd = t2.elapsed().as_secs_f64();
+        let t3 = Instant::now();
         let mut acc = GradAccumulator::new();
         acc.add(&trainable, &grads)?;
         drop(grads);
         opt.step(&acc, 1e-6)?;
         sampler.invalidate();
+        let t_opt = t3.elapsed().as_secs_f64();
         let t = t0.elapsed().as_secs_f64();
         println!(
-            "prover grpo step {}: {t:.3} s (generation {t_gen:.3} s, update {:.3} s)",
+            "prover grpo step {}: {t:.3} s (generation {t_gen:.3} s, update {:.3} s: \
+             forward+loss {t_fwd:.3}, backward {t_bwd:.3}, optimizer {t_opt:.3})",
             step + 1,
             t - t_gen
         );

@@ -47,7 +47,11 @@ pub const SPLITMIX64_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// Makes glibc keep freed memory in the process (no `mmap` for large blocks, no trimming), so
 /// the big tensors of every step reuse pages instead of faulting in freshly zeroed ones from
-/// the kernel. The resident size then stays at its peak. `PROVER_MALLOC_TUNE=0` turns it off.
+/// the kernel. The resident size then stays at its peak. One arena for all threads: a worker
+/// thread's arena lives in 64 MB heaps that glibc unmaps whenever one falls empty, so with
+/// per-thread arenas a GRPO step (benches/grpo_step.rs) still faulted in ~1M pages and spent
+/// ~20% of its CPU time in the kernel; with one arena, half of that. `PROVER_MALLOC_TUNE=0`
+/// turns it off.
 /// Returns whether it was applied. Call at start-up, before threads allocate.
 pub fn tune_allocator() -> bool {
     if std::env::var("PROVER_MALLOC_TUNE").as_deref() == Ok("0") {
@@ -59,6 +63,7 @@ pub fn tune_allocator() -> bool {
         unsafe {
             libc::mallopt(libc::M_MMAP_MAX, 0);
             libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+            libc::mallopt(libc::M_ARENA_MAX, 1);
         }
         true
     }
