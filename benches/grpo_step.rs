@@ -5,6 +5,7 @@
 //! The step includes (re)building the sampler's copy of the weights.
 //!
 //! usage: cargo bench --bench grpo_step [-- MODEL_PATH] [--sampling-weights f32|bf16|f16|q8_0]
+//! [--dtype f32|bf16] (`bf16`: the training model's projections in bf16, `[model] dtype`)
 //! (STEPS, default 3: prints every step and `GRPO_STEP_SECONDS` = the best after the first;
 //! with reduced-precision sampling weights the loss applies token-level rollout correction.)
 //! `scripts/bench-grpo.sh` runs it and the TRL peer one after the other.
@@ -42,10 +43,21 @@ fn main() -> anyhow::Result<()> {
             .unwrap_or_default(),
         None => SamplingWeights::F32,
     };
+    let bf16_train = match args.iter().position(|a| a == "--dtype") {
+        Some(i) => match args.get(i + 1).map(String::as_str) {
+            Some("f32") => false,
+            Some("bf16") => true,
+            other => anyhow::bail!("--dtype {other:?}: expected f32 or bf16"),
+        },
+        None => false,
+    };
     let arg = args
         .iter()
         .enumerate()
-        .find(|(i, a)| !a.starts_with("--") && (*i == 0 || args[i - 1] != "--sampling-weights"))
+        .find(|(i, a)| {
+            !a.starts_with("--")
+                && (*i == 0 || !matches!(args[i - 1].as_str(), "--sampling-weights" | "--dtype"))
+        })
         .map(|(_, a)| a.as_str());
     let Some(path) = model_path(arg) else {
         return Ok(());
@@ -68,8 +80,9 @@ fn main() -> anyhow::Result<()> {
     let lp = LossConfig::default();
     let (g, t_new) = (8usize, 64usize);
     println!(
-        "model {} | f32 training, {} sampling weights | {} threads | G = {g}, {t_new} tokens",
+        "model {} | {} training, {} sampling weights | {} threads | G = {g}, {t_new} tokens",
         path.display(),
+        if bf16_train { "bf16-projection" } else { "f32" },
         weights.name(),
         candle_core::utils::get_num_threads()
     );
@@ -108,7 +121,11 @@ fn main() -> anyhow::Result<()> {
             .map(|s| (prompt.clone(), s.token_ids.clone()))
             .collect();
         let t1 = Instant::now();
-        let model = Transformer::new(&cfg, &params, DType::F32)?;
+        let model = if bf16_train {
+            Transformer::new_bf16_projections(&cfg, &params)?
+        } else {
+            Transformer::new(&cfg, &params, DType::F32)?
+        };
         let out = score_completions(&model, &seqs, 1.0)?;
         let is_w = match weights {
             SamplingWeights::F32 => None,

@@ -376,8 +376,15 @@ fn device_and_dtype_policy() {
     assert_eq!(parse_dtype("bf16"), Ok(DType::BF16));
     assert!(parse_dtype("fp16").unwrap_err().contains("\"f16\""));
     assert!(check_servable(DeviceSpec::Cpu, DType::F32).is_ok());
-    let e = check_servable(DeviceSpec::Cpu, DType::BF16).unwrap_err();
-    assert!(e.contains("f32 only") && e.contains("cuda"), "{e}");
+    let e = check_servable(DeviceSpec::Cpu, DType::F16).unwrap_err();
+    assert!(e.contains("f16") && e.contains("cuda"), "{e}");
+    // bf16 on the CPU: bf16 projection products, only where the kernel runs
+    let bf = check_servable(DeviceSpec::Cpu, DType::BF16);
+    if prover::policy::bf16_linear::available() {
+        assert!(bf.is_ok(), "{bf:?}");
+    } else {
+        assert!(bf.unwrap_err().contains("AVX512-BF16"));
+    }
     let cuda = check_servable(DeviceSpec::Cuda(0), DType::BF16);
     if cfg!(feature = "cuda") {
         assert!(cuda.is_ok());

@@ -167,8 +167,18 @@ fn unsupported_dtype_or_device_is_refused_not_ignored() {
     use prover::rl::config::ModelConfig;
     let ok = ModelConfig::default();
     ok.check_supported().unwrap();
+    let bf16_cpu = ModelConfig {
+        dtype: "bf16".into(),
+        ..ModelConfig::default()
+    }
+    .check_supported();
+    if prover::policy::bf16_linear::available() {
+        bf16_cpu.unwrap();
+    } else {
+        let e = format!("{:#}", bf16_cpu.unwrap_err());
+        assert!(e.contains("AVX512-BF16"), "{e}");
+    }
     for (dtype, device, needle) in [
-        ("bf16", "cpu", "dtype = \"bf16\" on the CPU"),
         ("f16", "cpu", "dtype = \"f16\" on the CPU"),
         ("f32", "tpu", "expected \"cpu\""),
         ("f8", "cpu", "expected \"f32\""),

@@ -65,7 +65,8 @@ pub struct Common {
     /// Device: cpu | cuda | cuda:N (cuda needs the CUDA build, scripts/build-cuda.sh).
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Compute dtype: f32 | bf16 | f16 (bf16/f16 need device cuda).
+    /// Compute dtype: f32 | bf16 | f16 (f16 needs device cuda; bf16 on the CPU needs
+    /// AVX512-BF16 and leaves decoding to --sampling-weights).
     #[arg(long, default_value = "f32")]
     pub dtype: String,
     /// Output folder (results.jsonl, summary.json); re-running with it resumes.

@@ -238,7 +238,7 @@ pub fn run(args: GenerateArgs) -> Result<u8> {
     let mut decoder = crate::policy::sampling_weights::load_decoder(
         prepared.model.weights_path(),
         args.sampling_weights,
-        dtype,
+        crate::policy::device::inference_dtype(&device, dtype),
         &device,
     )
     .with_context(|| format!("loading the model of {}", prepared.model.spec))?;

@@ -29,7 +29,8 @@ pub struct TrainArgs {
     /// Device: cpu | cuda | cuda:N (overrides `[model] device`).
     #[arg(long)]
     pub device: Option<String>,
-    /// Compute dtype: f32 | bf16 | f16 (overrides `[model] dtype`; bf16/f16 need a GPU).
+    /// Compute dtype: f32 | bf16 | f16 (overrides `[model] dtype`). f16 needs a GPU; bf16 on
+    /// the CPU (AVX512-BF16) computes the projections of the training model in bf16.
     #[arg(long)]
     pub dtype: Option<String>,
     /// Continue the run in DIR from its latest checkpoint (same config, same results).

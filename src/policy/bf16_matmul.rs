@@ -60,33 +60,131 @@ impl Bf16Matrix {
                 w.len()
             ));
         }
+        #[cfg(target_arch = "x86_64")]
+        let vectorised = avx512::available() && k > 0;
+        #[cfg(not(target_arch = "x86_64"))]
+        let vectorised = false;
+        #[allow(unused_mut)]
+        let mut m = Self::pack(n, k, |j, c| w[j * k + c], |_, _| vectorised);
+        #[cfg(target_arch = "x86_64")]
+        if vectorised {
+            // rows as pairs (vectorised), then each block's 16 rows interleaved
+            let pairs = m.pairs;
+            m.packed
+                .par_chunks_mut(pairs * BLOCK)
+                .enumerate()
+                .for_each(|(b, blk)| {
+                    let rows = (n - b * BLOCK).min(BLOCK);
+                    let mut tmp = vec![0u32; BLOCK * pairs];
+                    for l in 0..rows {
+                        let row = &w[(b * BLOCK + l) * k..(b * BLOCK + l + 1) * k];
+                        let out = &mut tmp[l * pairs..(l + 1) * pairs];
+                        // SAFETY: the CPU has the features; `out` holds ⌈k/2⌉ values.
+                        let done = unsafe { avx512::pack_row(row, out) };
+                        for (i, o) in out.iter_mut().enumerate().skip(done / 2) {
+                            let lo = bf16_bits(row[2 * i]) as u32;
+                            let hi = row.get(2 * i + 1).map_or(0, |&v| bf16_bits(v) as u32);
+                            *o = lo | (hi << 16);
+                        }
+                    }
+                    for i in 0..pairs {
+                        for l in 0..BLOCK {
+                            blk[i * BLOCK + l] = tmp[l * pairs + i];
+                        }
+                    }
+                });
+        }
+        Ok(m)
+    }
+
+    /// Rounds and packs `Aᵀ` for the row-major f32 matrix `a [k, n]`: then
+    /// [`Bf16Matrix::matmul`] computes `x·A` (no transposed copy of `a` is made).
+    pub fn from_f32_transposed(a: &[f32], k: usize, n: usize) -> Result<Self, String> {
+        if a.len() != n * k {
+            return Err(format!(
+                "bf16 matrix: {} values for a {k} × {n} matrix",
+                a.len()
+            ));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if avx512::available_bw() {
+            // 16 consecutive elements of rows 2i and 2i+1 of `a` make one packed step
+            return Ok(Self::pack(
+                n,
+                k,
+                |j, c| a[c * n + j],
+                |b, i| {
+                    let (j0, c0) = (b * BLOCK, 2 * i);
+                    j0 + BLOCK <= n && c0 + 1 < k
+                },
+            )
+            .fill_transposed_steps(a));
+        }
+        Ok(Self::pack(n, k, |j, c| a[c * n + j], |_, _| false))
+    }
+
+    /// Vectorised steps of [`Bf16Matrix::from_f32_transposed`]: every full step (16 columns
+    /// of `a`, two rows) is converted with AVX512-BF16 and interleaved into pairs.
+    #[cfg(target_arch = "x86_64")]
+    fn fill_transposed_steps(mut self, a: &[f32]) -> Self {
+        let (n, k, pairs) = (self.n, self.k, self.pairs);
+        self.packed
+            .par_chunks_mut((pairs * BLOCK).max(1))
+            .enumerate()
+            .for_each(|(b, blk)| {
+                let j0 = b * BLOCK;
+                if j0 + BLOCK > n {
+                    return;
+                }
+                for i in 0..k / 2 {
+                    let lo = &a[2 * i * n + j0..2 * i * n + j0 + BLOCK];
+                    let hi = &a[(2 * i + 1) * n + j0..(2 * i + 1) * n + j0 + BLOCK];
+                    // SAFETY: the CPU has the features (checked by the caller); the slices
+                    // hold 16 values each.
+                    unsafe { avx512::interleave_pairs(lo, hi, &mut blk[i * BLOCK..][..BLOCK]) };
+                }
+            });
+        self
+    }
+
+    /// Packs `W [n, k]` given element by element (`at(j, c)` = `W[j, c]`, in range only),
+    /// leaving the steps `(block, pair)` for which `skip` holds to a vectorised pass.
+    fn pack(
+        n: usize,
+        k: usize,
+        at: impl Fn(usize, usize) -> f32 + Sync,
+        skip: impl Fn(usize, usize) -> bool + Sync,
+    ) -> Self {
         let pairs = k.div_ceil(2);
         let blocks = n.div_ceil(BLOCK);
         let mut packed = vec![0u32; blocks * pairs * BLOCK];
-        let at = |j: usize, c: usize| -> u32 {
+        let bits = |j: usize, c: usize| -> u32 {
             if j < n && c < k {
-                bf16_bits(w[j * k + c]) as u32
+                bf16_bits(at(j, c)) as u32
             } else {
                 0
             }
         };
         packed
-            .par_chunks_mut(pairs * BLOCK)
+            .par_chunks_mut((pairs * BLOCK).max(1))
             .enumerate()
             .for_each(|(b, blk)| {
                 for i in 0..pairs {
+                    if skip(b, i) {
+                        continue;
+                    }
                     for l in 0..BLOCK {
                         let j = b * BLOCK + l;
-                        blk[i * BLOCK + l] = at(j, 2 * i) | (at(j, 2 * i + 1) << 16);
+                        blk[i * BLOCK + l] = bits(j, 2 * i) | (bits(j, 2 * i + 1) << 16);
                     }
                 }
             });
-        Ok(Self {
+        Self {
             n,
             k,
             pairs,
             packed,
-        })
+        }
     }
 
     /// Output columns `n`.
@@ -274,6 +372,29 @@ mod avx512 {
             _mm512_storeu_si512(out.as_mut_ptr().add(c * 16) as *mut _, v);
         }
         full * 32
+    }
+
+    /// Whether the CPU also has AVX512BW (16-bit permutes), for [`interleave_pairs`].
+    pub fn available_bw() -> bool {
+        available() && is_x86_feature_detected!("avx512bw")
+    }
+
+    /// `out[l] = bf16(lo[l]) | bf16(hi[l]) << 16` for 16 lanes.
+    ///
+    /// # Safety
+    /// The CPU has AVX512F, AVX512BW and AVX512-BF16; each slice holds at least 16 values.
+    #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+    pub unsafe fn interleave_pairs(lo: &[f32], hi: &[f32], out: &mut [u32]) {
+        let l = _mm512_loadu_ps(lo.as_ptr());
+        let h = _mm512_loadu_ps(hi.as_ptr());
+        // elements 0..16 = bf16(lo), 16..32 = bf16(hi)
+        let v: __m512i = transmute(_mm512_cvtne2ps_pbh(h, l));
+        let idx = _mm512_set_epi16(
+            31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5, 20,
+            4, 19, 3, 18, 2, 17, 1, 16, 0,
+        );
+        let w = _mm512_permutexvar_epi16(idx, v);
+        _mm512_storeu_si512(out.as_mut_ptr() as *mut _, w);
     }
 
     /// One tile's operands.

@@ -2,13 +2,20 @@
 //! and `--dtype f32|bf16|f16` / `[model] dtype`.
 //!
 //! Policy (what each build serves):
-//! - the default (CPU) build: `device = "cpu"` with `dtype = "f32"`. `cuda` is refused with the
-//!   way to get a CUDA build (`scripts/build-cuda.sh`).
+//! - the default (CPU) build: `device = "cpu"` with `dtype = "f32"`, or `dtype = "bf16"` on a
+//!   CPU with AVX512-BF16. `cuda` is refused with the way to get a CUDA build
+//!   (`scripts/build-cuda.sh`).
 //! - the `cuda` build (`cargo build --release --features cuda`): also `cuda[:N]` with `f32`,
 //!   `bf16` or `f16`.
-//! - `bf16`/`f16` on the CPU are refused by the command line and the run config (candle's CPU
+//! - `bf16` on the CPU means bf16 products in the training model's projections
+//!   ([`crate::policy::bf16_linear`], autocast-style: f32 tensors, operands rounded to bf16 at
+//!   each product, f32 sums; [`crate::policy::model::Transformer::new_bf16_projections`]). It is
+//!   served only where the CPU has AVX512-BF16 (elsewhere refused with a message). Decoding on
+//!   the CPU is unaffected: its precision is `[sampling] weights` / `--sampling-weights`
+//!   ([`inference_dtype`] is f32 there).
+//! - `f16` on the CPU is refused by the command line and the run config (candle's CPU
 //!   half-precision matmuls are several times slower than f32, so such a run would only be slower
-//!   and less precise). The library still computes in them on the CPU
+//!   and less precise). The library still computes in it on the CPU
 //!   ([`crate::policy::model::Transformer::new`] with `DType::F16`): the mixed-precision tests use
 //!   that to check master/compute handling without a GPU.
 //!
@@ -73,13 +80,31 @@ pub fn check_servable(device: DeviceSpec, dtype: DType) -> Result<(), String> {
              scripts/build-cuda.sh (or `cargo build --release --features cuda` with a CUDA \
              toolkit), or use device \"cpu\""
         )),
-        DeviceSpec::Cpu if dtype != DType::F32 => Err(format!(
-            "dtype = \"{}\" on the CPU: the CPU computes in f32 only (its half-precision matmuls \
-             are slower than f32); use dtype \"f32\", or device \"cuda\" with a CUDA build \
-             (scripts/build-cuda.sh), where f32, bf16 and f16 are served",
+        DeviceSpec::Cpu if dtype == DType::BF16 && !super::bf16_linear::available() => Err(
+            "dtype = \"bf16\" on the CPU: bf16 products need a CPU with AVX512-BF16, and this \
+             one lacks it; use dtype \"f32\", or device \"cuda\" with a CUDA build \
+             (scripts/build-cuda.sh)"
+                .to_string(),
+        ),
+        DeviceSpec::Cpu if dtype != DType::F32 && dtype != DType::BF16 => Err(format!(
+            "dtype = \"{}\" on the CPU: the CPU computes in f32 (or bf16 products with \
+             AVX512-BF16) only, its f16 matmuls being slower than f32; use dtype \"f32\" or \
+             \"bf16\", or device \"cuda\" with a CUDA build (scripts/build-cuda.sh), where f32, \
+             bf16 and f16 are served",
             dtype_name(dtype)
         )),
         _ => Ok(()),
+    }
+}
+
+/// The dtype of the inference (decoding, KL reference) models for a compute `dtype` on
+/// `device`: on the CPU, bf16 applies to the training model's products only and decoding runs in
+/// f32 (its precision is the sampling weights'); elsewhere `dtype` itself.
+pub fn inference_dtype(device: &Device, dtype: DType) -> DType {
+    if device.is_cpu() && dtype == DType::BF16 {
+        DType::F32
+    } else {
+        dtype
     }
 }
 

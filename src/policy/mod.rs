@@ -1,5 +1,6 @@
 //! The policy: trainable transformer, weights loading, tokenizer + chat template, sampler,
 //! scorer. Knows nothing of rewards.
+pub mod bf16_linear;
 pub mod bf16_matmul;
 #[cfg(feature = "cuda")]
 pub mod cuda_kernels;

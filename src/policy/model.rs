@@ -305,6 +305,9 @@ pub struct Linear {
     wt: Option<Tensor>,
     b: Option<Tensor>,
     lora: Option<(Tensor, Tensor, f64)>,
+    /// Products in bf16 ([`crate::policy::bf16_linear`]); set by
+    /// [`Transformer::new_bf16_projections`].
+    bf16: bool,
 }
 
 impl Linear {
@@ -335,7 +338,13 @@ impl Linear {
         } else {
             Some(w.t()?.contiguous()?)
         };
-        Ok(Self { w, wt, b, lora })
+        Ok(Self {
+            w,
+            wt,
+            b,
+            lora,
+            bf16: false,
+        })
     }
 }
 
@@ -347,6 +356,9 @@ impl Module for Linear {
         let x2 = x.reshape((rows, inner))?;
         let mut y = match &self.wt {
             Some(wt) => x2.matmul(wt)?,
+            None if self.bf16 && fused_ok(&x2) && fused_ok(&self.w) => {
+                super::bf16_linear::bf16_linear(&x2, &self.w)?
+            }
             None => x2.matmul(&self.w.t()?)?,
         };
         if let Some(b) = &self.b {
@@ -654,6 +666,33 @@ impl Transformer {
     /// copies: rebuild the model after each optimizer step.
     pub fn new(cfg: &Config, params: &ParamStore, dtype: DType) -> Result<Self> {
         Self::build(cfg, params, dtype, true)
+    }
+
+    /// Like [`Transformer::new`] in f32, with the products of every projection (attention and
+    /// MLP; not the output head) in bf16, f32-accumulated, forward and backward
+    /// ([`crate::policy::bf16_linear`]): `[model] dtype = "bf16"` on a CPU with AVX512-BF16.
+    /// Fails on a CPU without it (the reference loop would be far slower than f32).
+    pub fn new_bf16_projections(cfg: &Config, params: &ParamStore) -> Result<Self> {
+        if !super::bf16_linear::available() {
+            candle_core::bail!(
+                "bf16 projections need a CPU with AVX512-BF16 (this one lacks it); use dtype \"f32\""
+            );
+        }
+        let mut m = Self::build(cfg, params, DType::F32, true)?;
+        for l in &mut m.layers {
+            for lin in [
+                &mut l.attn.q,
+                &mut l.attn.k,
+                &mut l.attn.v,
+                &mut l.attn.o,
+                &mut l.mlp.gate,
+                &mut l.mlp.up,
+                &mut l.mlp.down,
+            ] {
+                lin.bf16 = lin.lora.is_none();
+            }
+        }
+        Ok(m)
     }
 
     /// Like [`Transformer::new`] but with every weight detached (inference / sampling: no graph

@@ -72,6 +72,14 @@ impl ParamStore {
         Ok(())
     }
 
+    /// The device the parameters are on (the CPU for an empty store).
+    pub fn device(&self) -> candle_core::Device {
+        self.vars
+            .values()
+            .next()
+            .map_or(candle_core::Device::Cpu, |v| v.device().clone())
+    }
+
     /// The variable called `name`.
     pub fn get(&self, name: &str) -> Option<&Var> {
         self.vars.get(name)

@@ -12,7 +12,8 @@
 //! ([`take_peak_logit_elems`] reports it). The whole computation is in f32 whatever the model's
 //! compute dtype. It runs on the CPU and on CUDA (tensor ops on the device; the custom op's
 //! CUDA forward only copies in the `[N, 2]` values).
-use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor, D};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor, D};
+use rayon::prelude::*;
 
 use super::model::Transformer;
 
@@ -49,6 +50,105 @@ fn chunk_stats(hc: &Tensor, w: &Tensor, inv_t: f64) -> Result<Stats> {
     let p = z.broadcast_sub(&lse)?.exp()?;
     let ez = (&p * &z)?.sum_keepdim(D::Minus1)?;
     Ok(Stats { lse, p, z, ez })
+}
+
+/// Row statistics of logits `z = inv_t · raw` (one row of the vocabulary): the max `m`,
+/// `lse = log Σ exp(z − m)` and `ez = Σ softmax(z)·(z − m)`. Two passes over the row.
+fn row_stats(raw: &[f32], inv_t: f32) -> (f32, f32, f32) {
+    let m = raw.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b * inv_t));
+    let (mut s, mut sz) = (0f32, 0f32);
+    for &r in raw {
+        let zm = r * inv_t - m;
+        let e = zm.exp();
+        s += e;
+        sz += e * zm;
+    }
+    let lse = s.ln();
+    (m, lse, sz / s)
+}
+
+/// Fused CPU forward of one chunk: raw logits `[c, V]` (before the temperature) → `[c, 2]`
+/// (log-prob of the target, entropy), rows in parallel; replaces seven full passes of tensor
+/// ops over the chunk with two.
+struct ChunkValues<'a> {
+    targets: &'a [u32],
+    inv_t: f32,
+}
+
+impl CustomOp1 for ChunkValues<'_> {
+    fn name(&self) -> &'static str {
+        "logprob-entropy-chunk"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (raw, c, v) = chunk_slice(s, l, self.targets.len())?;
+        let mut out = vec![0f32; 2 * c];
+        out.par_chunks_mut(2)
+            .zip(raw.par_chunks(v))
+            .zip(self.targets.par_iter())
+            .for_each(|((o, row), &t)| {
+                let (m, lse, ez) = row_stats(row, self.inv_t);
+                o[0] = row[t as usize] * self.inv_t - m - lse;
+                o[1] = lse - ez;
+            });
+        Ok((CpuStorage::F32(out), Shape::from((c, 2))))
+    }
+}
+
+/// Fused CPU backward of one chunk: raw logits `[c, V]` and the upstream gradients
+/// `(g_lp, g_ent)` per row → `∂/∂raw = inv_t · (g_lp·(onehot(y) − p) − g_ent·p·(z − E_p z))`,
+/// three passes per row instead of about ten tensor-op passes and a zero-filled one-hot.
+struct ChunkGrad<'a> {
+    targets: &'a [u32],
+    /// `[c, 2]`: `g_lp`, `g_ent` per row.
+    grads: &'a [f32],
+    inv_t: f32,
+}
+
+impl CustomOp1 for ChunkGrad<'_> {
+    fn name(&self) -> &'static str {
+        "logprob-entropy-chunk-grad"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (raw, c, v) = chunk_slice(s, l, self.targets.len())?;
+        let mut dz = vec![0f32; c * v];
+        let inv_t = self.inv_t;
+        dz.par_chunks_mut(v.max(1))
+            .zip(raw.par_chunks(v.max(1)))
+            .zip(self.targets.par_iter().zip(self.grads.par_chunks(2)))
+            .for_each(|((d, row), (&t, g))| {
+                let (m, lse, ez) = row_stats(row, inv_t);
+                let (g_lp, g_ent) = (g[0], g[1]);
+                for (dv, &r) in d.iter_mut().zip(row) {
+                    let zm = r * inv_t - m;
+                    let p = (zm - lse).exp();
+                    *dv = -inv_t * p * (g_lp + g_ent * (zm - ez));
+                }
+                d[t as usize] += inv_t * g_lp;
+            });
+        Ok((CpuStorage::F32(dz), Shape::from((c, v))))
+    }
+}
+
+fn chunk_slice<'a>(
+    s: &'a CpuStorage,
+    l: &Layout,
+    rows: usize,
+) -> Result<(&'a [f32], usize, usize)> {
+    let CpuStorage::F32(x) = s else {
+        candle_core::bail!("logprob-entropy chunk: logits must be f32");
+    };
+    let Some((a, b)) = l.contiguous_offsets() else {
+        candle_core::bail!("logprob-entropy chunk: logits must be contiguous");
+    };
+    let &[c, v] = l.shape().dims() else {
+        candle_core::bail!("logprob-entropy chunk: logits must be 2-d");
+    };
+    if c != rows {
+        candle_core::bail!("logprob-entropy chunk: {c} rows of logits for {rows} targets");
+    }
+    Ok((&x[a..b], c, v))
 }
 
 struct LogProbEntropy {
@@ -107,10 +207,38 @@ impl CustomOp2 for LogProbEntropy {
         let n = h.dim(0)?;
         let mut dh = Vec::new();
         let mut dw: Option<Tensor> = None;
+        let fused = h.device().is_cpu();
+        let (targets, grads): (Vec<u32>, Vec<f32>) = if fused {
+            (
+                self.targets.flatten_all()?.to_vec1()?,
+                grad.flatten_all()?.to_vec1()?,
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
         let mut s = 0;
         while s < n {
             let c = self.chunk.min(n - s);
             let hc = h.narrow(0, s, c)?;
+            if fused {
+                let elems = c * w.dim(0)?;
+                PEAK_LOGIT_ELEMS.with(|p| p.set(p.get().max(elems)));
+                let raw = hc.matmul(&w.t()?)?;
+                let dz = raw.apply_op1_no_bwd(&ChunkGrad {
+                    targets: &targets[s..s + c],
+                    grads: &grads[2 * s..2 * (s + c)],
+                    inv_t: self.inv_t as f32,
+                })?;
+                drop(raw);
+                dh.push(dz.matmul(&w)?);
+                let dwc = dz.t()?.matmul(&hc)?;
+                dw = Some(match dw {
+                    None => dwc,
+                    Some(acc) => (acc + dwc)?,
+                });
+                s += c;
+                continue;
+            }
             let st = chunk_stats(&hc, &w, self.inv_t)?;
             let g = grad.narrow(0, s, c)?;
             let g_lp = g.narrow(1, 0, 1)?.contiguous()?;
@@ -180,6 +308,18 @@ pub fn token_logprobs_entropy(
     let mut s = 0;
     while s < n {
         let c = chunk.min(n - s);
+        if hf.device().is_cpu() {
+            let elems = c * wf.dim(0)?;
+            PEAK_LOGIT_ELEMS.with(|p| p.set(p.get().max(elems)));
+            let raw = hf.narrow(0, s, c)?.matmul(&wf.t()?)?;
+            let v = raw.apply_op1_no_bwd(&ChunkValues {
+                targets: &targets[s..s + c],
+                inv_t: inv_t as f32,
+            })?;
+            values.extend(v.flatten_all()?.to_vec1::<f32>()?);
+            s += c;
+            continue;
+        }
         let st = chunk_stats(&hf.narrow(0, s, c)?, &wf, inv_t)?;
         let chosen = st.z.gather(&tgt.narrow(0, s, c)?, 1)?;
         let lp: Vec<f32> = (chosen - &st.lse)?.flatten_all()?.to_vec1()?;

@@ -5,9 +5,12 @@
 //! against `RunConfig::default()` and that every key is listed here):
 //! - `[model]` `spec` (default "models/smollm2-135m-instruct/"): HF dir, `.gguf` or `hf:ORG/NAME`;
 //!   `dtype` (default "f32"): compute dtype "f32" | "bf16" | "f16" (master weights, AdamW state,
-//!   log-softmax, entropy, loss, KL and advantages stay f32); `device` (default "cpu"): "cpu" |
-//!   "cuda" | "cuda:N"; a pair this build cannot serve (bf16/f16 on the CPU; cuda without the
-//!   `cuda` feature) stops `prover train` with a message saying what to do
+//!   log-softmax, entropy, loss, KL and advantages stay f32; on the CPU, "bf16" means bf16
+//!   products in the training model's projections, f32-accumulated, on CPUs with AVX512-BF16,
+//!   and decoding follows `[sampling] weights`); `device` (default "cpu"): "cpu" |
+//!   "cuda" | "cuda:N"; a pair this build cannot serve (f16 on the CPU, bf16 on a CPU without
+//!   AVX512-BF16; cuda without the `cuda` feature) stops `prover train` with a message saying
+//!   what to do
 //!   ([`ModelConfig::check_supported`], policy in `policy/device.rs`);
 //!   `lora_rank` (default 0 = full fine-tuning), `lora_alpha` (default 16.0); `chat_template` (default true).
 //! - `[data]` `train` (path), `kind` (default "answer"): "answer" (`{problem, answer}` JSONL) |

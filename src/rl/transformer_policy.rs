@@ -96,6 +96,23 @@ impl TransformerPolicy {
         self.gguf.is_some()
     }
 
+    /// The model that computes the log-probs entering the loss: f32, the compute dtype on a GPU,
+    /// or f32 with bf16 projection products for bf16 on the CPU.
+    fn training_model(&self) -> Result<Transformer> {
+        Ok(
+            if self.params.device().is_cpu() && self.dtype == DType::BF16 {
+                Transformer::new_bf16_projections(&self.cfg, &self.params)?
+            } else {
+                Transformer::new(&self.cfg, &self.params, self.dtype)?
+            },
+        )
+    }
+
+    /// The dtype of decoding and reference models ([`crate::policy::device::inference_dtype`]).
+    fn inference_dtype(&self) -> DType {
+        crate::policy::device::inference_dtype(&self.params.device(), self.dtype)
+    }
+
     /// Moves the master weights (f32) to `device` and computes in `dtype` from now on (the KL
     /// reference too, rebuilt from the current weights: call this right after `load`, before
     /// any update). Checked by the caller with `policy::device::check_servable`.
@@ -115,7 +132,11 @@ impl TransformerPolicy {
         self.params.to_device(device)?;
         self.dtype = dtype;
         if self.reference.is_some() {
-            self.reference = Some(Transformer::new_inference(&self.cfg, &self.params, dtype)?);
+            self.reference = Some(Transformer::new_inference(
+                &self.cfg,
+                &self.params,
+                crate::policy::device::inference_dtype(device, dtype),
+            )?);
         }
         Ok(())
     }
@@ -193,7 +214,8 @@ impl TransformerPolicy {
         Ok(match reduced {
             Some(q) => sampler::generate(&mut PolicyDecoder::new(q), tok, ids, &sp)?,
             None => {
-                let model = Transformer::new_inference(&self.cfg, &self.params, self.dtype)?;
+                let model =
+                    Transformer::new_inference(&self.cfg, &self.params, self.inference_dtype())?;
                 sampler::generate(&mut PolicyDecoder::new(model), tok, ids, &sp)?
             }
         })
@@ -242,7 +264,7 @@ impl Policy for TransformerPolicy {
     }
 
     fn score(&mut self, items: &[ScoreItem], temperature: f64) -> Result<ScoreOut> {
-        let model = Transformer::new(&self.cfg, &self.params, self.dtype)?;
+        let model = self.training_model()?;
         let s = score_completions(&model, &Self::items(items), temperature)?;
         Ok(ScoreOut {
             logp: s.logprobs,
