@@ -52,23 +52,29 @@ n_prompt = sum(len(p) for p in prompts)
 print(f"{f'prefill 16 rows ({n_prompt} prompt tokens)':<44} {t_pre:>10.3f} {n_prompt / t_pre:>12.1f} {hwm_mb():>10.0f}")
 print(f"{'generate 16 x 64 greedy (incl. prefill)':<44} {t_gen:>10.3f} {16 * 64 / t_gen:>12.1f} {hwm_mb():>10.0f}")
 
-# (b) scorer forward + backward
+# (b) scorer forward + backward: in float32, then under torch.autocast to bfloat16 (f32 weights,
+# bf16 matmuls), the peer of prover's bf16 projection products (`[model] dtype = "bf16"`)
+import contextlib
+
 model.train()
 seqs = torch.tensor([ids(128, 100 + r, V) for r in range(16)])
-for rep in range(2):
-    model.zero_grad(set_to_none=True)
-    t0 = time.time()
-    logits = model(input_ids=seqs).logits[:, :-1].float()
-    logp = torch.log_softmax(logits, -1)
-    lp = logp.gather(-1, seqs[:, 1:, None])[..., 0]
-    ent = torch.logsumexp(logits, -1) - (torch.softmax(logits, -1) * logits).sum(-1)
-    t_fwd = time.time() - t0
-    loss = -(lp.sum() + 0.01 * ent.sum()) / lp.numel()
-    loss.backward()
-    t_all = time.time() - t0
-    print(f"{f'score fwd 16 x 128 (run {rep})':<44} {t_fwd:>10.3f} {16 * 128 / t_fwd:>12.1f} {hwm_mb():>10.0f}")
-    print(f"{f'score fwd+bwd 16 x 128 (run {rep})':<44} {t_all:>10.3f} {16 * 128 / t_all:>12.1f} {hwm_mb():>10.0f}")
-    del logits, logp, lp, ent, loss
+for suffix, ctx in [("", contextlib.nullcontext),
+                    (" bf16", lambda: torch.autocast("cpu", dtype=torch.bfloat16))]:
+    for rep in range(2):
+        model.zero_grad(set_to_none=True)
+        t0 = time.time()
+        with ctx():
+            logits = model(input_ids=seqs).logits[:, :-1].float()
+        logp = torch.log_softmax(logits, -1)
+        lp = logp.gather(-1, seqs[:, 1:, None])[..., 0]
+        ent = torch.logsumexp(logits, -1) - (torch.softmax(logits, -1) * logits).sum(-1)
+        t_fwd = time.time() - t0
+        loss = -(lp.sum() + 0.01 * ent.sum()) / lp.numel()
+        loss.backward()
+        t_all = time.time() - t0
+        print(f"{f'score fwd 16 x 128{suffix} (run {rep})':<44} {t_fwd:>10.3f} {16 * 128 / t_fwd:>12.1f} {hwm_mb():>10.0f}")
+        print(f"{f'score fwd+bwd 16 x 128{suffix} (run {rep})':<44} {t_all:>10.3f} {16 * 128 / t_all:>12.1f} {hwm_mb():>10.0f}")
+        del logits, logp, lp, ent, loss
 
 # (c) generation in bfloat16 (the issue's "better of f32 and bf16" for the generation target)
 model.eval()

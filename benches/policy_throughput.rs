@@ -2,7 +2,8 @@
 //! (a) batched greedy generation, 16 rows × 64 new tokens through `PolicyDecoder`, from the f32
 //!     weights and from the sampler's reduced-precision copies (bf16, f16, q8_0; see
 //!     `policy::sampling_weights`) and, for a `.gguf`, the file's own quantized matrices;
-//! (b) one forward + backward of a scorer loss over 16 × 128 tokens.
+//! (b) one forward + backward of a scorer loss over 16 × 128 tokens, with the f32 training model
+//! and (on AVX512-BF16 CPUs) with bf16 projection products (rows marked `bf16`).
 //! Prints a table with tokens/s and the peak RSS (VmHWM). Peer: `benches/hf_peer.py`.
 //!
 //! usage: cargo bench --bench policy_throughput [-- MODEL_PATH]
@@ -181,42 +182,49 @@ fn main() -> anyhow::Result<()> {
     if !wanted("score") {
         return Ok(());
     }
-    let model = Transformer::new(&cfg, &params, DType::F32)?;
     let batch: Vec<(Vec<u32>, Vec<u32>)> = (0..16)
         .map(|r| {
             let s = ids(128, 100 + r, v);
             (s[..1].to_vec(), s[1..].to_vec())
         })
         .collect();
-    for rep in 0..2 {
-        let t0 = Instant::now();
-        let out = score_completions(&model, &batch, 1.0)?;
-        let t_fwd = t0.elapsed().as_secs_f64();
-        let n = out.mask.sum_all()?;
-        let loss = ((out.logprobs.sum_all()? + out.entropy.sum_all()?.affine(0.01, 0.0)?)?
-            .neg()?
-            / n.to_scalar::<f32>()? as f64)?;
-        // as the trainer runs it (rl/trainer/update.rs): on a rayon worker
-        let grads = prover::util::on_rayon_worker(|| loss.backward())?;
-        let t_all = t0.elapsed().as_secs_f64();
-        let g: &Tensor = grads
-            .get(params.get("model.embed_tokens.weight").unwrap().as_tensor())
-            .expect("gradient");
-        assert!(g.dims2()?.0 == v);
-        println!(
-            "{:<44} {:>10.3} {:>12.1} {:>10.0}",
-            format!("score fwd 16 x 128 (run {rep})"),
-            t_fwd,
-            (16 * 128) as f64 / t_fwd,
-            vm_hwm_mb()
-        );
-        println!(
-            "{:<44} {:>10.3} {:>12.1} {:>10.0}",
-            format!("score fwd+bwd 16 x 128 (run {rep})"),
-            t_all,
-            (16 * 128) as f64 / t_all,
-            vm_hwm_mb()
-        );
+    let score_rows = |model: &Transformer, suffix: &str| -> anyhow::Result<()> {
+        for rep in 0..2 {
+            let t0 = Instant::now();
+            let out = score_completions(model, &batch, 1.0)?;
+            let t_fwd = t0.elapsed().as_secs_f64();
+            let n = out.mask.sum_all()?;
+            let loss = ((out.logprobs.sum_all()? + out.entropy.sum_all()?.affine(0.01, 0.0)?)?
+                .neg()?
+                / n.to_scalar::<f32>()? as f64)?;
+            // as the trainer runs it (rl/trainer/update.rs): on a rayon worker
+            let grads = prover::util::on_rayon_worker(|| loss.backward())?;
+            let t_all = t0.elapsed().as_secs_f64();
+            let g: &Tensor = grads
+                .get(params.get("model.embed_tokens.weight").unwrap().as_tensor())
+                .expect("gradient");
+            assert!(g.dims2()?.0 == v);
+            println!(
+                "{:<44} {:>10.3} {:>12.1} {:>10.0}",
+                format!("score fwd 16 x 128{suffix} (run {rep})"),
+                t_fwd,
+                (16 * 128) as f64 / t_fwd,
+                vm_hwm_mb()
+            );
+            println!(
+                "{:<44} {:>10.3} {:>12.1} {:>10.0}",
+                format!("score fwd+bwd 16 x 128{suffix} (run {rep})"),
+                t_all,
+                (16 * 128) as f64 / t_all,
+                vm_hwm_mb()
+            );
+        }
+        Ok(())
+    };
+    score_rows(&Transformer::new(&cfg, &params, DType::F32)?, "")?;
+    // the training model with bf16 projection products (`[model] dtype = "bf16"` on the CPU)
+    if prover::policy::bf16_linear::available() {
+        score_rows(&Transformer::new_bf16_projections(&cfg, &params)?, " bf16")?;
     }
     Ok(())
 }

@@ -6,6 +6,8 @@ responses forced to 64 tokens (min_new_tokens = max_completion_length = 64, temp
 a constant-per-sample dummy reward (rewards do not change the work), loss "grpo" with beta 0
 (no reference model), no gradient checkpointing, one AdamW step per GRPO step. Runs STEPS
 (default 3) steps and prints each step's seconds and the best one; the first includes warm-up.
+BF16=1 sets GRPOConfig(bf16=True): torch.autocast to bfloat16 on the CPU (f32 master weights),
+the peer of prover's `--dtype bf16`.
 """
 import os, sys, time
 import torch
@@ -66,7 +68,7 @@ cfg = GRPOConfig(
     loss_type="grpo",
     max_steps=steps,
     use_cpu=True,
-    bf16=False,
+    bf16=os.environ.get("BF16", "0") == "1",
     fp16=False,
     report_to="none",
     save_strategy="no",
@@ -79,5 +81,6 @@ timer = Timer()
 trainer = GRPOTrainer(model=model, reward_funcs=reward, args=cfg, train_dataset=ds,
                       processing_class=tok, callbacks=[timer])
 trainer.train()
-print(f"trl {__import__('trl').__version__} | torch {torch.__version__} | {torch.get_num_threads()} threads")
+print(f"trl {__import__('trl').__version__} | torch {torch.__version__} | {torch.get_num_threads()} threads"
+      f" | bf16 autocast: {cfg.bf16}")
 print(f"TRL_STEP_SECONDS {min(timer.times[1:] or timer.times):.3f}")

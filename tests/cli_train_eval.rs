@@ -278,6 +278,20 @@ fn train_config_mismatches_are_clear_errors() {
 
 /// A short answer run on the tiny model with stderr going to a file, as under nohup or Slurm.
 fn train_logged(dir: &Path, name: &str, extra_args: &[&str]) -> (std::path::PathBuf, String) {
+    let (ok, out, text) = train_with(dir, name, extra_args, &[], "");
+    assert!(ok, "{text}");
+    (out, text)
+}
+
+/// Runs the small training of [`train_logged`] with `extra_args` before and `train_args` after
+/// the subcommand, and `extra_toml` appended to its config; (success, run dir, stderr).
+fn train_with(
+    dir: &Path,
+    name: &str,
+    extra_args: &[&str],
+    train_args: &[&str],
+    extra_toml: &str,
+) -> (bool, std::path::PathBuf, String) {
     let model = tiny_model("tiny-llama").unwrap();
     let q = write(
         dir,
@@ -312,7 +326,7 @@ max_steps = 3
 eval_every = 2
 eval_before_train = true
 save_every = 2
-"#,
+{extra_toml}"#,
             model = model.display()
         ),
     );
@@ -322,12 +336,52 @@ save_every = 2
         .args(extra_args)
         .args(["train", "--config", &cfg, "--out"])
         .arg(&out)
+        .args(train_args)
         .stderr(std::fs::File::create(&log).unwrap())
         .status()
         .unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
-    assert!(status.success(), "{text}");
-    (out, text)
+    (status.success(), out, text)
+}
+
+/// `--dtype bf16` on the CPU: bf16 projection products where the CPU has AVX512-BF16 (the run
+/// trains, and its losses differ from the f32 run's by rounding only); refused elsewhere.
+#[test]
+fn train_with_bf16_projections_on_the_cpu() {
+    if tiny_model("tiny-llama").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // an entropy term, so that the first step has a gradient whatever the rewards
+    let ent = "[loss]\nentropy_coef = 0.01\n";
+    let (ok, out, log) = train_with(dir.path(), "bf16", &["-q"], &["--dtype", "bf16"], ent);
+    if !prover::policy::bf16_linear::available() {
+        assert!(!ok && log.contains("AVX512-BF16"), "{log}");
+        return;
+    }
+    assert!(ok, "{log}");
+    let (_, out32, log32) = train_with(dir.path(), "f32", &["-q"], &[], ent);
+    let grad_norms = |run: &Path| -> Vec<f64> {
+        std::fs::read_to_string(run.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["step"].as_u64().unwrap() > 0)
+            .map(|v| v["grad_norm"].as_f64().unwrap())
+            .collect()
+    };
+    let (b, f) = (grad_norms(&out), grad_norms(&out32));
+    assert_eq!(b.len(), 3, "{log}");
+    assert_eq!(f.len(), 3, "{log32}");
+    // the first step samples the same completions (same weights, f32 sampling): its gradient
+    // differs by bf16 rounding only
+    assert!(b[0].is_finite() && b[0] > 0.0, "{b:?}");
+    assert!(
+        (b[0] - f[0]).abs() <= 0.05 * f[0] && b[0] != f[0],
+        "grad norm of step 1: bf16 {} vs f32 {}",
+        b[0],
+        f[0]
+    );
 }
 
 #[test]
