@@ -42,17 +42,11 @@ enum Product {
 }
 
 fn f32_matrix<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<(&'a [f32], usize, usize)> {
-    let dims = l.shape().dims();
-    let CpuStorage::F32(v) = s else {
-        candle_core::bail!("bf16-linear: {what} must be f32");
+    let x = super::ops::f32_slice(s, l, &format!("bf16-linear ({what})"))?;
+    let &[r, c] = l.shape().dims() else {
+        candle_core::bail!("bf16-linear: {what} must be 2-d, got {:?}", l.shape());
     };
-    let Some((a, b)) = l.contiguous_offsets() else {
-        candle_core::bail!("bf16-linear: {what} must be contiguous");
-    };
-    let [r, c] = dims else {
-        candle_core::bail!("bf16-linear: {what} must be 2-d, got {dims:?}");
-    };
-    Ok((&v[a..b], *r, *c))
+    Ok((x, r, c))
 }
 
 /// `a [r, c]` transposed into a new row-major `[c, r]`.

@@ -142,19 +142,14 @@ fn chunk_slice<'a>(
     l: &Layout,
     rows: usize,
 ) -> Result<(&'a [f32], usize, usize)> {
-    let CpuStorage::F32(x) = s else {
-        candle_core::bail!("logprob-entropy chunk: logits must be f32");
-    };
-    let Some((a, b)) = l.contiguous_offsets() else {
-        candle_core::bail!("logprob-entropy chunk: logits must be contiguous");
-    };
+    let x = super::ops::f32_slice(s, l, "logprob-entropy chunk")?;
     let &[c, v] = l.shape().dims() else {
         candle_core::bail!("logprob-entropy chunk: logits must be 2-d");
     };
     if c != rows {
         candle_core::bail!("logprob-entropy chunk: {c} rows of logits for {rows} targets");
     }
-    Ok((&x[a..b], c, v))
+    Ok((x, c, v))
 }
 
 struct LogProbEntropy {
