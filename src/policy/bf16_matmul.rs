@@ -60,41 +60,28 @@ impl Bf16Matrix {
                 w.len()
             ));
         }
-        #[cfg(target_arch = "x86_64")]
-        let vectorised = avx512::available() && k > 0;
-        #[cfg(not(target_arch = "x86_64"))]
-        let vectorised = false;
-        #[allow(unused_mut)]
-        let mut m = Self::pack(n, k, |j, c| w[j * k + c], |_, _| vectorised);
-        #[cfg(target_arch = "x86_64")]
-        if vectorised {
-            // rows as pairs (vectorised), then each block's 16 rows interleaved
-            let pairs = m.pairs;
-            m.packed
-                .par_chunks_mut(pairs * BLOCK)
-                .enumerate()
-                .for_each(|(b, blk)| {
-                    let rows = (n - b * BLOCK).min(BLOCK);
-                    let mut tmp = vec![0u32; BLOCK * pairs];
-                    for l in 0..rows {
-                        let row = &w[(b * BLOCK + l) * k..(b * BLOCK + l + 1) * k];
-                        let out = &mut tmp[l * pairs..(l + 1) * pairs];
-                        // SAFETY: the CPU has the features; `out` holds ⌈k/2⌉ values.
-                        let done = unsafe { avx512::pack_row(row, out) };
-                        for (i, o) in out.iter_mut().enumerate().skip(done / 2) {
-                            let lo = bf16_bits(row[2 * i]) as u32;
-                            let hi = row.get(2 * i + 1).map_or(0, |&v| bf16_bits(v) as u32);
-                            *o = lo | (hi << 16);
-                        }
+        // each row as bf16 pairs (vectorised where the CPU can), then every block's 16 rows
+        // interleaved step by step
+        let pairs = k.div_ceil(2);
+        let rows = pack_pairs(w, n, k, pairs);
+        let mut packed = vec![0u32; n.div_ceil(BLOCK) * pairs * BLOCK];
+        packed
+            .par_chunks_mut((pairs * BLOCK).max(1))
+            .enumerate()
+            .for_each(|(b, blk)| {
+                for l in 0..(n - b * BLOCK).min(BLOCK) {
+                    let row = &rows[(b * BLOCK + l) * pairs..][..pairs];
+                    for (i, &word) in row.iter().enumerate() {
+                        blk[i * BLOCK + l] = word;
                     }
-                    for i in 0..pairs {
-                        for l in 0..BLOCK {
-                            blk[i * BLOCK + l] = tmp[l * pairs + i];
-                        }
-                    }
-                });
-        }
-        Ok(m)
+                }
+            });
+        Ok(Self {
+            n,
+            k,
+            pairs,
+            packed,
+        })
     }
 
     /// Rounds and packs `Aᵀ` for the row-major f32 matrix `a [k, n]`: then

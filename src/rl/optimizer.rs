@@ -210,12 +210,8 @@ impl AdamW {
             }
             match &mut self.moments[i] {
                 Moments::Host { m, v } => {
-                    let g = if g.is_contiguous() {
-                        g.clone()
-                    } else {
-                        g.contiguous()?
-                    };
-                    let g = g.to_dtype(DType::F32)?.to_device(&Device::Cpu)?;
+                    // f32 on the parameter's device (GradAccumulator); the kernel checks both
+                    let g = g.contiguous()?;
                     let kernel = AdamWKernel {
                         m: Mutex::new(m),
                         v: Mutex::new(v),
@@ -275,8 +271,7 @@ impl AdamW {
     /// its shape.
     pub fn load_state(&mut self, tensors: &HashMap<String, Tensor>, t: u64) -> Result<()> {
         for (i, (name, var)) in self.params.iter().enumerate() {
-            let mut loaded = Vec::with_capacity(2);
-            for k in ["m", "v"] {
+            let load = |k: &str| -> Result<Tensor> {
                 let key = format!("{k}.{name}");
                 let x = tensors
                     .get(&key)
@@ -288,12 +283,9 @@ impl AdamW {
                         var.dims()
                     );
                 }
-                loaded.push(x.to_dtype(DType::F32)?.to_device(var.device())?);
-            }
-            let (v, m) = (loaded.pop(), loaded.pop());
-            let (Some(m), Some(v)) = (m, v) else {
-                unreachable!("two moments were loaded")
+                Ok(x.to_dtype(DType::F32)?.to_device(var.device())?)
             };
+            let (m, v) = (load("m")?, load("v")?);
             self.moments[i] = match self.moments[i] {
                 Moments::Host { .. } => Moments::Host {
                     m: m.flatten_all()?.to_vec1()?,
